@@ -1,5 +1,15 @@
-var builder = WebApplication.CreateBuilder(args);
+using OrleansCrates.Server.Apis;
+using OrleansCrates.Server.Hosting;
+
+// Settings files ship beside the binary; relative paths in settings (Storage:FileSystem:Root) still mean the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.AddOrleansCrates();
+
 var app = builder.Build();
+app.UseOrleansCratesErrorHandling();
+app.MapHealthApi();
+app.MapMirrorApi();
 app.Run();
 
+/// <summary>The web host; public so tests can reference the assembly.</summary>
 public partial class Program;

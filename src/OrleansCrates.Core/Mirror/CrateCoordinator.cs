@@ -1,0 +1,299 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansCrates.Core.Coordination;
+using OrleansCrates.Protocol;
+using OrleansCrates.Storage;
+using OrleansCrates.Upstream;
+
+namespace OrleansCrates.Core.Mirror;
+
+/// <summary>
+/// The one place that owns each mirrored crate: its index entry and the fetches of its versions. Callers always come
+/// through here with a parsed <see cref="CrateName"/>, so every spelling of a crate meets at one key (its lower-case
+/// name). Within a node, single-flight makes concurrent callers share one storage read and one upstream request;
+/// the shared work never runs under a caller's cancellation, and nothing here holds a lock while a client is served.
+/// </summary>
+public sealed partial class CrateCoordinator : IDisposable
+{
+    private readonly IObjectStore _store;
+    private readonly UpstreamSet _upstreams;
+    private readonly MirrorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<CrateCoordinator> _logger;
+    private readonly CancellationToken _stopping;
+    private readonly MemoryCache _hot;
+    private readonly SingleFlight<string, IndexRefresh> _indexFlights = new();
+    private readonly SingleFlight<string, FetchOutcome> _fileFlights = new();
+
+    public CrateCoordinator(
+        IObjectStore store,
+        UpstreamSet upstreams,
+        IOptions<MirrorOptions> options,
+        TimeProvider time,
+        IHostApplicationLifetime lifetime,
+        ILogger<CrateCoordinator> logger)
+    {
+        _store = store;
+        _upstreams = upstreams;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _stopping = lifetime.ApplicationStopping;
+        _hot = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, _options.IndexMemoryCacheBytes), Clock = null });
+    }
+
+    /// <summary>Counts of upstream work actually started on this node, for tests and metrics.</summary>
+    public long UpstreamIndexFetches => Interlocked.Read(ref _upstreamIndexFetches);
+
+    public long UpstreamFileFetches => Interlocked.Read(ref _upstreamFileFetches);
+
+    private long _upstreamIndexFetches;
+    private long _upstreamFileFetches;
+
+    /// <summary>
+    /// The crate's index file. Fresh copies come from memory; a stale one is revalidated upstream by the first caller
+    /// while everyone else is served the cached copy; when upstream fails the last good copy is served, marked stale.
+    /// </summary>
+    public async Task<IndexResult> GetIndexAsync(CrateName name, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var cached = _hot.Get<IndexEntry>(name.Lower);
+        if (cached is not null && now < cached.NextCheckAt)
+        {
+            return ResultOf(cached, now);
+        }
+
+        var (flight, started) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, cached, force: false));
+        if (!started && cached is { Exists: true })
+        {
+            return ResultOf(cached, now); // someone else is revalidating: serve what we have meanwhile
+        }
+
+        var refresh = await flight.WaitAsync(cancellationToken);
+        return refresh.Entry is null
+            ? IndexResult.Unavailable(refresh.Error ?? "upstream unavailable", refresh.RetryAfter ?? TimeSpan.FromSeconds(5))
+            : ResultOf(refresh.Entry, _time.GetUtcNow());
+    }
+
+    /// <summary>
+    /// Opens the stored file of one crate version, fetching and verifying it from upstream first if this mirror does
+    /// not hold it yet. Dispose the result.
+    /// </summary>
+    public async Task<CrateFileResult> OpenCrateFileAsync(CrateName name, string version, CancellationToken cancellationToken)
+    {
+        var key = MirrorKeys.CrateFile(name, version);
+        var stored = await _store.OpenReadOrNullAsync(key, cancellationToken);
+        if (stored is not null)
+        {
+            return CrateFileResult.Found(stored);
+        }
+
+        var index = await GetIndexAsync(name, cancellationToken);
+        if (index.Status == IndexStatus.Unavailable)
+        {
+            return new CrateFileResult(CrateFileStatus.UpstreamUnavailable, null, index.Error, index.RetryAfter);
+        }
+
+        var line = index.Entry?.FindVersion(version);
+        if (line is null && index.Entry is { Exists: true } entry &&
+            _time.GetUtcNow() - entry.Stored!.FetchedAt > TimeSpan.FromSeconds(5))
+        {
+            // Maybe published upstream since our copy was fetched: revalidate once, shared with everyone asking.
+            var (flight, _) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, entry, force: true));
+            line = (await flight.WaitAsync(cancellationToken)).Entry?.FindVersion(version);
+        }
+
+        if (line is null)
+        {
+            return CrateFileResult.NotFound(index.Status == IndexStatus.NotFound ? $"crate '{name}' does not exist" : $"{name} {version} is not in the index");
+        }
+
+        var (fetch, _) = _fileFlights.Join(key, () => FetchCrateFileAsync(name, line, key));
+        var outcome = await fetch.WaitAsync(cancellationToken);
+        if (outcome.Status != CrateFileStatus.Found)
+        {
+            return new CrateFileResult(outcome.Status, null, outcome.Error, outcome.RetryAfter);
+        }
+
+        stored = await _store.OpenReadOrNullAsync(key, cancellationToken);
+        return stored is null
+            ? new CrateFileResult(CrateFileStatus.UpstreamUnavailable, null, "stored file vanished", TimeSpan.FromSeconds(1))
+            : CrateFileResult.Found(stored);
+    }
+
+    public void Dispose() => _hot.Dispose();
+
+    private IndexResult ResultOf(IndexEntry entry, DateTimeOffset now)
+    {
+        if (!entry.Exists)
+        {
+            return IndexResult.Missing;
+        }
+
+        var age = now - entry.Stored!.FetchedAt;
+        return new IndexResult(IndexStatus.Found, entry, age < TimeSpan.Zero ? TimeSpan.Zero : age, age > _options.IndexTtl, entry.UpstreamError, null);
+    }
+
+    /// <summary>
+    /// Brings a crate's index entry up to date: storage first (another node or an earlier run may have fetched it),
+    /// then upstream with the stored validators. Has no entry only when upstream failed and nothing is cached.
+    /// </summary>
+    private async Task<IndexRefresh> RefreshIndexAsync(CrateName name, IndexEntry? cached, bool force)
+    {
+        var key = MirrorKeys.Index(name);
+        var stored = await ReadStoredIndexOrNullAsync(key);
+        var now = _time.GetUtcNow();
+        if (stored is not null && !force && now - stored.FetchedAt < _options.IndexTtl)
+        {
+            return Remember(name, IndexEntry.Found(stored, stored.FetchedAt + _options.IndexTtl));
+        }
+
+        var known = Newest(stored, cached?.Stored);
+        Interlocked.Increment(ref _upstreamIndexFetches);
+        var upstream = _upstreams.Primary;
+        var result = await upstream.FetchIndexFileAsync(name.IndexPath, known?.UpstreamETag, known?.UpstreamLastModified, _stopping);
+        now = _time.GetUtcNow();
+        switch (result.Status)
+        {
+            case IndexFetchStatus.Modified:
+                return Remember(name, await SaveAsync(key, new StoredIndex(result.Body!, result.ETag, result.LastModified, now)));
+            case IndexFetchStatus.NotModified when known is not null:
+                return Remember(name, await SaveAsync(key, known with { FetchedAt = now }));
+            case IndexFetchStatus.NotFound:
+                return Remember(name, IndexEntry.NotFound(now + _options.NotFoundTtl));
+            default:
+                var error = result.Error ?? "upstream answered 304 to an unconditional request";
+                LogRevalidationFailed(_logger, name.Value, error, known is not null);
+                if (known is null)
+                {
+                    return new IndexRefresh(null, error, result.RetryAfter);
+                }
+
+                return Remember(name, IndexEntry.Found(known, now + _options.FailureBackoff).WithFailedRevalidation(now + _options.FailureBackoff, error));
+        }
+    }
+
+    private async Task<IndexEntry> SaveAsync(string key, StoredIndex index)
+    {
+        try
+        {
+            await _store.PutAsync(key, index.Serialize(), WriteCondition.None, _stopping);
+        }
+        catch (Exception e) when (e is IOException or StorageUnavailableException or UnauthorizedAccessException)
+        {
+            // Serving what upstream just sent is still right; the next refresh tries to store it again.
+            LogStorageWriteFailed(_logger, key, e.Message);
+        }
+
+        return IndexEntry.Found(index, index.FetchedAt + _options.IndexTtl);
+    }
+
+    private async Task<StoredIndex?> ReadStoredIndexOrNullAsync(string key)
+    {
+        try
+        {
+            var bytes = await _store.ReadSmallOrNullAsync(key, _stopping);
+            return bytes is null ? null : StoredIndex.TryDeserialize(bytes.Value.Content);
+        }
+        catch (Exception e) when (e is IOException or StorageUnavailableException or UnauthorizedAccessException)
+        {
+            LogStorageReadFailed(_logger, key, e.Message);
+            return null;
+        }
+    }
+
+    private IndexRefresh Remember(CrateName name, IndexEntry entry)
+    {
+        _hot.Set(name.Lower, entry, new MemoryCacheEntryOptions { Size = entry.SizeInBytes });
+        return new IndexRefresh(entry, null, null);
+    }
+
+    private static StoredIndex? Newest(StoredIndex? a, StoredIndex? b) =>
+        a is null ? b : b is null ? a : a.FetchedAt >= b.FetchedAt ? a : b;
+
+    /// <summary>
+    /// Downloads one crate file from upstream, hashing while it streams into an uncommitted upload, and commits it
+    /// only if every byte arrived and the sha256 equals the index checksum. Anything else leaves nothing behind.
+    /// </summary>
+    private async Task<FetchOutcome> FetchCrateFileAsync(CrateName name, IndexLine line, string key)
+    {
+        if (await _store.GetPropertiesOrNullAsync(key, _stopping) is not null)
+        {
+            return FetchOutcome.Stored; // another process finished it while we were on our way
+        }
+
+        Interlocked.Increment(ref _upstreamFileFetches);
+        var upstream = _upstreams.Primary;
+        await using var download = await upstream.DownloadAsync(name, line, _stopping);
+        switch (download.Status)
+        {
+            case DownloadStatus.NotFound:
+                LogBadUpstreamFile(_logger, name.Value, line.Version, "the index lists it but the download is 404");
+                return new FetchOutcome(CrateFileStatus.BadUpstreamFile, $"upstream has no file for {name} {line.Version} although its index lists it", null);
+            case DownloadStatus.Failed:
+                return new FetchOutcome(CrateFileStatus.UpstreamUnavailable, download.Error, download.RetryAfter ?? TimeSpan.FromSeconds(1));
+        }
+
+        await using var upload = await _store.BeginUploadAsync(key, WriteCondition.IfNotExists, _stopping);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long received = 0;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
+        try
+        {
+            int read;
+            while ((read = await download.Body!.ReadAsync(buffer, _stopping)) > 0)
+            {
+                sha.AppendData(buffer, 0, read);
+                await upload.Content.WriteAsync(buffer.AsMemory(0, read), _stopping);
+                received += read;
+            }
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or TimeoutException)
+        {
+            return Rejected(name, line, $"transfer broke off after {received} bytes: {e.Message}");
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        if (download.ContentLength is { } expected && expected != received)
+        {
+            return Rejected(name, line, $"received {received} of {expected} bytes");
+        }
+
+        var actual = Convert.ToHexStringLower(sha.GetHashAndReset());
+        if (!string.Equals(actual, line.Checksum, StringComparison.Ordinal))
+        {
+            return Rejected(name, line, $"sha256 {actual} ({received} bytes, {download.ContentType ?? "no content type"}) does not match the index checksum {line.Checksum}");
+        }
+
+        var committed = await upload.CommitAsync(_stopping);
+        LogStored(_logger, name.Value, line.Version, received, committed.Status);
+        return FetchOutcome.Stored;
+    }
+
+    private FetchOutcome Rejected(CrateName name, IndexLine line, string reason)
+    {
+        LogBadUpstreamFile(_logger, name.Value, line.Version, reason);
+        return new FetchOutcome(CrateFileStatus.BadUpstreamFile, $"upstream sent a bad file for {name} {line.Version}: {reason}", null);
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Revalidating the index of {Crate} failed: {Error} (serving a stale copy: {HasCopy})")]
+    private static partial void LogRevalidationFailed(ILogger logger, string crate, string error, bool hasCopy);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Rejected the upstream file of {Crate} {Version}: {Reason}")]
+    private static partial void LogBadUpstreamFile(ILogger logger, string crate, string version, string reason);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Stored {Crate} {Version} ({Bytes} bytes, {Status})")]
+    private static partial void LogStored(ILogger logger, string crate, string version, long bytes, PutStatus status);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Could not write {Key} to storage: {Error}")]
+    private static partial void LogStorageWriteFailed(ILogger logger, string key, string error);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Could not read {Key} from storage: {Error}")]
+    private static partial void LogStorageReadFailed(ILogger logger, string key, string error);
+}

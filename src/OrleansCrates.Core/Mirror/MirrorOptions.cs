@@ -1,0 +1,36 @@
+using OrleansCrates.Upstream;
+
+namespace OrleansCrates.Core.Mirror;
+
+/// <summary>Configuration section <c>Mirror</c>: the crates.io pull-through mirror.</summary>
+public sealed class MirrorOptions
+{
+    public const string SectionName = "Mirror";
+
+    /// <summary>The base URL clients reach this mirror at (e.g. <c>https://crates.example.com</c>); from each request when unset.</summary>
+    public string? PublicUrl { get; set; }
+
+    /// <summary>How long a fetched index file is served without asking upstream again.</summary>
+    public TimeSpan IndexTtl { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long "this crate does not exist upstream" is remembered (cargo asks many '-'/'_' spellings).</summary>
+    public TimeSpan NotFoundTtl { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>After a failed revalidation, how long the stale copy is served before upstream is asked again.</summary>
+    public TimeSpan FailureBackoff { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Memory for hot index files on this node, in bytes.</summary>
+    public long IndexMemoryCacheBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Ordered upstream registries; empty means crates.io.</summary>
+    public List<UpstreamOptions> Upstreams { get; set; } = [];
+
+    /// <summary>The operator's contact (URL or e-mail), sent in User-Agent so upstream operators can reach you.</summary>
+    public string UserAgentContact { get; set; } = "";
+
+    /// <summary>Requests in flight to one upstream at most.</summary>
+    public int MaxUpstreamConcurrency { get; set; } = 32;
+
+    /// <summary>Attempts per upstream request for network errors and 5xx, including the first.</summary>
+    public int UpstreamMaxAttempts { get; set; } = 2;
+}

@@ -1,0 +1,51 @@
+using OrleansCrates.Storage;
+
+namespace OrleansCrates.Core.Mirror;
+
+public enum IndexStatus
+{
+    Found,
+    NotFound,
+
+    /// <summary>Upstream failed and nothing was ever cached: the client should retry later (503), not conclude "not found".</summary>
+    Unavailable,
+}
+
+/// <summary>The outcome of asking for a crate's index file.</summary>
+public sealed record IndexResult(IndexStatus Status, IndexEntry? Entry, TimeSpan Age, bool IsStale, string? Error, TimeSpan? RetryAfter)
+{
+    public static IndexResult Unavailable(string error, TimeSpan? retryAfter) => new(IndexStatus.Unavailable, null, TimeSpan.Zero, false, error, retryAfter);
+
+    public static readonly IndexResult Missing = new(IndexStatus.NotFound, null, TimeSpan.Zero, false, null, null);
+}
+
+public enum CrateFileStatus
+{
+    Found,
+    NotFound,
+
+    /// <summary>Upstream sent something that is not the file the index describes (bad checksum, truncated, empty).</summary>
+    BadUpstreamFile,
+
+    /// <summary>Upstream could not be reached or refused; retry later.</summary>
+    UpstreamUnavailable,
+}
+
+/// <summary>The outcome of asking for a crate file. Dispose it to release <see cref="File"/>.</summary>
+public sealed record CrateFileResult(CrateFileStatus Status, StoredObject? File, string? Error, TimeSpan? RetryAfter) : IAsyncDisposable
+{
+    public static CrateFileResult Found(StoredObject file) => new(CrateFileStatus.Found, file, null, null);
+
+    public static CrateFileResult NotFound(string reason) => new(CrateFileStatus.NotFound, null, reason, null);
+
+    public ValueTask DisposeAsync() => File?.DisposeAsync() ?? ValueTask.CompletedTask;
+}
+
+/// <summary>The outcome of one upstream fetch of a crate file, shared by every waiter.</summary>
+internal sealed record FetchOutcome(CrateFileStatus Status, string? Error, TimeSpan? RetryAfter)
+{
+    public static readonly FetchOutcome Stored = new(CrateFileStatus.Found, null, null);
+}
+
+/// <summary>The outcome of one index refresh, shared by every waiter: an entry, or why there is none.</summary>
+internal sealed record IndexRefresh(IndexEntry? Entry, string? Error, TimeSpan? RetryAfter);

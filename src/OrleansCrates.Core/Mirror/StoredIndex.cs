@@ -1,0 +1,71 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace OrleansCrates.Core.Mirror;
+
+/// <summary>
+/// An upstream index file as kept in storage, shared by every node: one JSON header line with what is needed to
+/// revalidate it (upstream ETag, Last-Modified, when it was fetched), then the upstream body, byte for byte.
+/// </summary>
+public sealed record StoredIndex(byte[] Body, string? UpstreamETag, string? UpstreamLastModified, DateTimeOffset FetchedAt)
+{
+    private const int FormatVersion = 1;
+
+    public byte[] Serialize()
+    {
+        var header = JsonSerializer.SerializeToUtf8Bytes(
+            new Header(FormatVersion, UpstreamETag, UpstreamLastModified, FetchedAt),
+            StoredIndexJsonContext.Default.Header);
+        var bytes = new byte[header.Length + 1 + Body.Length];
+        header.CopyTo(bytes, 0);
+        bytes[header.Length] = (byte)'\n';
+        Body.CopyTo(bytes, header.Length + 1);
+        return bytes;
+    }
+
+    /// <summary>Reads a stored document; null when it is not one this version understands (it is then refetched).</summary>
+    public static StoredIndex? TryDeserialize(byte[] bytes)
+    {
+        var newline = Array.IndexOf(bytes, (byte)'\n');
+        if (newline < 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            var header = JsonSerializer.Deserialize(bytes.AsSpan(0, newline), StoredIndexJsonContext.Default.Header);
+            return header is { V: FormatVersion }
+                ? new StoredIndex(bytes[(newline + 1)..], header.ETag, header.LastModified, header.FetchedAt)
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public override string ToString() => $"{Body.Length} bytes fetched {FetchedAt:O} etag {UpstreamETag}";
+
+    internal sealed record Header(
+        [property: JsonPropertyName("v")] int V,
+        [property: JsonPropertyName("etag")] string? ETag,
+        [property: JsonPropertyName("lastModified")] string? LastModified,
+        [property: JsonPropertyName("fetchedAt")] DateTimeOffset FetchedAt);
+}
+
+[JsonSerializable(typeof(StoredIndex.Header))]
+internal sealed partial class StoredIndexJsonContext : JsonSerializerContext;
+
+/// <summary>Where the mirror keeps things in the object store.</summary>
+public static class MirrorKeys
+{
+    public static string Index(Protocol.CrateName name) => $"index/{name.IndexPath}";
+
+    /// <summary>One key per crate version: the lower-case name and the version exactly as the index spells it.</summary>
+    public static string CrateFile(Protocol.CrateName name, string version) =>
+        $"crates/{name.IndexPath}/{name.Lower}-{version}.crate";
+
+    internal static readonly Encoding Utf8 = new UTF8Encoding(false);
+}

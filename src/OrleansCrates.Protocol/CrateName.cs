@@ -1,0 +1,76 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace OrleansCrates.Protocol;
+
+/// <summary>
+/// A syntactically valid crate name: 1–64 characters, an ASCII letter first, then ASCII letters, digits, '-' and '_'.
+/// <see cref="Value"/> keeps the spelling it was given; <see cref="Lower"/> is what index paths and storage keys use;
+/// <see cref="Canonical"/> (lower case, '-' as '_') is what uniqueness is decided on.
+/// </summary>
+public readonly record struct CrateName
+{
+    public const int MaxLength = 64;
+
+    private CrateName(string value)
+    {
+        Value = value;
+        Lower = value.ToLowerInvariant();
+    }
+
+    public string Value { get; }
+
+    public string Lower { get; }
+
+    public string Canonical => Lower.Replace('-', '_');
+
+    public static bool TryParse(string? value, [NotNullWhen(true)] out CrateName? name)
+    {
+        name = IsValid(value) ? new CrateName(value!) : null;
+        return name is not null;
+    }
+
+    public static CrateName Parse(string value) =>
+        TryParse(value, out var name) ? name.Value : throw new FormatException($"'{value}' is not a valid crate name.");
+
+    public static bool IsValid([NotNullWhen(true)] string? value)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length > MaxLength || !char.IsAsciiLetter(value[0]))
+        {
+            return false;
+        }
+
+        foreach (var c in value)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The sparse index path of this crate, e.g. <c>ca/rg/cargo</c>, <c>3/a/abc</c>, <c>1/a</c>.</summary>
+    public string IndexPath => Lower.Length switch
+    {
+        1 => $"1/{Lower}",
+        2 => $"2/{Lower}",
+        3 => $"3/{Lower[0]}/{Lower}",
+        _ => $"{Lower[..2]}/{Lower[2..4]}/{Lower}",
+    };
+
+    /// <summary>The <c>{prefix}</c> of a <c>dl</c> template: the index folder, in the name's own case.</summary>
+    public string DownloadPrefix => Value.Length switch
+    {
+        1 => "1",
+        2 => "2",
+        3 => $"3/{Value[0]}",
+        _ => $"{Value[..2]}/{Value[2..4]}",
+    };
+
+    public bool Equals(CrateName other) => string.Equals(Lower, other.Lower, StringComparison.Ordinal);
+
+    public override int GetHashCode() => Lower.GetHashCode(StringComparison.Ordinal);
+
+    public override string ToString() => Value;
+}

@@ -1,0 +1,123 @@
+using System.IO.Pipelines;
+using System.Globalization;
+using Microsoft.Net.Http.Headers;
+using OrleansCrates.Core.Mirror;
+
+namespace OrleansCrates.Server.Apis;
+
+/// <summary>
+/// A small index document served from memory with a strong ETag; a matching If-None-Match gets 304. A stale copy
+/// (served because upstream failed or is being revalidated) says how old it is in <c>Age</c>.
+/// </summary>
+public sealed class IndexBytesResult(byte[] body, string contentType, TimeSpan? stale, string? etag = null) : IResult
+{
+    public const string StaleHeader = "X-Index-Stale";
+
+    public byte[] Body => body;
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        var tag = etag ?? ETags.Of(body);
+        response.Headers.ETag = tag;
+        if (stale is { } age)
+        {
+            response.Headers.Age = ((long)age.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            response.Headers[StaleHeader] = "upstream-unavailable-or-revalidating";
+        }
+
+        if (ETags.Matches(httpContext.Request.Headers.IfNoneMatch, tag))
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return Task.CompletedTask;
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = contentType;
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body, httpContext.RequestAborted).AsTask();
+    }
+}
+
+/// <summary>
+/// A stored crate file, streamed from storage without being buffered whole. Immutable, so cacheable forever; never
+/// compressed (cargo hashes the bytes as they arrive).
+/// </summary>
+public sealed class CrateFileHttpResult(CrateFileResult file) : IResult
+{
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        await using var _ = file;
+        var stored = file.File!;
+        var response = httpContext.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/gzip";
+        response.ContentLength = stored.Length;
+        response.Headers.CacheControl = "public, max-age=31536000, immutable";
+        response.Headers.ETag = stored.ETag;
+        await stored.Content.CopyToAsync(response.BodyWriter, httpContext.RequestAborted);
+    }
+}
+
+public static class ETags
+{
+    public static string Of(ReadOnlySpan<byte> body) =>
+        "\"" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body).AsSpan(0, 16)) + "\"";
+
+    /// <summary>If-None-Match holds <paramref name="etag"/> (compared as an opaque string) or <c>*</c>.</summary>
+    public static bool Matches(Microsoft.Extensions.Primitives.StringValues ifNoneMatch, string etag)
+    {
+        foreach (var header in ifNoneMatch)
+        {
+            if (header is null)
+            {
+                continue;
+            }
+
+            foreach (var candidate in header.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (candidate == "*" || string.Equals(candidate, etag, StringComparison.Ordinal) ||
+                    (candidate.StartsWith("W/", StringComparison.Ordinal) && string.Equals(candidate[2..], etag, StringComparison.Ordinal)))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>Short plain-text answers: cargo prints the body of a failed request.</summary>
+public static class PlainText
+{
+    public static IResult NotFound(string message) => Status(StatusCodes.Status404NotFound, message);
+
+    public static IResult BadRequest(string message) => Status(StatusCodes.Status400BadRequest, message);
+
+    public static IResult Status(int status, string message) =>
+        TypedResults.Text(message + "\n", "text/plain; charset=utf-8", statusCode: status);
+
+    /// <summary>503 with Retry-After: cargo retries, and never concludes that the crate does not exist.</summary>
+    public static IResult Unavailable(string message, TimeSpan? retryAfter) => new WithRetryAfter(
+        Status(StatusCodes.Status503ServiceUnavailable, message),
+        (int)Math.Clamp(Math.Ceiling((retryAfter ?? TimeSpan.FromSeconds(5)).TotalSeconds), 1, 60));
+
+    private sealed class WithRetryAfter(IResult inner, int seconds) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers[HeaderNames.RetryAfter] = seconds.ToString(CultureInfo.InvariantCulture);
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
+}
+
+public static class PublicBaseUrl
+{
+    /// <summary>The configured public URL, or the scheme, host and path base this request came in on. No trailing slash.</summary>
+    public static string Of(HttpRequest request, string? configured) =>
+        string.IsNullOrWhiteSpace(configured)
+            ? $"{request.Scheme}://{request.Host}{request.PathBase}"
+            : configured.TrimEnd('/');
+}

@@ -1,0 +1,66 @@
+using Microsoft.Extensions.Options;
+using OrleansCrates.Core.Mirror;
+using OrleansCrates.Protocol;
+
+namespace OrleansCrates.Server.Apis;
+
+/// <summary>The crates.io mirror as cargo sees it: a sparse index at <c>/index/</c> and the downloads its <c>dl</c> names.</summary>
+public static class MirrorApi
+{
+    public const string DownloadRoute = "/crates/{name}/{version}/download";
+
+    public static IEndpointRouteBuilder MapMirrorApi(this IEndpointRouteBuilder app)
+    {
+        var index = app.MapGroup("/index");
+        index.MapGet("/config.json", GetConfig);
+        index.MapGet("/{**path}", GetIndexFile);
+        app.MapGet(DownloadRoute, Download);
+        return app;
+    }
+
+    /// <summary>config.json: downloads come back to this mirror, under the same host as the index.</summary>
+    public static IResult GetConfig(HttpRequest request, IOptions<MirrorOptions> options)
+    {
+        var baseUrl = PublicBaseUrl.Of(request, options.Value.PublicUrl);
+        var config = new RegistryConfig($"{baseUrl}/crates/{{crate}}/{{version}}/download");
+        return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null);
+    }
+
+    public static async Task<IResult> GetIndexFile(string path, CrateCoordinator coordinator, CancellationToken cancellationToken)
+    {
+        if (!IndexPath.TryParse(path, out var name))
+        {
+            return PlainText.NotFound("not a crate index path");
+        }
+
+        var result = await coordinator.GetIndexAsync(name.Value, cancellationToken);
+        return result.Status switch
+        {
+            IndexStatus.Found => new IndexBytesResult(result.Entry!.Stored!.Body, "text/plain", result.IsStale ? result.Age : null, result.Entry.ETag),
+            IndexStatus.NotFound => PlainText.NotFound($"crate '{name}' does not exist upstream"),
+            _ => PlainText.Unavailable($"upstream unavailable and '{name}' is not cached: {result.Error}", result.RetryAfter),
+        };
+    }
+
+    public static async Task<IResult> Download(string name, string version, CrateCoordinator coordinator, CancellationToken cancellationToken)
+    {
+        if (!CrateName.TryParse(name, out var crate))
+        {
+            return PlainText.BadRequest("invalid crate name");
+        }
+
+        if (!CrateVersion.IsValid(version))
+        {
+            return PlainText.BadRequest("invalid version");
+        }
+
+        var result = await coordinator.OpenCrateFileAsync(crate.Value, version, cancellationToken);
+        return result.Status switch
+        {
+            CrateFileStatus.Found => new CrateFileHttpResult(result),
+            CrateFileStatus.NotFound => PlainText.NotFound(result.Error ?? "not found"),
+            CrateFileStatus.BadUpstreamFile => PlainText.Status(StatusCodes.Status502BadGateway, result.Error ?? "bad upstream file"),
+            _ => PlainText.Unavailable(result.Error ?? "upstream unavailable", result.RetryAfter),
+        };
+    }
+}

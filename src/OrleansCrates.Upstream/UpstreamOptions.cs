@@ -1,0 +1,35 @@
+namespace OrleansCrates.Upstream;
+
+/// <summary>One upstream sparse registry, an element of <c>Mirror:Upstreams</c>.</summary>
+public sealed class UpstreamOptions
+{
+    public const string CratesIoIndexUrl = "https://index.crates.io/";
+
+    /// <summary>The sparse index root, ending in '/'; config.json there names the download host.</summary>
+    public string IndexUrl { get; set; } = CratesIoIndexUrl;
+
+    /// <summary>A short name for logs and health output; defaults to the index host.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>Connect and response-header timeout, and the longest a download may go without receiving a byte.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>How this node behaves towards every upstream (part of the <c>Mirror</c> section).</summary>
+public sealed class UpstreamPolicy
+{
+    /// <summary>Who runs this mirror: a URL or e-mail that upstream operators can reach. Goes into User-Agent.</summary>
+    public string Contact { get; set; } = "";
+
+    /// <summary>Requests in flight to one upstream at most, downloads included.</summary>
+    public int MaxConcurrency { get; set; } = 32;
+
+    /// <summary>Attempts per request for network errors and 5xx, including the first.</summary>
+    public int MaxAttempts { get; set; } = 2;
+
+    /// <summary>The longest Retry-After this node waits out itself; longer ones fail the request at once.</summary>
+    public TimeSpan MaxRetryAfterWait { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long an upstream's config.json (its download URL template) is reused before it is fetched again.</summary>
+    public TimeSpan ConfigRefreshInterval { get; set; } = TimeSpan.FromHours(1);
+}

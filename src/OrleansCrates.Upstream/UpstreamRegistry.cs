@@ -1,0 +1,393 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
+using OrleansCrates.Protocol;
+
+namespace OrleansCrates.Upstream;
+
+/// <summary>
+/// One upstream sparse registry, used politely: every request carries an identifying User-Agent, at most
+/// <see cref="UpstreamPolicy.MaxConcurrency"/> requests are in flight, 429/503 Retry-After holds back every request
+/// to that upstream until it expires, and index files are revalidated with the stored ETag or Last-Modified.
+/// All outcomes, failures included, are values; only cancellation by the caller throws.
+/// </summary>
+public sealed partial class UpstreamRegistry : IDisposable
+{
+    private const long MaxIndexFileBytes = 64L * 1024 * 1024;
+
+    private readonly UpstreamOptions _options;
+    private readonly UpstreamPolicy _policy;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly HttpClient _indexClient;
+    private readonly HttpClient _downloadClient;
+    private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _configLock = new(1, 1);
+    private (RegistryConfig Config, DateTimeOffset FetchedAt)? _config;
+    private long _notBeforeTicks;
+
+    public UpstreamRegistry(UpstreamOptions options, UpstreamPolicy policy, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _policy = policy;
+        _time = time;
+        _logger = logger;
+        IndexUrl = new Uri(options.IndexUrl.EndsWith('/') ? options.IndexUrl : options.IndexUrl + "/", UriKind.Absolute);
+        Name = string.IsNullOrWhiteSpace(options.Name) ? IndexUrl.Authority : options.Name;
+        _slots = new SemaphoreSlim(Math.Max(1, policy.MaxConcurrency));
+        var userAgent = UserAgentFor(policy.Contact);
+        // Index files may arrive compressed (that is transport, not content); crate files must arrive as raw bytes.
+        _indexClient = CreateClient(DecompressionMethods.All, userAgent);
+        _downloadClient = CreateClient(DecompressionMethods.None, userAgent);
+    }
+
+    public string Name { get; }
+
+    public Uri IndexUrl { get; }
+
+    public static string UserAgentFor(string contact)
+    {
+        var version = typeof(UpstreamRegistry).Assembly.GetName().Version?.ToString(3) ?? "0";
+        return string.IsNullOrWhiteSpace(contact)
+            ? $"OrleansCrates/{version} (crates mirror; operator contact not configured)"
+            : $"OrleansCrates/{version} (crates mirror; +{contact.Trim()})";
+    }
+
+    /// <summary>Fetches an index file relative to the index root, conditionally when a validator is given.</summary>
+    public async Task<IndexFetchResult> FetchIndexFileAsync(string relativePath, string? etag, string? lastModified, CancellationToken cancellationToken)
+    {
+        var url = new Uri(IndexUrl, relativePath);
+        var started = Stopwatch.GetTimestamp();
+        var sent = await SendAsync(_indexClient, () =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (etag is not null)
+            {
+                request.Headers.TryAddWithoutValidation("If-None-Match", etag);
+            }
+            else if (lastModified is not null)
+            {
+                request.Headers.TryAddWithoutValidation("If-Modified-Since", lastModified);
+            }
+
+            return request;
+        }, cancellationToken);
+
+        if (sent.Response is null)
+        {
+            return IndexFetchResult.Failure(sent.Error!, sent.RetryAfter);
+        }
+
+        try
+        {
+            using var response = sent.Response;
+            switch (response.StatusCode)
+            {
+                case HttpStatusCode.NotModified when etag is not null || lastModified is not null:
+                    return new IndexFetchResult(IndexFetchStatus.NotModified, ETag: etag, LastModified: lastModified);
+                case HttpStatusCode.NotFound or HttpStatusCode.Gone or HttpStatusCode.UnavailableForLegalReasons:
+                    return new IndexFetchResult(IndexFetchStatus.NotFound);
+                case HttpStatusCode.OK:
+                    break;
+                default:
+                    return IndexFetchResult.Failure($"{url} answered {(int)response.StatusCode}");
+            }
+
+            if (response.Content.Headers.ContentLength > MaxIndexFileBytes)
+            {
+                return IndexFetchResult.Failure($"{url} is larger than {MaxIndexFileBytes} bytes");
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.Timeout);
+            var body = await ReadBoundedAsync(response.Content, MaxIndexFileBytes, timeout.Token);
+            if (body is null)
+            {
+                return IndexFetchResult.Failure($"{url} is larger than {MaxIndexFileBytes} bytes");
+            }
+
+            LogIndexFetched(_logger, Name, relativePath, body.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return new IndexFetchResult(
+                IndexFetchStatus.Modified,
+                body,
+                response.Headers.ETag?.ToString(),
+                response.Content.Headers.LastModified?.ToString("R"));
+        }
+        catch (Exception e) when (IsTransient(e, cancellationToken))
+        {
+            return IndexFetchResult.Failure($"{url}: {Describe(e)}");
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    /// <summary>The upstream's config.json, reused for <see cref="UpstreamPolicy.ConfigRefreshInterval"/>; on failure the last good copy.</summary>
+    public async Task<RegistryConfig?> GetConfigOrNullAsync(CancellationToken cancellationToken)
+    {
+        var cached = _config;
+        if (cached is { } c && _time.GetUtcNow() - c.FetchedAt < _policy.ConfigRefreshInterval)
+        {
+            return c.Config;
+        }
+
+        await _configLock.WaitAsync(cancellationToken);
+        try
+        {
+            cached = _config;
+            if (cached is { } again && _time.GetUtcNow() - again.FetchedAt < _policy.ConfigRefreshInterval)
+            {
+                return again.Config;
+            }
+
+            var fetched = await FetchIndexFileAsync("config.json", null, null, cancellationToken);
+            var config = fetched.Status == IndexFetchStatus.Modified ? RegistryConfig.TryParse(fetched.Body) : null;
+            if (config is null)
+            {
+                LogConfigUnavailable(_logger, Name, fetched.Error ?? $"config.json: {fetched.Status}");
+                return cached?.Config;
+            }
+
+            _config = (config, _time.GetUtcNow());
+            return config;
+        }
+        finally
+        {
+            _configLock.Release();
+        }
+    }
+
+    /// <summary>Starts downloading the file an index line describes, from the host the upstream's config.json names.</summary>
+    public async Task<UpstreamDownload> DownloadAsync(CrateName name, IndexLine line, CancellationToken cancellationToken)
+    {
+        var config = await GetConfigOrNullAsync(cancellationToken);
+        if (config is null)
+        {
+            return UpstreamDownload.Failure($"{Name}: config.json is unavailable, so the download location is unknown");
+        }
+
+        if (!Uri.TryCreate(new Uri(IndexUrl, "."), DownloadTemplate.Expand(config.Dl, name, line.Version, line.Checksum), out var url) ||
+            url.Scheme is not ("http" or "https"))
+        {
+            return UpstreamDownload.Failure($"{Name}: dl template '{config.Dl}' does not give an http(s) URL");
+        }
+
+        var sent = await SendAsync(_downloadClient, () => new HttpRequestMessage(HttpMethod.Get, url), cancellationToken);
+        if (sent.Response is null)
+        {
+            return UpstreamDownload.Failure(sent.Error!, sent.RetryAfter);
+        }
+
+        var response = sent.Response;
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            response.Dispose();
+            _slots.Release();
+            return response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone
+                ? UpstreamDownload.NotFound()
+                : UpstreamDownload.Failure($"{url} answered {(int)response.StatusCode}");
+        }
+
+        try
+        {
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            var owner = new DownloadOwner(response, _slots);
+            return UpstreamDownload.Ok(
+                new IdleTimeoutStream(body, _options.Timeout),
+                response.Content.Headers.ContentLength,
+                response.Content.Headers.ContentType?.MediaType,
+                owner);
+        }
+        catch (Exception e) when (IsTransient(e, cancellationToken))
+        {
+            response.Dispose();
+            _slots.Release();
+            return UpstreamDownload.Failure($"{url}: {Describe(e)}");
+        }
+    }
+
+    public void Dispose()
+    {
+        _indexClient.Dispose();
+        _downloadClient.Dispose();
+    }
+
+    /// <summary>
+    /// Sends with retries. On success the caller owns the response and one concurrency slot, and must release the
+    /// slot; on failure nothing is held.
+    /// </summary>
+    private async Task<(HttpResponseMessage? Response, string? Error, TimeSpan? RetryAfter)> SendAsync(
+        HttpClient client, Func<HttpRequestMessage> createRequest, CancellationToken cancellationToken)
+    {
+        string? error = null;
+        TimeSpan? retryAfter = null;
+        var attempts = Math.Max(1, _policy.MaxAttempts);
+        for (var attempt = 1; attempt <= attempts; attempt++)
+        {
+            var wait = TimeSpan.FromTicks(Interlocked.Read(ref _notBeforeTicks) - _time.GetUtcNow().UtcTicks);
+            if (wait > TimeSpan.Zero)
+            {
+                if (wait > _policy.MaxRetryAfterWait)
+                {
+                    return (null, $"{Name} asked us to wait {wait.TotalSeconds:0} s (Retry-After)", wait);
+                }
+
+                await Task.Delay(wait, _time, cancellationToken);
+            }
+
+            await _slots.WaitAsync(cancellationToken);
+            using var request = createRequest();
+            HttpResponseMessage response;
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                timeout.CancelAfter(_options.Timeout);
+                try
+                {
+                    response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                }
+                catch (Exception e) when (IsTransient(e, cancellationToken))
+                {
+                    _slots.Release();
+                    error = $"{request.RequestUri}: {Describe(e)}";
+                    LogAttemptFailed(_logger, Name, attempt, error);
+                    if (e is OperationCanceledException)
+                    {
+                        break; // a timed-out upstream is not asked again at once; failover handles slowness
+                    }
+
+                    await Backoff(attempt, cancellationToken);
+                    continue;
+                }
+            }
+
+            var status = (int)response.StatusCode;
+            if (status is 429 or 503)
+            {
+                retryAfter = RetryAfterOf(response) ?? TimeSpan.FromSeconds(1);
+                HoldBack(retryAfter.Value);
+            }
+
+            if (status is 429 || status >= 500)
+            {
+                error = $"{request.RequestUri} answered {status}";
+                LogAttemptFailed(_logger, Name, attempt, error);
+                response.Dispose();
+                _slots.Release();
+                if (status >= 500 && status != 503)
+                {
+                    await Backoff(attempt, cancellationToken);
+                }
+
+                continue;
+            }
+
+            return (response, null, null);
+        }
+
+        return (null, error, retryAfter);
+    }
+
+    private void HoldBack(TimeSpan retryAfter)
+    {
+        var until = (_time.GetUtcNow() + retryAfter).UtcTicks;
+        long seen;
+        do
+        {
+            seen = Interlocked.Read(ref _notBeforeTicks);
+            if (seen >= until)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _notBeforeTicks, until, seen) != seen);
+    }
+
+    private Task Backoff(int attempt, CancellationToken cancellationToken) =>
+        Task.Delay(TimeSpan.FromMilliseconds(100 * attempt * attempt), _time, cancellationToken);
+
+    private TimeSpan? RetryAfterOf(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta;
+        }
+
+        if (header?.Date is { } date)
+        {
+            var wait = date - _time.GetUtcNow();
+            return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        }
+
+        return null;
+    }
+
+    private static async Task<byte[]?> ReadBoundedAsync(HttpContent content, long limit, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static bool IsTransient(Exception e, CancellationToken callerToken) =>
+        e is HttpRequestException or IOException or TimeoutException ||
+        (e is OperationCanceledException && !callerToken.IsCancellationRequested);
+
+    private static string Describe(Exception e) => e is OperationCanceledException ? "timed out" : e.Message;
+
+    private HttpClient CreateClient(DecompressionMethods decompression, string userAgent)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            AutomaticDecompression = decompression,
+            ConnectTimeout = _options.Timeout,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            MaxConnectionsPerServer = Math.Max(1, _policy.MaxConcurrency),
+            AllowAutoRedirect = true,
+            MaxAutomaticRedirections = 5,
+        };
+        var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        client.DefaultRequestHeaders.TryAddWithoutValidation("User-Agent", userAgent);
+        client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("*/*"));
+        return client;
+    }
+
+    private sealed class DownloadOwner(HttpResponseMessage response, SemaphoreSlim slots) : IAsyncDisposable
+    {
+        private int _disposed;
+
+        public ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                response.Dispose();
+                slots.Release();
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Fetched {Path} from {Upstream}: {Bytes} bytes in {Milliseconds:0} ms")]
+    private static partial void LogIndexFetched(ILogger logger, string upstream, string path, int bytes, double milliseconds);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Upstream {Upstream} attempt {Attempt} failed: {Error}")]
+    private static partial void LogAttemptFailed(ILogger logger, string upstream, int attempt, string error);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Upstream {Upstream} config.json unavailable: {Error}")]
+    private static partial void LogConfigUnavailable(ILogger logger, string upstream, string error);
+}
