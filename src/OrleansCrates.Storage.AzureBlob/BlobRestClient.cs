@@ -99,9 +99,7 @@ internal sealed class BlobRestClient
             clientOptions.Transport = transport;
         }
 
-        // The default classifier retries 408, 429, 500, 502, 503, 504 and transport failures, and never 304, 404,
-        // 409 or 412: conditional writes and lease conflicts are answers, not faults.
-        return HttpPipelineBuilder.Build(clientOptions, [], [authentication], ResponseClassifier.Shared);
+        return HttpPipelineBuilder.Build(clientOptions, [], [authentication], BlobResponseClassifier.Instance);
     }
 
     // ---- Container ----
@@ -110,7 +108,7 @@ internal sealed class BlobRestClient
     public async Task<bool> CreateContainerIfMissingAsync(CancellationToken cancellationToken)
     {
         using var message = CreateMessage(_pipeline, RequestMethod.Put, blobName: null);
-        message.Request.Uri.AppendQuery("restype", "container", escape: true);
+        message.Request.Uri.AppendQuery("restype", "container", true);
         var response = await SendAsync(_pipeline, message, "create container", cancellationToken);
         return response.Status switch
         {
@@ -124,7 +122,7 @@ internal sealed class BlobRestClient
     public async Task<(int Status, string? ErrorCode)> ProbeContainerAsync(CancellationToken cancellationToken)
     {
         using var message = CreateMessage(_singleAttemptPipeline, RequestMethod.Head, blobName: null);
-        message.Request.Uri.AppendQuery("restype", "container", escape: true);
+        message.Request.Uri.AppendQuery("restype", "container", true);
         message.NetworkTimeout = HealthTimeout;
         var response = await SendAsync(_singleAttemptPipeline, message, "get container properties", cancellationToken);
         return (response.Status, ErrorCode(response));
@@ -157,8 +155,8 @@ internal sealed class BlobRestClient
     public async Task PutBlockAsync(string blobName, string blockId, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
         using var message = CreateMessage(_pipeline, RequestMethod.Put, blobName);
-        message.Request.Uri.AppendQuery("comp", "block", escape: true);
-        message.Request.Uri.AppendQuery("blockid", blockId, escape: true);
+        message.Request.Uri.AppendQuery("comp", "block", true);
+        message.Request.Uri.AppendQuery("blockid", blockId, true);
         message.Request.Content = RequestContent.Create(content);
         var response = await SendAsync(_pipeline, message, "put block", cancellationToken);
         if (response.Status != 201)
@@ -176,7 +174,7 @@ internal sealed class BlobRestClient
     {
         using var message = CreateMessage(_pipeline, RequestMethod.Put, blobName);
         var request = message.Request;
-        request.Uri.AppendQuery("comp", "blocklist", escape: true);
+        request.Uri.AppendQuery("comp", "blocklist", true);
         request.Headers.SetValue("x-ms-blob-content-type", "application/octet-stream");
         request.Headers.SetValue("Content-Type", "application/xml");
         SetWriteCondition(request, condition);
@@ -222,6 +220,7 @@ internal sealed class BlobRestClient
     {
         var message = CreateMessage(_pipeline, RequestMethod.Get, blobName);
         message.BufferResponse = false;
+        var handedOver = false;
         try
         {
             var response = await SendAsync(_pipeline, message, "get blob", cancellationToken);
@@ -236,15 +235,16 @@ internal sealed class BlobRestClient
             }
 
             var length = response.Headers.ContentLengthLong ?? throw new StorageUnavailableException($"Get Blob for '{blobName}' answered without a Content-Length.");
-            var etag = ETagOf(response);
-            var lastModified = LastModifiedOf(response);
-            var owned = message.ExtractResponse()!;
-            var content = owned.ContentStream ?? Stream.Null;
-            return new StoredObject(new ResponseStream(content, owned), length, etag, lastModified);
+            var stored = new StoredObject(new ResponseStream(response.ContentStream ?? Stream.Null, message), length, ETagOf(response), LastModifiedOf(response));
+            handedOver = true;
+            return stored;
         }
         finally
         {
-            message.Dispose(); // after ExtractResponse this leaves the response (and its stream) to the caller
+            if (!handedOver)
+            {
+                message.Dispose();
+            }
         }
     }
 
@@ -288,21 +288,21 @@ internal sealed class BlobRestClient
     {
         using var message = CreateMessage(_pipeline, RequestMethod.Get, blobName: null);
         var uri = message.Request.Uri;
-        uri.AppendQuery("restype", "container", escape: true);
-        uri.AppendQuery("comp", "list", escape: true);
+        uri.AppendQuery("restype", "container", true);
+        uri.AppendQuery("comp", "list", true);
         if (prefix.Length > 0)
         {
-            uri.AppendQuery("prefix", prefix, escape: true);
+            uri.AppendQuery("prefix", prefix, true);
         }
 
         if (!string.IsNullOrEmpty(marker))
         {
-            uri.AppendQuery("marker", marker, escape: true);
+            uri.AppendQuery("marker", marker, true);
         }
 
         if (maxResults is { } max)
         {
-            uri.AppendQuery("maxresults", max.ToString(CultureInfo.InvariantCulture), escape: true);
+            uri.AppendQuery("maxresults", max.ToString(CultureInfo.InvariantCulture), true);
         }
 
         var response = await SendAsync(_pipeline, message, "list blobs", cancellationToken);
@@ -357,7 +357,7 @@ internal sealed class BlobRestClient
     {
         using var message = CreateMessage(_pipeline, RequestMethod.Put, blobName);
         var request = message.Request;
-        request.Uri.AppendQuery("comp", "lease", escape: true);
+        request.Uri.AppendQuery("comp", "lease", true);
         request.Headers.SetValue("x-ms-lease-action", action);
         if (leaseId is not null)
         {
@@ -555,6 +555,21 @@ internal sealed class BlobRestClient
             : DateTimeOffset.UnixEpoch;
 
     private sealed class BlobClientOptions : ClientOptions;
+
+    /// <summary>
+    /// Retries 408, 429, 500, 502, 503, 504 (Azure's ServerBusy and OperationTimedOut) and transport failures, never
+    /// 304, 404, 409 or 412: conditional writes and lease conflicts are answers, not faults, and are not logged as errors.
+    /// </summary>
+    private sealed class BlobResponseClassifier : ResponseClassifier
+    {
+        public static readonly BlobResponseClassifier Instance = new();
+
+        public override bool IsRetriableResponse(HttpMessage message) =>
+            message.Response.Status is 408 or 429 or 500 or 502 or 503 or 504;
+
+        public override bool IsErrorResponse(HttpMessage message) =>
+            message.Response.Status >= 400 && message.Response.Status is not (404 or 409 or 412);
+    }
 }
 
 /// <summary>Properties of one blob, from Get Blob Properties.</summary>

@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace OrleansCrates.Storage.AzureBlob;
+
+public static class AzureBlobServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="AzureBlobObjectStore"/> as the <see cref="IObjectStore"/> and an
+    /// <see cref="AzureBlobLeaseClient"/> sharing its connection, with options bound from <c>Storage:AzureBlob</c> and
+    /// validated on start. Call <see cref="AzureBlobObjectStore.EnsureContainerAsync"/> once at start-up.
+    /// </summary>
+    public static IServiceCollection AddAzureBlobObjectStore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<AzureBlobStorageOptions>()
+            .Bind(configuration.GetSection(AzureBlobStorageOptions.SectionName))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AzureBlobStorageOptions>, AzureBlobStorageOptionsValidator>());
+        services.TryAddSingleton(provider =>
+        {
+            var options = provider.GetRequiredService<IOptions<AzureBlobStorageOptions>>().Value;
+            return BlobRestClient.Create(options);
+        });
+        services.TryAddSingleton(provider => new AzureBlobObjectStore(
+            provider.GetRequiredService<BlobRestClient>(),
+            provider.GetRequiredService<IOptions<AzureBlobStorageOptions>>().Value.BlockSize,
+            provider.GetRequiredService<ILogger<AzureBlobObjectStore>>()));
+        services.TryAddSingleton(provider => new AzureBlobLeaseClient(provider.GetRequiredService<BlobRestClient>()));
+        services.AddSingleton<IObjectStore>(provider => provider.GetRequiredService<AzureBlobObjectStore>());
+        return services;
+    }
+}
