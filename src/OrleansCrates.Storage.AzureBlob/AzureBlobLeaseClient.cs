@@ -16,6 +16,7 @@ public sealed class AzureBlobLeaseClient
 
     private readonly BlobRestClient _client;
 
+    /// <summary>A lease client with a connection of its own; <see cref="AzureBlobObjectStore.CreateLeaseClient"/> shares the store's.</summary>
     public AzureBlobLeaseClient(AzureBlobStorageOptions options, TokenCredential? credential = null)
         : this(BlobRestClient.Create(options, credential))
     {

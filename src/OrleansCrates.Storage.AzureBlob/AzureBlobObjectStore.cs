@@ -26,11 +26,12 @@ public sealed partial class AzureBlobObjectStore : IObjectStore
     }
 
     /// <summary>
-    /// A store for <paramref name="options"/>; <paramref name="credential"/> replaces <c>DefaultAzureCredential</c>
+    /// A store for <paramref name="options"/> (validated: <see cref="OptionsValidationException"/> if they are not);
+    /// <paramref name="credential"/> replaces <c>DefaultAzureCredential</c>
     /// when <see cref="AzureBlobStorageOptions.ServiceUri"/> is used.
     /// </summary>
     public AzureBlobObjectStore(AzureBlobStorageOptions options, TokenCredential? credential = null, ILogger<AzureBlobObjectStore>? logger = null)
-        : this(BlobRestClient.Create(Validated(options), credential), options.BlockSize, logger)
+        : this(BlobRestClient.Create(options, credential), options.BlockSize, logger)
     {
     }
 
@@ -135,11 +136,5 @@ public sealed partial class AzureBlobObjectStore : IObjectStore
             Log.HealthCheckFailed(_logger, e.Message);
             return new StorageHealth(false, ProviderName, e.Message);
         }
-    }
-
-    private static AzureBlobStorageOptions Validated(AzureBlobStorageOptions options)
-    {
-        var result = new AzureBlobStorageOptionsValidator().Validate(null, options);
-        return result.Failed ? throw new OptionsValidationException(nameof(AzureBlobStorageOptions), typeof(AzureBlobStorageOptions), result.Failures) : options;
     }
 }

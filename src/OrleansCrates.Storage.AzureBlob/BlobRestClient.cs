@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Xml;
@@ -6,6 +7,7 @@ using Azure;
 using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Identity;
+using Microsoft.Extensions.Options;
 
 namespace OrleansCrates.Storage.AzureBlob;
 
@@ -40,9 +42,15 @@ internal sealed class BlobRestClient
 
     public string ContainerName { get; }
 
-    /// <summary>Builds a client from validated options; <paramref name="transport"/> and <paramref name="timeProvider"/> are for tests.</summary>
+    /// <summary>Builds a client, validating <paramref name="options"/> first; <paramref name="transport"/> and <paramref name="timeProvider"/> are for tests.</summary>
     public static BlobRestClient Create(AzureBlobStorageOptions options, TokenCredential? credential = null, HttpPipelineTransport? transport = null, TimeProvider? timeProvider = null)
     {
+        var validation = new AzureBlobStorageOptionsValidator().Validate(null, options);
+        if (validation.Failed)
+        {
+            throw new OptionsValidationException(nameof(AzureBlobStorageOptions), typeof(AzureBlobStorageOptions), validation.Failures);
+        }
+
         Uri endpoint;
         HttpPipelinePolicy authentication;
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))
@@ -59,12 +67,7 @@ internal sealed class BlobRestClient
         }
         else
         {
-            throw new ArgumentException($"Set {AzureBlobStorageOptions.SectionName}:ConnectionString or {AzureBlobStorageOptions.SectionName}:ServiceUri.", nameof(options));
-        }
-
-        if (!AzureBlobStorageOptionsValidator.IsValidContainerName(options.Container))
-        {
-            throw new ArgumentException($"Invalid container name '{options.Container}'.", nameof(options));
+            throw new UnreachableException("Validated options have a connection string or a service URI.");
         }
 
         var containerUri = new Uri(endpoint.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/" + options.Container);
@@ -203,14 +206,19 @@ internal sealed class BlobRestClient
         }
 
         var response = await SendAsync(_pipeline, message, "delete blob", cancellationToken);
-        return response.Status switch
+        switch (response.Status)
         {
-            202 => DeleteResult.Deleted,
-            404 => DeleteResult.NotFound,
-            412 when ErrorCode(response) is null or "ConditionNotMet" => DeleteResult.PreconditionFailed,
-            304 when ifMatch is not null => DeleteResult.PreconditionFailed,
-            _ => throw Unexpected(message, "delete blob"),
-        };
+            case 202:
+                return DeleteResult.Deleted;
+            case 404:
+                return DeleteResult.NotFound;
+            case 412 when ErrorCode(response) is null or "ConditionNotMet":
+            case 304 when ifMatch is not null:
+                // An If-Match on a missing blob fails the condition too (Azurite answers 412): tell the two apart.
+                return await GetPropertiesAsync(blobName, cancellationToken) is null ? DeleteResult.NotFound : DeleteResult.PreconditionFailed;
+            default:
+                throw Unexpected(message, "delete blob");
+        }
     }
 
     // ---- Reads ----

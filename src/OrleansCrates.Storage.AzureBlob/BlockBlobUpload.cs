@@ -135,7 +135,15 @@ internal sealed class BlockUploadStream(BlobRestClient client, string blobName, 
         {
             if (_blockIds.Count == 0)
             {
-                return await client.PutBlobAsync(blobName, _buffer.AsMemory(0, _count), condition, metadata: null, cancellationToken);
+                var put = await client.PutBlobAsync(blobName, _buffer.AsMemory(0, _count), condition, metadata: null, cancellationToken);
+                if (put.Status != PutStatus.AlreadyExists || await client.GetPropertiesAsync(blobName, cancellationToken) is not null)
+                {
+                    return put;
+                }
+
+                // "Already exists", yet there is no blob: Azurite counts a blob that has only uncommitted blocks (an
+                // abandoned upload) as existing for Put Blob's If-None-Match: *, where Put Block List (and Azure)
+                // treat it as missing. Commit the content as a block list instead.
             }
 
             if (_count > 0)

@@ -5,7 +5,7 @@ namespace OrleansCrates.Core.Coordination;
 /// <summary>
 /// Runs at most one piece of work per key at a time within this process; everyone who asks while it runs shares its
 /// outcome. The work is detached from every caller: a caller that gives up (its client disconnected) stops waiting,
-/// but the work goes on for the others, and for the cache. Exceptions reach every waiter alike.
+/// but the work goes on for the others, and for the cache. Exceptions (cancellation of the work included) reach every waiter alike.
 /// </summary>
 public sealed class SingleFlight<TKey, TResult>
     where TKey : notnull
@@ -36,23 +36,28 @@ public sealed class SingleFlight<TKey, TResult>
 
     private async Task RunAsync(TKey key, Func<Task<TResult>> work, TaskCompletionSource<TResult> completion)
     {
+        TResult result;
         try
         {
             // Off the caller's stack, so nothing of the caller's context (or its cancellation) leaks into the work.
-            completion.SetResult(await Task.Run(work));
-        }
-        catch (OperationCanceledException e)
-        {
-            completion.SetCanceled(e.CancellationToken);
+            result = await Task.Run(work);
         }
         catch (Exception e)
         {
-            completion.SetException(e);
+            Finish(key, completion, () => completion.SetException(e));
+            return;
         }
-        finally
-        {
-            // Callers arriving between completion and removal get the finished outcome, which is still correct.
-            _inFlight.TryRemove(new KeyValuePair<TKey, Task<TResult>>(key, completion.Task));
-        }
+
+        Finish(key, completion, () => completion.SetResult(result));
+    }
+
+    /// <summary>
+    /// Leaves the table before publishing the outcome, so whoever asks after the outcome is known starts afresh
+    /// (the work's own storage checks make that cheap) instead of reusing a finished, possibly stale, run.
+    /// </summary>
+    private void Finish(TKey key, TaskCompletionSource<TResult> completion, Action publish)
+    {
+        _inFlight.TryRemove(new KeyValuePair<TKey, Task<TResult>>(key, completion.Task));
+        publish();
     }
 }

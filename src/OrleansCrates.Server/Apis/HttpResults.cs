@@ -101,7 +101,16 @@ public static class PlainText
     /// <summary>503 with Retry-After: cargo retries, and never concludes that the crate does not exist.</summary>
     public static IResult Unavailable(string message, TimeSpan? retryAfter) => new WithRetryAfter(
         Status(StatusCodes.Status503ServiceUnavailable, message),
-        (int)Math.Clamp(Math.Ceiling((retryAfter ?? TimeSpan.FromSeconds(5)).TotalSeconds), 1, 60));
+        Seconds(retryAfter ?? TimeSpan.FromSeconds(5)));
+
+    /// <summary>502: upstream failed or sent a bad file. Retry-After only when upstream asked for a wait.</summary>
+    public static IResult BadGateway(string message, TimeSpan? retryAfter)
+    {
+        var result = Status(StatusCodes.Status502BadGateway, message);
+        return retryAfter is { } wait ? new WithRetryAfter(result, Seconds(wait)) : result;
+    }
+
+    private static int Seconds(TimeSpan wait) => (int)Math.Clamp(Math.Ceiling(wait.TotalSeconds), 1, 60);
 
     private sealed class WithRetryAfter(IResult inner, int seconds) : IResult
     {
