@@ -1,0 +1,106 @@
+using System.Globalization;
+using OrleansCrates.Bench.Infrastructure;
+
+namespace OrleansCrates.Bench;
+
+/// <summary>Command-line options of the benchmark.</summary>
+internal sealed record BenchOptions
+{
+    public const string Usage = """
+        Usage: bench/run.sh [options]   (or: dotnet OrleansCrates.Bench.dll [options])
+
+          --duration S          seconds per wrk run (default 5)
+          --connections LIST    comma-separated wrk connection counts (default 16,64,256)
+          --cargo-runs N        cold cargo fetch repetitions per side (default 3)
+          --skip-throughput     skip the wrk phase (and the peak RSS figure that comes with it)
+          --skip-cargo          skip the cold cargo fetch phase
+          --cold-mirror-process do not warm up each fresh mirror (JIT) before a timed cargo fetch
+          --skip-big            skip the 100 MB crate memory phase
+          --server-dll PATH     the mirror to run (default src/OrleansCrates.Server/bin/Release/net10.0/OrleansCrates.Server.dll)
+          --mirror-env K=V      extra environment variable for every mirror process (repeatable)
+          --out DIR             where results-<timestamp>.md goes (default bench/out)
+          --help                this text
+        """;
+
+    public int DurationSeconds { get; init; } = 5;
+
+    public IReadOnlyList<int> Connections { get; init; } = [16, 64, 256];
+
+    public int CargoRuns { get; init; } = 3;
+
+    public bool SkipThroughput { get; init; }
+
+    public bool SkipCargo { get; init; }
+
+    public bool MirrorJitWarmup { get; init; } = true;
+
+    public bool SkipBig { get; init; }
+
+    public string ServerDll { get; init; } = RepoPaths.DefaultServerDll;
+
+    public IReadOnlyDictionary<string, string> MirrorEnvironment { get; init; } = new Dictionary<string, string>();
+
+    public string OutputDirectory { get; init; } = RepoPaths.DefaultOutputDirectory;
+
+    public bool ShowHelp { get; init; }
+
+    /// <summary>Parses the arguments; throws <see cref="ArgumentException"/> with a message for the user.</summary>
+    public static BenchOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new BenchOptions();
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            string Value()
+            {
+                if (i + 1 >= args.Count)
+                {
+                    throw new ArgumentException($"{arg} needs a value");
+                }
+
+                return args[++i];
+            }
+
+            options = arg switch
+            {
+                "--duration" => options with { DurationSeconds = PositiveInt(arg, Value()) },
+                "--connections" => options with { Connections = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => PositiveInt(arg, v)).ToList() },
+                "--cargo-runs" => options with { CargoRuns = PositiveInt(arg, Value()) },
+                "--skip-throughput" => options with { SkipThroughput = true },
+                "--skip-cargo" => options with { SkipCargo = true },
+                "--skip-big" => options with { SkipBig = true },
+                "--cold-mirror-process" => options with { MirrorJitWarmup = false },
+                "--server-dll" => options with { ServerDll = Path.GetFullPath(Value()) },
+                "--out" => options with { OutputDirectory = Path.GetFullPath(Value()) },
+                "--mirror-env" => AddEnvironment(options, environment, Value()),
+                "--help" or "-h" => options with { ShowHelp = true },
+                _ => throw new ArgumentException($"unknown option {arg}"),
+            };
+        }
+
+        if (options.Connections.Count == 0)
+        {
+            throw new ArgumentException("--connections needs at least one count");
+        }
+
+        return options with { MirrorEnvironment = environment };
+    }
+
+    private static BenchOptions AddEnvironment(BenchOptions options, Dictionary<string, string> environment, string pair)
+    {
+        var equals = pair.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0)
+        {
+            throw new ArgumentException($"--mirror-env expects KEY=VALUE, got '{pair}'");
+        }
+
+        environment[pair[..equals]] = pair[(equals + 1)..];
+        return options;
+    }
+
+    private static int PositiveInt(string option, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0
+            ? number
+            : throw new ArgumentException($"{option} expects a positive integer, got '{value}'");
+}

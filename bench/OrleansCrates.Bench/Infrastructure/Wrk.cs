@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace OrleansCrates.Bench.Infrastructure;
+
+/// <summary>The figures parsed from one wrk run.</summary>
+internal sealed record WrkResult(
+    double RequestsPerSecond,
+    double TransferBytesPerSecond,
+    TimeSpan? LatencyP50,
+    TimeSpan? LatencyP99,
+    long Requests,
+    long Non2xx3xx,
+    long SocketErrors,
+    string RawOutput)
+{
+    /// <summary>Null when every request succeeded, else a short description of what went wrong.</summary>
+    public string? Errors
+    {
+        get
+        {
+            var parts = new List<string>();
+            if (Requests == 0)
+            {
+                parts.Add("no completed requests");
+            }
+
+            if (Non2xx3xx > 0)
+            {
+                parts.Add($"{Non2xx3xx} non-2xx/3xx");
+            }
+
+            if (SocketErrors > 0)
+            {
+                parts.Add($"{SocketErrors} socket errors");
+            }
+
+            return parts.Count == 0 ? null : string.Join(", ", parts);
+        }
+    }
+}
+
+/// <summary>Runs <c>wrk -t2 -cC -dDs --latency URL</c> and parses its report.</summary>
+internal static partial class Wrk
+{
+    public static async Task<WrkResult> RunAsync(string url, int connections, int durationSeconds, CancellationToken cancellationToken)
+    {
+        var threads = Math.Min(2, connections);
+        var (exitCode, stdout, stderr) = await ChildProcess.RunAsync(
+            "wrk",
+            "wrk",
+            ["-t" + threads, "-c" + connections, "-d" + durationSeconds + "s", "--latency", url],
+            TimeSpan.FromSeconds(durationSeconds + 60),
+            cancellationToken);
+        if (exitCode != 0)
+        {
+            throw new BenchException($"wrk exited with code {exitCode} for {url}: {stderr.Trim()} {stdout.Trim()}");
+        }
+
+        return Parse(stdout);
+    }
+
+    public static WrkResult Parse(string output)
+    {
+        var requestsPerSecond = RequestsPerSecondRegex().Match(output);
+        var transfer = TransferRegex().Match(output);
+        if (!requestsPerSecond.Success || !transfer.Success)
+        {
+            throw new BenchException($"Could not parse wrk output:\n{output}");
+        }
+
+        var requests = RequestsRegex().Match(output);
+        var non2xx = Non2xxRegex().Match(output);
+        var socketErrors = SocketErrorsRegex().Match(output);
+        long socketErrorCount = 0;
+        if (socketErrors.Success)
+        {
+            for (var i = 1; i <= 4; i++)
+            {
+                socketErrorCount += long.Parse(socketErrors.Groups[i].Value, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return new WrkResult(
+            double.Parse(requestsPerSecond.Groups[1].Value, CultureInfo.InvariantCulture),
+            ParseBytes(transfer.Groups[1].Value, transfer.Groups[2].Value),
+            Percentile(output, "50"),
+            Percentile(output, "99"),
+            requests.Success ? long.Parse(requests.Groups[1].Value, CultureInfo.InvariantCulture) : 0,
+            non2xx.Success ? long.Parse(non2xx.Groups[1].Value, CultureInfo.InvariantCulture) : 0,
+            socketErrorCount,
+            output);
+    }
+
+    private static TimeSpan? Percentile(string output, string percent)
+    {
+        var distribution = output.IndexOf("Latency Distribution", StringComparison.Ordinal);
+        if (distribution < 0)
+        {
+            return null;
+        }
+
+        var match = new Regex(@"^\s*" + percent + @"(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", RegexOptions.Multiline)
+            .Match(output, distribution);
+        return match.Success ? ParseDuration(match.Groups[1].Value, match.Groups[2].Value) : null;
+    }
+
+    private static TimeSpan ParseDuration(string number, string unit)
+    {
+        var value = double.Parse(number, CultureInfo.InvariantCulture);
+        return unit switch
+        {
+            "us" => TimeSpan.FromTicks((long)(value * 10)),
+            "ms" => TimeSpan.FromTicks((long)(value * TimeSpan.TicksPerMillisecond)),
+            "s" => TimeSpan.FromTicks((long)(value * TimeSpan.TicksPerSecond)),
+            "m" => TimeSpan.FromTicks((long)(value * TimeSpan.TicksPerMinute)),
+            _ => TimeSpan.FromTicks((long)(value * TimeSpan.TicksPerHour)),
+        };
+    }
+
+    // wrk scales bytes by 1024: "B", "KB", "MB", "GB", "TB".
+    private static double ParseBytes(string number, string unit)
+    {
+        var value = double.Parse(number, CultureInfo.InvariantCulture);
+        var exponent = unit.Length == 1 ? 0 : "KMGTP".IndexOf(unit[0], StringComparison.Ordinal) + 1;
+        return value * Math.Pow(1024, exponent);
+    }
+
+    [GeneratedRegex(@"^Requests/sec:\s+([\d.]+)", RegexOptions.Multiline)]
+    private static partial Regex RequestsPerSecondRegex();
+
+    [GeneratedRegex(@"^Transfer/sec:\s+([\d.]+)([KMGTP]?B)", RegexOptions.Multiline)]
+    private static partial Regex TransferRegex();
+
+    [GeneratedRegex(@"(\d+) requests in ")]
+    private static partial Regex RequestsRegex();
+
+    [GeneratedRegex(@"Non-2xx or 3xx responses: (\d+)")]
+    private static partial Regex Non2xxRegex();
+
+    [GeneratedRegex(@"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")]
+    private static partial Regex SocketErrorsRegex();
+}

@@ -1,0 +1,190 @@
+using OrleansCrates.Bench.Infrastructure;
+using OrleansCrates.Bench.Reporting;
+using OrleansCrates.Testing;
+
+namespace OrleansCrates.Bench.Phases;
+
+/// <summary>
+/// Steps 2–5: a warmed mirror and nginx serving the same 200 KB crate and index file at the same paths, wrk at each
+/// connection count against both, then the mirror's peak RSS over the whole phase. A mirror that fails to start
+/// or dies leaves the nginx figures standing.
+/// </summary>
+internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, HttpProbe probe)
+{
+    private const string Phase = "Throughput (wrk, mirror vs nginx)";
+
+    public async Task RunAsync(CrateGraph graph, SyntheticCrate payload, CancellationToken cancellationToken)
+    {
+        var indexBytes = graph.IndexFileFor(payload.Name)
+            ?? throw new BenchException($"{payload.Name} is not in the graph");
+        var endpoints = new[]
+        {
+            new Endpoint(
+                $"download ({payload.CrateBytes.Length / 1024} KB crate)",
+                $"/crates/{payload.Name}/{payload.Version}/download",
+                payload.CrateBytes,
+                payload.Sha256,
+                BenchReport.DownloadTarget),
+            new Endpoint(
+                "index file",
+                "/index/" + payload.IndexPath,
+                indexBytes,
+                HttpProbe.Sha256Hex(indexBytes),
+                BenchReport.IndexTarget),
+        };
+
+        await using var upstream = await FakeUpstream.StartAsync(graph, null, cancellationToken);
+        Console.WriteLine($"[bench] fake upstream at {upstream.IndexUrl}");
+
+        var problems = new List<string>();
+        MirrorServer? mirror = null;
+        string? mirrorUnavailable = null;
+        NginxServer? nginx = null;
+        string? nginxUnavailable = null;
+        try
+        {
+            try
+            {
+                mirror = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, options.MirrorEnvironment, cancellationToken);
+                Console.WriteLine($"[bench] mirror at {mirror.BaseUrl} (pid {mirror.ProcessId})");
+                await WarmAsync(mirror, endpoints, cancellationToken);
+                report.Ok("Mirror start and warm-up", $"pid {mirror.ProcessId}; {string.Join(" and ", endpoints.Select(e => e.Path))} answered 200 with the expected sha256");
+            }
+            catch (BenchException ex)
+            {
+                if (mirror is null)
+                {
+                    mirrorUnavailable = "mirror did not start";
+                }
+
+                report.Fail("Mirror start and warm-up", ex.Message);
+                problems.Add(mirror is null ? "the mirror did not start" : "the mirror failed its warm-up");
+            }
+
+            try
+            {
+                nginx = await NginxServer.StartAsync(endpoints.ToDictionary(e => e.Path, e => e.Bytes), probe, cancellationToken);
+                Console.WriteLine($"[bench] nginx at {nginx.BaseUrl}, docroot {nginx.DocumentRoot}");
+                foreach (var endpoint in endpoints)
+                {
+                    var check = await probe.GetAsync(nginx.BaseUrl + endpoint.Path, TimeSpan.FromSeconds(30), cancellationToken);
+                    if (check.Problem(endpoint.Sha256) is { } problem)
+                    {
+                        throw new BenchException("nginx baseline is wrong: " + problem);
+                    }
+                }
+            }
+            catch (BenchException ex)
+            {
+                nginxUnavailable = "nginx did not start";
+                report.Fail("nginx baseline", ex.Message);
+                problems.Add("nginx did not start");
+            }
+
+            foreach (var endpoint in endpoints)
+            {
+                foreach (var connections in options.Connections)
+                {
+                    var mirrorSide = await WrkAsync("mirror", mirror?.BaseUrl, mirrorUnavailable, endpoint, connections, cancellationToken);
+                    if (mirror is not null && mirrorUnavailable is null && mirror.HasExited)
+                    {
+                        mirrorUnavailable = "mirror process died";
+                        var died = $"the mirror process died during wrk ({endpoint.Name}, {connections} connections). Last output:\n{mirror.Tail(30)}";
+                        report.Fail("Mirror under load", died);
+                        problems.Add("mirror died under load");
+                    }
+
+                    var nginxSide = await WrkAsync("nginx", nginx?.BaseUrl, nginxUnavailable, endpoint, connections, cancellationToken);
+                    var row = new ThroughputRow(endpoint.Name, connections, endpoint.Target, mirrorSide, nginxSide);
+                    report.Throughput.Add(row);
+                    Console.WriteLine(
+                        $"[bench]   {endpoint.Name,-26} c={connections,-4} mirror {Rate(mirrorSide),10}  nginx {Rate(nginxSide),10}  ratio {(row.Ratio is { } r ? $"{r:0.00}x" : "n/a")}");
+                }
+            }
+
+            if (mirror is not null)
+            {
+                RecordPeak(mirror);
+            }
+        }
+        finally
+        {
+            if (nginx is not null)
+            {
+                await nginx.DisposeAsync();
+            }
+
+            if (mirror is not null)
+            {
+                await mirror.DisposeAsync();
+            }
+        }
+
+        var runErrors = report.Throughput.Count(r => r.Mirror.Error is not null || r.Nginx.Error is not null);
+        if (problems.Count == 0 && runErrors == 0)
+        {
+            report.Ok(Phase, $"{report.Throughput.Count} rows");
+        }
+        else
+        {
+            report.Fail(Phase, string.Join("; ", problems.Append($"{runErrors} of {report.Throughput.Count} rows incomplete")) + " (details above)");
+        }
+    }
+
+    private static string Rate(WrkSide side) => side.Result is { } r
+        ? $"{r.RequestsPerSecond:#,0}{(r.Errors is null ? string.Empty : " (errors)")}"
+        : "n/a";
+
+    private static string FirstLine(string message) => message.Split('\n')[0];
+
+    private async Task WarmAsync(MirrorServer mirror, IEnumerable<Endpoint> endpoints, CancellationToken cancellationToken)
+    {
+        foreach (var endpoint in endpoints)
+        {
+            var result = await probe.GetAsync(mirror.BaseUrl + endpoint.Path, TimeSpan.FromSeconds(60), cancellationToken);
+            if (result.Problem(endpoint.Sha256) is { } problem)
+            {
+                throw new BenchException($"warm-up failed: {problem}. Mirror output:\n{mirror.Tail(20)}");
+            }
+        }
+    }
+
+    private async Task<WrkSide> WrkAsync(
+        string target,
+        string? baseUrl,
+        string? unavailable,
+        Endpoint endpoint,
+        int connections,
+        CancellationToken cancellationToken)
+    {
+        if (baseUrl is null || unavailable is not null)
+        {
+            return WrkSide.NotRun(unavailable ?? $"{target} not running");
+        }
+
+        try
+        {
+            return new WrkSide(await Wrk.RunAsync(baseUrl + endpoint.Path, connections, options.DurationSeconds, cancellationToken), null);
+        }
+        catch (BenchException ex)
+        {
+            return WrkSide.NotRun(ex.Message);
+        }
+    }
+
+    private void RecordPeak(MirrorServer mirror)
+    {
+        const string label = "throughput mirror (warm-up + all wrk runs)";
+        try
+        {
+            mirror.EnsureRunning();
+            report.PeakRss.Add(new PeakRss(label, mirror.ReadMemory().PeakRssBytes, null));
+        }
+        catch (BenchException ex)
+        {
+            report.PeakRss.Add(new PeakRss(label, null, FirstLine(ex.Message)));
+        }
+    }
+
+    private sealed record Endpoint(string Name, string Path, byte[] Bytes, string Sha256, double Target);
+}

@@ -1,0 +1,119 @@
+using OrleansCrates.Bench.Infrastructure;
+
+namespace OrleansCrates.Bench.Reporting;
+
+internal enum PhaseStatus
+{
+    Ok,
+    Failed,
+    Skipped,
+}
+
+internal sealed record PhaseOutcome(string Phase, PhaseStatus Status, string Detail);
+
+/// <summary>One wrk side of a throughput row: figures, or why there are none.</summary>
+internal sealed record WrkSide(WrkResult? Result, string? Error)
+{
+    public static WrkSide NotRun(string reason) => new(null, reason);
+}
+
+internal sealed record ThroughputRow(string Endpoint, int Connections, double TargetRatio, WrkSide Mirror, WrkSide Nginx)
+{
+    /// <summary>Mirror req/s over nginx req/s, only when both sides completed without errors.</summary>
+    public double? Ratio =>
+        Mirror.Result is { Errors: null } m && Nginx.Result is { Errors: null } n && n.RequestsPerSecond > 0
+            ? m.RequestsPerSecond / n.RequestsPerSecond
+            : null;
+}
+
+/// <summary>The two sides of the cold cargo fetch comparison, as the report names them.</summary>
+internal static class CargoSides
+{
+    public const string Direct = "direct from fake upstream";
+    public const string Mirror = "through the mirror";
+}
+
+internal sealed record PeakRss(string Process, long? Bytes, string? Error);
+
+/// <summary>One timed cold <c>cargo generate-lockfile</c> + <c>cargo fetch</c>.</summary>
+internal sealed record CargoRun(string Side, int Run, TimeSpan? Elapsed, string? Error);
+
+/// <summary>One 100 MB crate download through the mirror with its memory cost.</summary>
+internal sealed record MemoryRow(string Download, long? RssBeforeBytes, long? PeakAfterBytes, TimeSpan? Elapsed, string? Problem)
+{
+    public long? DeltaBytes => RssBeforeBytes is { } before && PeakAfterBytes is { } after ? after - before : null;
+}
+
+/// <summary>Everything the benchmark measured, in the order it was measured.</summary>
+internal sealed class BenchReport
+{
+    public const double DownloadTarget = 0.5;
+    public const double IndexTarget = 0.8;
+    public const long PeakRssTargetBytes = 300L * 1024 * 1024;
+    public const double CargoTarget = 1.3;
+    public const long BigCrateDeltaTargetBytes = 32L * 1024 * 1024;
+
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
+    public List<string> Environment { get; } = [];
+
+    public List<PhaseOutcome> Phases { get; } = [];
+
+    public List<string> Notes { get; } = [];
+
+    public List<ThroughputRow> Throughput { get; } = [];
+
+    public List<PeakRss> PeakRss { get; } = [];
+
+    public List<CargoRun> CargoRuns { get; } = [];
+
+    /// <summary>Upstream download requests per crate file, one count per mirror run.</summary>
+    public SortedDictionary<string, List<long>> UpstreamDownloadsPerMirrorRun { get; } = new(StringComparer.Ordinal);
+
+    public List<MemoryRow> Memory { get; } = [];
+
+    public bool AnyPhaseFailed => Phases.Any(p => p.Status == PhaseStatus.Failed);
+
+    public void Ok(string phase, string detail = "") => Record(phase, PhaseStatus.Ok, detail);
+
+    public void Fail(string phase, string detail) => Record(phase, PhaseStatus.Failed, detail);
+
+    public void Skip(string phase, string detail) => Record(phase, PhaseStatus.Skipped, detail);
+
+    public void Note(string note)
+    {
+        Notes.Add(note);
+        Console.WriteLine($"[bench] note: {note}");
+    }
+
+    public static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToList();
+        var mid = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    /// <summary>Median wall-clock of the successful runs of one side; null when any run failed.</summary>
+    public TimeSpan? CargoMedian(string side)
+    {
+        var runs = CargoRuns.Where(r => r.Side == side).ToList();
+        if (runs.Count == 0 || runs.Any(r => r.Elapsed is null))
+        {
+            return null;
+        }
+
+        return TimeSpan.FromSeconds(Median(runs.Select(r => r.Elapsed!.Value.TotalSeconds).ToList()));
+    }
+
+    private void Record(string phase, PhaseStatus status, string detail)
+    {
+        Phases.Add(new PhaseOutcome(phase, status, detail));
+        var text = status switch
+        {
+            PhaseStatus.Ok => "ok",
+            PhaseStatus.Failed => "FAILED",
+            _ => "skipped",
+        };
+        Console.WriteLine($"[bench] {phase}: {text}{(detail.Length > 0 ? " — " + detail : string.Empty)}");
+    }
+}

@@ -1,0 +1,276 @@
+using System.Globalization;
+using System.Text;
+using OrleansCrates.Bench.Infrastructure;
+
+namespace OrleansCrates.Bench.Reporting;
+
+/// <summary>Renders a <see cref="BenchReport"/> as Markdown (printed to stdout and written to bench/out).</summary>
+internal static class MarkdownRenderer
+{
+    private const string Pass = "PASS";
+    private const string Miss = "**MISS**";
+    private const string NotAvailable = "n/a";
+
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static string Render(BenchReport report, BenchOptions options, TimeSpan elapsed)
+    {
+        var md = new StringBuilder();
+        md.Append(Invariant, $"# OrleansCrates benchmark — {report.StartedAt:yyyy-MM-dd HH:mm:ss}Z\n\n");
+        md.Append(Invariant, $"Took {elapsed.TotalMinutes:0.0} min. One run on a small, noisy machine: the ratios are from a single run each, not averages.\n\n");
+        foreach (var line in report.Environment)
+        {
+            md.Append("- ").Append(line).Append('\n');
+        }
+
+        md.Append(Invariant, $"- load average (1/5/15 min) at end: {Preflight.LoadAverage()}\n");
+        md.Append(Invariant, $"- options: wrk -t2, {options.DurationSeconds} s per run, connections {string.Join(",", options.Connections)}; {options.CargoRuns} cold cargo runs per side\n\n");
+
+        RenderSummary(md, report);
+        RenderPhases(md, report);
+        RenderThroughput(md, report, options);
+        RenderPeakRss(md, report);
+        RenderCargo(md, report);
+        RenderMemory(md, report);
+        if (report.Notes.Count > 0)
+        {
+            md.Append("## Notes\n\n");
+            foreach (var note in report.Notes)
+            {
+                md.Append("- ").Append(note).Append('\n');
+            }
+
+            md.Append('\n');
+        }
+
+        return md.ToString();
+    }
+
+    private static void RenderSummary(StringBuilder md, BenchReport report)
+    {
+        md.Append("## Summary\n\n| Check | Figure | Target | Result |\n|---|---|---|---|\n");
+        foreach (var endpoint in report.Throughput.Select(r => (r.Endpoint, r.TargetRatio)).Distinct())
+        {
+            var rows = report.Throughput.Where(r => r.Endpoint == endpoint.Endpoint).ToList();
+            var target = $"≥ {endpoint.TargetRatio:0.0#}× nginx";
+            if (rows.Any(r => r.Ratio is null))
+            {
+                md.Append(Invariant, $"| {endpoint.Endpoint} req/s, worst mirror/nginx | {NotAvailable} (a run failed or had errors) | {target} | {NotAvailable} |\n");
+                continue;
+            }
+
+            var worst = rows.MinBy(r => r.Ratio)!;
+            md.Append(Invariant, $"| {endpoint.Endpoint} req/s, worst mirror/nginx | {worst.Ratio:0.00}× at {worst.Connections} connections | {target} | {Verdict(worst.Ratio >= endpoint.TargetRatio)} |\n");
+        }
+
+        foreach (var peak in report.PeakRss.Where(p => p.Process.StartsWith("throughput", StringComparison.Ordinal)))
+        {
+            md.Append(Invariant, $"| Mirror peak RSS (VmHWM), {peak.Process} | {(peak.Bytes is { } b ? Mb(b) : NotAvailable)} | < {Mb(BenchReport.PeakRssTargetBytes)} | {(peak.Bytes is { } bytes ? Verdict(bytes < BenchReport.PeakRssTargetBytes) : NotAvailable)} |\n");
+        }
+
+        if (report.CargoRuns.Count > 0)
+        {
+            var direct = report.CargoMedian(CargoSides.Direct);
+            var mirror = report.CargoMedian(CargoSides.Mirror);
+            var figure = direct is { } d && mirror is { } m
+                ? $"{m.TotalSeconds / d.TotalSeconds:0.00}× ({Seconds(m)} vs {Seconds(d)})"
+                : $"{NotAvailable} (a run failed)";
+            var verdict = direct is { } dd && mirror is { } mm ? Verdict(mm.TotalSeconds / dd.TotalSeconds <= BenchReport.CargoTarget) : NotAvailable;
+            md.Append(Invariant, $"| Cold cargo fetch, median mirror/direct | {figure} | ≤ {BenchReport.CargoTarget:0.0}× | {verdict} |\n");
+
+            var counts = report.UpstreamDownloadsPerMirrorRun;
+            if (counts.Count > 0)
+            {
+                var bad = counts.Where(c => c.Value.Any(n => n != 1)).Select(c => c.Key).ToList();
+                var runs = counts.Values.Max(v => v.Count);
+                var countFigure = bad.Count == 0
+                    ? $"all 1 ({counts.Count} files × {runs} runs)"
+                    : $"{bad.Count} of {counts.Count} files not 1: {string.Join(", ", bad.Take(5))}{(bad.Count > 5 ? ", …" : string.Empty)}";
+                md.Append(Invariant, $"| Upstream download requests per crate file per mirror run | {countFigure} | = 1 | {Verdict(bad.Count == 0)} |\n");
+            }
+        }
+
+        foreach (var row in report.Memory)
+        {
+            var figure = row.DeltaBytes is { } delta ? Mb(delta) : NotAvailable;
+            var verdict = row.DeltaBytes is { } d2 && row.Problem is null ? Verdict(d2 < BenchReport.BigCrateDeltaTargetBytes) : NotAvailable;
+            md.Append(Invariant, $"| 100 MB crate, {row.Download}: mirror HWM − RSS before | {figure}{(row.Problem is null ? string.Empty : " (download failed)")} | < {Mb(BenchReport.BigCrateDeltaTargetBytes)} | {verdict} |\n");
+        }
+
+        md.Append('\n');
+    }
+
+    private static void RenderPhases(StringBuilder md, BenchReport report)
+    {
+        md.Append("## Phases\n\n");
+        foreach (var phase in report.Phases)
+        {
+            var status = phase.Status switch
+            {
+                PhaseStatus.Ok => "ok",
+                PhaseStatus.Failed => "**FAILED**",
+                _ => "skipped",
+            };
+            md.Append(Invariant, $"- {phase.Phase}: {status}");
+            if (phase.Detail.Length > 0)
+            {
+                md.Append(phase.Detail.Contains('\n', StringComparison.Ordinal)
+                    ? $"\n\n  ```\n  {phase.Detail.Replace("\n", "\n  ", StringComparison.Ordinal)}\n  ```\n"
+                    : $" — {phase.Detail}");
+            }
+
+            md.Append('\n');
+        }
+
+        md.Append('\n');
+    }
+
+    private static void RenderThroughput(StringBuilder md, BenchReport report, BenchOptions options)
+    {
+        if (report.Throughput.Count == 0)
+        {
+            return;
+        }
+
+        md.Append(Invariant, $"## Throughput (wrk -t2 -cN -d{options.DurationSeconds}s, keep-alive, same bytes and paths)\n\n");
+        md.Append("| Endpoint | Conns | Mirror req/s | Mirror p50 / p99 | Mirror MB/s | nginx req/s | nginx p50 / p99 | nginx MB/s | Mirror/nginx | Target | Result |\n");
+        md.Append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+        foreach (var row in report.Throughput)
+        {
+            var ratio = row.Ratio is { } r ? string.Create(Invariant, $"{r:0.00}×") : NotAvailable;
+            var verdict = row.Ratio is { } value ? Verdict(value >= row.TargetRatio) : NotAvailable;
+            md.Append(Invariant, $"| {row.Endpoint} | {row.Connections} | {Side(row.Mirror)} | {Side(row.Nginx)} | {ratio} | ≥ {row.TargetRatio:0.0#}× | {verdict} |\n");
+        }
+
+        md.Append('\n');
+        foreach (var row in report.Throughput)
+        {
+            foreach (var (name, side) in new[] { ("mirror", row.Mirror), ("nginx", row.Nginx) })
+            {
+                var problem = side.Error ?? side.Result?.Errors;
+                if (problem is not null)
+                {
+                    md.Append(Invariant, $"- {row.Endpoint}, {row.Connections} connections, {name}: {problem}\n");
+                }
+            }
+        }
+
+        md.Append('\n');
+    }
+
+    private static void RenderPeakRss(StringBuilder md, BenchReport report)
+    {
+        if (report.PeakRss.Count == 0)
+        {
+            return;
+        }
+
+        md.Append("## Mirror peak RSS (VmHWM from /proc/PID/status, read just before the process was stopped)\n\n");
+        md.Append("| Mirror process | Peak RSS |\n|---|--:|\n");
+        foreach (var peak in report.PeakRss)
+        {
+            md.Append(Invariant, $"| {peak.Process} | {(peak.Bytes is { } b ? Mb(b) : peak.Error ?? NotAvailable)} |\n");
+        }
+
+        md.Append('\n');
+    }
+
+    private static void RenderCargo(StringBuilder md, BenchReport report)
+    {
+        if (report.CargoRuns.Count == 0)
+        {
+            return;
+        }
+
+        md.Append("## Cold cargo fetch (`cargo generate-lockfile` + `cargo fetch`, fresh CARGO_HOME; mirror runs also on a fresh mirror and storage root)\n\n");
+        var runs = report.CargoRuns.Max(r => r.Run);
+        md.Append("| Side |");
+        for (var i = 1; i <= runs; i++)
+        {
+            md.Append(Invariant, $" Run {i} |");
+        }
+
+        md.Append(" Median |\n|---|");
+        md.Append(string.Concat(Enumerable.Repeat("--:|", runs + 1))).Append('\n');
+        foreach (var side in new[] { CargoSides.Direct, CargoSides.Mirror })
+        {
+            md.Append(Invariant, $"| {side} |");
+            for (var i = 1; i <= runs; i++)
+            {
+                var run = report.CargoRuns.FirstOrDefault(r => r.Side == side && r.Run == i);
+                md.Append(Invariant, $" {(run?.Elapsed is { } e ? Seconds(e) : run is null ? "-" : "failed")} |");
+            }
+
+            md.Append(Invariant, $" {(report.CargoMedian(side) is { } m ? Seconds(m) : NotAvailable)} |\n");
+        }
+
+        md.Append('\n');
+        foreach (var run in report.CargoRuns.Where(r => r.Error is not null))
+        {
+            md.Append(Invariant, $"- {run.Side} run {run.Run} failed:\n\n  ```\n  {run.Error!.Trim().Replace("\n", "\n  ", StringComparison.Ordinal)}\n  ```\n");
+        }
+
+        if (report.UpstreamDownloadsPerMirrorRun.Count > 0)
+        {
+            md.Append("\nFake upstream download requests per crate file, per mirror run (each run starts from an empty storage root, so each must be exactly 1):\n\n");
+            md.Append("| Crate file | Requests per run |\n|---|---|\n");
+            foreach (var (file, counts) in report.UpstreamDownloadsPerMirrorRun)
+            {
+                var text = string.Join(", ", counts);
+                md.Append(Invariant, $"| {file} | {(counts.All(c => c == 1) ? text : $"**{text}**")} |\n");
+            }
+        }
+
+        md.Append('\n');
+    }
+
+    private static void RenderMemory(StringBuilder md, BenchReport report)
+    {
+        if (report.Memory.Count == 0)
+        {
+            return;
+        }
+
+        md.Append("## 100 MB crate through the mirror (peak RSS reset via /proc/PID/clear_refs before each download)\n\n");
+        md.Append("| Download | Mirror RSS before | Mirror HWM after | HWM − RSS before | Time | Target | Result |\n|---|--:|--:|--:|--:|--:|---|\n");
+        foreach (var row in report.Memory)
+        {
+            md.Append(Invariant, $"| {row.Download} | {Opt(row.RssBeforeBytes)} | {Opt(row.PeakAfterBytes)} | {Opt(row.DeltaBytes)} | {(row.Elapsed is { } e ? Seconds(e) : NotAvailable)} | < {Mb(BenchReport.BigCrateDeltaTargetBytes)} | {(row.DeltaBytes is { } d && row.Problem is null ? Verdict(d < BenchReport.BigCrateDeltaTargetBytes) : NotAvailable)} |\n");
+        }
+
+        md.Append('\n');
+        foreach (var row in report.Memory.Where(r => r.Problem is not null))
+        {
+            md.Append(Invariant, $"- {row.Download}: {row.Problem}\n");
+        }
+
+        md.Append('\n');
+    }
+
+    private static string Side(WrkSide side)
+    {
+        if (side.Result is not { } r)
+        {
+            return $"{NotAvailable} | {NotAvailable} | {NotAvailable}";
+        }
+
+        var flag = r.Errors is null ? string.Empty : " ⚠";
+        return string.Create(Invariant, $"{r.RequestsPerSecond:#,0}{flag} | {Latency(r.LatencyP50)} / {Latency(r.LatencyP99)} | {r.TransferBytesPerSecond / (1024 * 1024):#,0.0}");
+    }
+
+    private static string Latency(TimeSpan? latency) => latency switch
+    {
+        null => "?",
+        { TotalMilliseconds: < 1 } l => string.Create(Invariant, $"{l.TotalMicroseconds:0}µs"),
+        { TotalMilliseconds: < 100 } l => string.Create(Invariant, $"{l.TotalMilliseconds:0.00}ms"),
+        { } l => string.Create(Invariant, $"{l.TotalMilliseconds:0}ms"),
+    };
+
+    private static string Verdict(bool pass) => pass ? Pass : Miss;
+
+    private static string Mb(long bytes) => string.Create(Invariant, $"{bytes / (1024.0 * 1024.0):0.0} MB");
+
+    private static string Opt(long? bytes) => bytes is { } b ? Mb(b) : NotAvailable;
+
+    private static string Seconds(TimeSpan elapsed) => string.Create(Invariant, $"{elapsed.TotalSeconds:0.00} s");
+}

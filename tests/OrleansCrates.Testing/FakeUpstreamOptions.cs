@@ -1,0 +1,18 @@
+namespace OrleansCrates.Testing;
+
+/// <summary>How a <see cref="FakeUpstream"/> serves its registry.</summary>
+public sealed class FakeUpstreamOptions
+{
+    /// <summary>
+    /// The <c>dl</c> template written to config.json. <c>{base}</c> becomes <c>http://127.0.0.1:PORT</c> (no trailing
+    /// slash). Cargo's markers <c>{crate}</c>, <c>{version}</c>, <c>{prefix}</c>, <c>{lowerprefix}</c> and
+    /// <c>{sha256-checksum}</c> are supported; with no marker, cargo appends <c>/{crate}/{version}/download</c>.
+    /// </summary>
+    public string DlTemplate { get; init; } = "{base}/crates/{crate}/{version}/download";
+
+    /// <summary>Send a strong ETag on index files and answer a matching If-None-Match with 304.</summary>
+    public bool SendETags { get; init; } = true;
+
+    /// <summary>Send Last-Modified on index files and answer If-Modified-Since (for upstreams without ETags).</summary>
+    public bool SendLastModified { get; init; }
+}

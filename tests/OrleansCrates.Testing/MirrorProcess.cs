@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace OrleansCrates.Testing;
+
+/// <summary>
+/// A real OrleansCrates server process on 127.0.0.1 with a port of its own choosing. Start-up waits for ASP.NET's
+/// "Now listening on:" line; disposal kills the whole process tree. Tests configure it only through environment
+/// variables, exactly as operators do.
+/// </summary>
+public sealed class MirrorProcess : IAsyncDisposable
+{
+    private const string ListeningMarker = "Now listening on: ";
+
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private MirrorProcess(Process process, Uri baseUri, string storageRoot)
+    {
+        _process = process;
+        BaseUri = baseUri;
+        StorageRoot = storageRoot;
+    }
+
+    /// <summary>http://127.0.0.1:PORT/</summary>
+    public Uri BaseUri { get; private set; }
+
+    /// <summary>The mirror's sparse index root, for cargo's source replacement (without <c>sparse+</c>).</summary>
+    public string IndexUrl => BaseUri + "index/";
+
+    public string StorageRoot { get; }
+
+    public int ProcessId => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything the process wrote so far, for failure messages.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>The server assembly next to the running tests (test projects reference the server project).</summary>
+    public static string DefaultServerDll => Path.Combine(AppContext.BaseDirectory, "OrleansCrates.Server.dll");
+
+    /// <summary>Starts a mirror whose primary upstream is <paramref name="upstreamIndexUrl"/>, storing under <paramref name="storageRoot"/>.</summary>
+    public static Task<MirrorProcess> StartAsync(
+        string upstreamIndexUrl,
+        string storageRoot,
+        IReadOnlyDictionary<string, string>? environment = null,
+        CancellationToken cancellationToken = default)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["Mirror__Upstreams__0__IndexUrl"] = upstreamIndexUrl,
+            ["Mirror__UserAgentContact"] = "tests@orleanscrates.invalid",
+            ["Storage__FileSystem__Root"] = storageRoot,
+        };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
+
+        return StartAsync(settings, storageRoot, DefaultServerDll, cancellationToken);
+    }
+
+    public static async Task<MirrorProcess> StartAsync(
+        IReadOnlyDictionary<string, string> environment,
+        string storageRoot,
+        string serverDll,
+        CancellationToken cancellationToken)
+    {
+        if (!File.Exists(serverDll))
+        {
+            throw new FileNotFoundException($"The server assembly is missing at {serverDll}; build the solution first.", serverDll);
+        }
+
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(serverDll)!,
+        };
+        start.ArgumentList.Add(serverDll);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add("http://127.0.0.1:0");
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var mirror = new MirrorProcess(process, new Uri("http://127.0.0.1/"), storageRoot);
+        void OnLine(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (mirror._output)
+            {
+                mirror._output.AppendLine(line);
+            }
+
+            var at = line.IndexOf(ListeningMarker, StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                listening.TrySetResult(new Uri(line[(at + ListeningMarker.Length)..].Trim().TrimEnd('/') + "/"));
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        process.Exited += (_, _) => listening.TrySetException(new InvalidOperationException("The mirror process exited during start-up."));
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        try
+        {
+            mirror.BaseUri = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            return mirror;
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            await mirror.DisposeAsync();
+            throw new InvalidOperationException(
+                $"Expected the mirror to print '{ListeningMarker}<url>' within 60 s; it said:\n{mirror.Output}", e);
+        }
+    }
+
+    /// <summary>Kills the process at once, as a crash would (no graceful shutdown).</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await KillAsync();
+        }
+        catch (InvalidOperationException)
+        {
+            // Never started.
+        }
+
+        _process.Dispose();
+    }
+}
