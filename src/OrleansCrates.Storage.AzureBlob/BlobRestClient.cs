@@ -30,17 +30,14 @@ internal sealed class BlobRestClient
     private readonly HttpPipeline _pipeline;
     private readonly HttpPipeline _singleAttemptPipeline;
 
-    private BlobRestClient(Uri containerUri, string containerName, HttpPipeline pipeline, HttpPipeline singleAttemptPipeline)
+    private BlobRestClient(Uri containerUri, HttpPipeline pipeline, HttpPipeline singleAttemptPipeline)
     {
         ContainerUri = containerUri;
-        ContainerName = containerName;
         _pipeline = pipeline;
         _singleAttemptPipeline = singleAttemptPipeline;
     }
 
     public Uri ContainerUri { get; }
-
-    public string ContainerName { get; }
 
     /// <summary>Builds a client, validating <paramref name="options"/> first; <paramref name="transport"/> and <paramref name="timeProvider"/> are for tests.</summary>
     public static BlobRestClient Create(AzureBlobStorageOptions options, TokenCredential? credential = null, HttpPipelineTransport? transport = null, TimeProvider? timeProvider = null)
@@ -73,7 +70,6 @@ internal sealed class BlobRestClient
         var containerUri = new Uri(endpoint.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/" + options.Container);
         return new BlobRestClient(
             containerUri,
-            options.Container,
             BuildPipeline(options, authentication, transport, options.MaxRetries),
             BuildPipeline(options, authentication, transport, maxRetries: 0));
     }

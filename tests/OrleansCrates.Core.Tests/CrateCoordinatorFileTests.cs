@@ -139,7 +139,7 @@ public sealed class CrateCoordinatorFileTests
 
         await upstream.StopAsync();
         await using var outage = await mirror.FileAsync("ab", "1.0.0");
-        Assert.Equal(CrateFileStatus.UpstreamUnavailable, outage.Status);
+        Assert.Equal(CrateFileStatus.IndexUnavailable, outage.Status);
     }
 
     [Fact]

@@ -94,7 +94,7 @@ public sealed partial class CrateCoordinator : IDisposable
         var index = await GetIndexAsync(name, cancellationToken);
         if (index.Status == IndexStatus.Unavailable)
         {
-            return new CrateFileResult(CrateFileStatus.UpstreamUnavailable, null, index.Error, index.RetryAfter);
+            return new CrateFileResult(CrateFileStatus.IndexUnavailable, null, index.Error, index.RetryAfter);
         }
 
         var line = index.Entry?.FindVersion(version);

@@ -27,8 +27,11 @@ public enum CrateFileStatus
     /// <summary>Upstream sent something that is not the file the index describes (bad checksum, truncated, empty).</summary>
     BadUpstreamFile,
 
-    /// <summary>Upstream could not be reached or refused; retry later.</summary>
+    /// <summary>The transfer from upstream failed (refused, reset, timed out, 5xx, 429); retry later.</summary>
     UpstreamUnavailable,
+
+    /// <summary>The crate's index is not cached and upstream cannot be asked: whether the version exists is unknown.</summary>
+    IndexUnavailable,
 }
 
 /// <summary>The outcome of asking for a crate file. Dispose it to release <see cref="File"/>.</summary>

@@ -1,0 +1,95 @@
+using OrleansCrates.Testing;
+
+namespace OrleansCrates.EndToEnd.Tests;
+
+/// <summary>The real cargo, pointed at a real mirror process by source replacement, against the fake upstream.</summary>
+public sealed class CargoThroughMirrorTests : IDisposable
+{
+    private const string CratesIoSource = "registry+https://github.com/rust-lang/crates.io-index";
+    private static readonly CrateGraph Graph = CrateGraph.CreateDefault();
+    private readonly string _sandbox = Directory.CreateTempSubdirectory("oc-e2e-").FullName;
+
+    public void Dispose() => Directory.Delete(_sandbox, recursive: true);
+
+    [Fact]
+    public async Task Cargo_builds_through_the_mirror_and_keeps_working_with_the_upstream_gone()
+    {
+        var ct = Deadline();
+        var root = Path.Combine(_sandbox, "store");
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: ct);
+        var mirror = await MirrorProcess.StartAsync(upstream.IndexUrl, root, cancellationToken: ct);
+        using var project = CargoProject.Create(mirror.IndexUrl, Graph);
+
+        await CargoAsync(project, mirror, ct, "generate-lockfile");
+        await CargoAsync(project, mirror, ct, "fetch");
+        await CargoAsync(project, mirror, ct, "build", "--offline");
+
+        // Cargo.lock is what it would be against crates.io itself: crates.io's source and crates.io's checksums.
+        var locked = project.LockfilePackages().Where(p => p.Checksum is not null).ToList();
+        Assert.Equal(
+            Graph.ExpectedLockedCrates.Select(c => (c.Name, c.Version)).Order(),
+            locked.Select(p => (p.Name, p.Version)).Order());
+        Assert.All(locked, p =>
+        {
+            Assert.Equal(CratesIoSource, p.Source);
+            Assert.Equal(Graph.Get(p.Name, p.Version).Sha256, p.Checksum);
+            Assert.Equal(1, upstream.Downloads(p.Name, p.Version));
+        });
+        var lockfile = project.ReadLockfile();
+
+        // The mirror identifies itself to upstream.
+        Assert.All(upstream.Requests, r => Assert.Contains("OrleansCrates/", r.UserAgent, StringComparison.Ordinal));
+        Assert.All(upstream.Requests, r => Assert.Contains("tests@orleanscrates.invalid", r.UserAgent, StringComparison.Ordinal));
+
+        // Upstream gone: a user with nothing cached resolves and fetches everything from the mirror alone.
+        await upstream.StopAsync(ct);
+        project.UseFreshCargoHome();
+        project.DeleteLockfile();
+        await CargoAsync(project, mirror, ct, "generate-lockfile");
+        await CargoAsync(project, mirror, ct, "fetch");
+        await CargoAsync(project, mirror, ct, "build", "--offline");
+        Assert.Equal(lockfile, project.ReadLockfile());
+
+        // An air-gapped node starting on the warm store serves without ever reaching upstream.
+        await mirror.DisposeAsync();
+        await using var restarted = await MirrorProcess.StartAsync(upstream.IndexUrl, root, cancellationToken: ct);
+        project.SetRegistry(restarted.IndexUrl);
+        project.UseFreshCargoHome();
+        await CargoAsync(project, restarted, ct, "fetch");
+        await CargoAsync(project, restarted, ct, "build", "--offline");
+        Assert.Equal(lockfile, project.ReadLockfile());
+    }
+
+    [Fact]
+    public async Task Concurrent_cargo_processes_on_a_cold_mirror_cause_one_upstream_download_per_file()
+    {
+        var ct = Deadline();
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: ct);
+        await using var mirror = await MirrorProcess.StartAsync(upstream.IndexUrl, Path.Combine(_sandbox, "store"), cancellationToken: ct);
+        var projects = Enumerable.Range(0, 4).Select(_ => CargoProject.Create(mirror.IndexUrl, Graph)).ToList();
+        try
+        {
+            await Task.WhenAll(projects.Select(async p =>
+            {
+                await CargoAsync(p, mirror, ct, "generate-lockfile");
+                await CargoAsync(p, mirror, ct, "fetch");
+            }));
+
+            Assert.All(Graph.ExpectedLockedCrates, c => Assert.Equal(1, upstream.Downloads(c.Name, c.Version)));
+            var checksums = projects.Select(p => p.LockfileChecksums()).ToList();
+            Assert.All(checksums, c => Assert.Equal(checksums[0], c));
+        }
+        finally
+        {
+            projects.ForEach(p => p.Dispose());
+        }
+    }
+
+    private static async Task CargoAsync(CargoProject project, MirrorProcess mirror, CancellationToken ct, params string[] args)
+    {
+        var result = await project.RunAsync(args, TimeSpan.FromMinutes(3), ct);
+        Assert.True(result.ExitCode == 0, $"cargo {string.Join(' ', args)} failed ({result.ExitCode}):\n{result.Output}\nmirror said:\n{mirror.Output}");
+    }
+
+    private static CancellationToken Deadline() => new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
+}
