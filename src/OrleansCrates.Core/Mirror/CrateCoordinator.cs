@@ -25,6 +25,7 @@ public sealed partial class CrateCoordinator : IDisposable
     private readonly ILogger<CrateCoordinator> _logger;
     private readonly CancellationToken _stopping;
     private readonly MemoryCache _hot;
+    private readonly HotFileCache _hotFiles;
     private readonly SingleFlight<string, IndexRefresh> _indexFlights = new();
     private readonly SingleFlight<string, FetchOutcome> _fileFlights = new();
 
@@ -42,7 +43,8 @@ public sealed partial class CrateCoordinator : IDisposable
         _time = time;
         _logger = logger;
         _stopping = lifetime.ApplicationStopping;
-        _hot = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, _options.IndexMemoryCacheBytes), Clock = null });
+        _hot = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, _options.IndexMemoryCacheBytes) });
+        _hotFiles = new HotFileCache(_options.HotFileCacheBytes, _options.HotFileMaxBytes);
     }
 
     /// <summary>Counts of upstream work actually started on this node, for tests and metrics.</summary>
@@ -85,7 +87,7 @@ public sealed partial class CrateCoordinator : IDisposable
     public async Task<CrateFileResult> OpenCrateFileAsync(CrateName name, string version, CancellationToken cancellationToken)
     {
         var key = MirrorKeys.CrateFile(name, version);
-        var stored = await _store.OpenReadOrNullAsync(key, cancellationToken);
+        var stored = await OpenStoredAsync(key, cancellationToken);
         if (stored is not null)
         {
             return CrateFileResult.Found(stored);
@@ -118,13 +120,30 @@ public sealed partial class CrateCoordinator : IDisposable
             return new CrateFileResult(outcome.Status, null, outcome.Error, outcome.RetryAfter);
         }
 
-        stored = await _store.OpenReadOrNullAsync(key, cancellationToken);
+        stored = await OpenStoredAsync(key, cancellationToken);
         return stored is null
             ? new CrateFileResult(CrateFileStatus.UpstreamUnavailable, null, "stored file vanished", TimeSpan.FromSeconds(1))
             : CrateFileResult.Found(stored);
     }
 
-    public void Dispose() => _hot.Dispose();
+    public void Dispose()
+    {
+        _hot.Dispose();
+        _hotFiles.Dispose();
+    }
+
+    /// <summary>A stored crate file: from the hot layer, or from storage (small files then join the hot layer).</summary>
+    private async Task<StoredObject?> OpenStoredAsync(string key, CancellationToken cancellationToken)
+    {
+        var hot = _hotFiles.OpenOrNull(key);
+        if (hot is not null)
+        {
+            return hot;
+        }
+
+        var stored = await _store.OpenReadOrNullAsync(key, cancellationToken);
+        return stored is null ? null : await _hotFiles.AdmitAsync(key, stored, cancellationToken);
+    }
 
     private IndexResult ResultOf(IndexEntry entry, DateTimeOffset now)
     {

@@ -22,6 +22,12 @@ public sealed class MirrorOptions
     /// <summary>Memory for hot index files on this node, in bytes.</summary>
     public long IndexMemoryCacheBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>Memory for hot crate files on this node, in bytes (0 turns the layer off).</summary>
+    public long HotFileCacheBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Crate files up to this size are kept in the hot layer; larger ones always stream from storage.</summary>
+    public long HotFileMaxBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Ordered upstream registries; empty means crates.io.</summary>
     public List<UpstreamOptions> Upstreams { get; set; } = [];
 

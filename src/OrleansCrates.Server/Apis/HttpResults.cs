@@ -1,4 +1,4 @@
-using System.IO.Pipelines;
+using System.Buffers;
 using System.Globalization;
 using Microsoft.Net.Http.Headers;
 using OrleansCrates.Core.Mirror;
@@ -55,7 +55,26 @@ public sealed class CrateFileHttpResult(CrateFileResult file) : IResult
         response.ContentLength = stored.Length;
         response.Headers.CacheControl = "public, max-age=31536000, immutable";
         response.Headers.ETag = stored.ETag;
-        await stored.Content.CopyToAsync(response.BodyWriter, httpContext.RequestAborted);
+        if (stored.Content is MemoryStream memory && memory.TryGetBuffer(out var hot))
+        {
+            await response.Body.WriteAsync(hot, httpContext.RequestAborted); // from the hot layer: one write, no copy
+            return;
+        }
+
+        // Streamed in large chunks: never the whole file in memory, and few flushes per file.
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int read;
+            while ((read = await stored.Content.ReadAsync(buffer, httpContext.RequestAborted)) > 0)
+            {
+                await response.Body.WriteAsync(buffer.AsMemory(0, read), httpContext.RequestAborted);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }
 

@@ -9,7 +9,12 @@ public static class ServiceRegistration
 {
     public static WebApplicationBuilder AddOrleansCrates(this WebApplicationBuilder builder)
     {
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // Room for a typical crate file in one write, so serving it rarely waits on the socket mid-response.
+            kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
+        });
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
 

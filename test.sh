@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what the tests need, then `dotnet test`.
+# Needs: the .NET 10 SDK, cargo (rustup's default toolchain), node + npm. Prints one closing line:
+#   tests: N passed, N failed, N skipped
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# cargo: the end-to-end tests drive the real one.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
+
+# Azurite: the Azure Blob tests run against a real emulator, pinned in tests/azurite/package-lock.json.
+if [ ! -x tests/azurite/node_modules/.bin/azurite-blob ]; then
+  npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+dotnet test OrleansCrates.sln "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One summary line over every test project ("Passed!  - Failed: 0, Passed: 73, Skipped: 0, ...").
+awk '
+  /(Passed|Failed)! +- +Failed: / {
+    for (i = 1; i <= NF; i++) {
+      if ($i == "Failed:")  { f += $(i+1) }
+      if ($i == "Passed:")  { p += $(i+1) }
+      if ($i == "Skipped:") { s += $(i+1) }
+    }
+  }
+  END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }
+' "$log"
+exit "$status"
