@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using OrleansCrates.Core.Coordination;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Storage.FileSystem;
@@ -32,7 +33,8 @@ public sealed class MirrorHarness : IAsyncDisposable
             Upstreams = [new UpstreamOptions { IndexUrl = upstream.IndexUrl, Timeout = TimeSpan.FromSeconds(10) }],
         });
         _upstreams = new UpstreamSet(options, clock, NullLoggerFactory.Instance);
-        Coordinator = new CrateCoordinator(Store, _upstreams, options, clock, _lifetime, NullLogger<CrateCoordinator>.Instance);
+        Coordinator = new CrateCoordinator(
+            Store, new FileSystemLeaseProvider(Store), _upstreams, options, Options.Create(new ClusterOptions()), clock, _lifetime, NullLogger<CrateCoordinator>.Instance);
     }
 
     public FakeUpstream Upstream { get; }

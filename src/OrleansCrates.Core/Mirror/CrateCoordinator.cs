@@ -14,13 +14,17 @@ namespace OrleansCrates.Core.Mirror;
 /// The one place that owns each mirrored crate: its index entry and the fetches of its versions. Callers always come
 /// through here with a parsed <see cref="CrateName"/>, so every spelling of a crate meets at one key (its lower-case
 /// name). Within a node, single-flight makes concurrent callers share one storage read and one upstream request;
-/// the shared work never runs under a caller's cancellation, and nothing here holds a lock while a client is served.
+/// across nodes, a lease per index file and per crate file makes one node the fetcher while the others wait for its
+/// result in storage (or keep serving their copy of a stale index file). The shared work never runs under a caller's
+/// cancellation, and nothing here holds a lock or lease while a client is served.
 /// </summary>
 public sealed partial class CrateCoordinator : IDisposable
 {
     private readonly IObjectStore _store;
+    private readonly ILeaseProvider _leases;
     private readonly UpstreamSet _upstreams;
     private readonly MirrorOptions _options;
+    private readonly ClusterOptions _cluster;
     private readonly TimeProvider _time;
     private readonly ILogger<CrateCoordinator> _logger;
     private readonly CancellationToken _stopping;
@@ -31,15 +35,19 @@ public sealed partial class CrateCoordinator : IDisposable
 
     public CrateCoordinator(
         IObjectStore store,
+        ILeaseProvider leases,
         UpstreamSet upstreams,
         IOptions<MirrorOptions> options,
+        IOptions<ClusterOptions> cluster,
         TimeProvider time,
         IHostApplicationLifetime lifetime,
         ILogger<CrateCoordinator> logger)
     {
         _store = store;
+        _leases = leases;
         _upstreams = upstreams;
         _options = options.Value;
+        _cluster = cluster.Value;
         _time = time;
         _logger = logger;
         _stopping = lifetime.ApplicationStopping;
@@ -51,6 +59,9 @@ public sealed partial class CrateCoordinator : IDisposable
     public long UpstreamIndexFetches => Interlocked.Read(ref _upstreamIndexFetches);
 
     public long UpstreamFileFetches => Interlocked.Read(ref _upstreamFileFetches);
+
+    /// <summary>A request for a version missing from a cached index revalidates it, but not more often than this.</summary>
+    private static readonly TimeSpan MinRevalidationAge = TimeSpan.FromSeconds(5);
 
     private long _upstreamIndexFetches;
     private long _upstreamFileFetches;
@@ -68,7 +79,7 @@ public sealed partial class CrateCoordinator : IDisposable
             return ResultOf(cached, now);
         }
 
-        var (flight, started) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, cached, force: false));
+        var (flight, started) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, cached, _options.IndexTtl));
         if (!started && cached is { Exists: true })
         {
             return ResultOf(cached, now); // someone else is revalidating: serve what we have meanwhile
@@ -101,10 +112,10 @@ public sealed partial class CrateCoordinator : IDisposable
 
         var line = index.Entry?.FindVersion(version);
         if (line is null && index.Entry is { Exists: true } entry &&
-            _time.GetUtcNow() - entry.Stored!.FetchedAt > TimeSpan.FromSeconds(5))
+            _time.GetUtcNow() - entry.Stored!.FetchedAt > MinRevalidationAge)
         {
             // Maybe published upstream since our copy was fetched: revalidate once, shared with everyone asking.
-            var (flight, _) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, entry, force: true));
+            var (flight, _) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, entry, MinRevalidationAge));
             line = (await flight.WaitAsync(cancellationToken)).Entry?.FindVersion(version);
         }
 
@@ -157,24 +168,54 @@ public sealed partial class CrateCoordinator : IDisposable
     }
 
     /// <summary>
-    /// Brings a crate's index entry up to date: storage first (another node or an earlier run may have fetched it),
-    /// then upstream with the stored validators. Has no entry only when upstream failed and nothing is cached.
+    /// Brings a crate's index entry up to date: storage first (another node or an earlier run may have fetched it
+    /// within <paramref name="maxAge"/>), then upstream with the stored validators — by whichever node holds the
+    /// index file's lease. A node that has a copy serves it while another node revalidates; a node with nothing waits
+    /// for that node's result. Has no entry only when upstream failed and nothing is cached.
     /// </summary>
-    private async Task<IndexRefresh> RefreshIndexAsync(CrateName name, IndexEntry? cached, bool force)
+    private async Task<IndexRefresh> RefreshIndexAsync(CrateName name, IndexEntry? cached, TimeSpan maxAge)
     {
         var key = MirrorKeys.Index(name);
         var stored = await ReadStoredIndexOrNullAsync(key);
-        var now = _time.GetUtcNow();
-        if (stored is not null && !force && now - stored.FetchedAt < _options.IndexTtl)
+        if (IsFresh(stored, maxAge))
         {
-            return Remember(name, IndexEntry.Found(stored, stored.FetchedAt + _options.IndexTtl));
+            return Remember(name, FreshEntry(stored!));
         }
 
         var known = Newest(stored, cached?.Stored);
+        if (known is null)
+        {
+            return await LeaseWait.RunOnceAsync(
+                _leases,
+                key,
+                async _ => await ReadStoredIndexOrNullAsync(key) is { } s && IsFresh(s, maxAge) ? Remember(name, FreshEntry(s)) : null,
+                _ => RevalidateAsync(name, key, known: null),
+                () => new IndexRefresh(null, "timed out waiting for another node to fetch the index file", TimeSpan.FromSeconds(5)),
+                _cluster.WaitTimeout,
+                _time,
+                _stopping);
+        }
+
+        await using var lease = await _leases.TryAcquireAsync(key, _stopping);
+        if (lease is null)
+        {
+            // Another node is revalidating: keep serving our copy, and look at storage again shortly.
+            return Remember(name, IndexEntry.Found(known, _time.GetUtcNow() + _cluster.StaleWhileOtherNodeRevalidates));
+        }
+
+        stored = await ReadStoredIndexOrNullAsync(key); // the previous holder may have just finished
+        return IsFresh(stored, maxAge)
+            ? Remember(name, FreshEntry(stored!))
+            : await RevalidateAsync(name, key, Newest(stored, known));
+    }
+
+    /// <summary>Asks upstream, conditionally when a copy is known, and stores what it says. Runs under the index file's lease.</summary>
+    private async Task<IndexRefresh> RevalidateAsync(CrateName name, string key, StoredIndex? known)
+    {
         Interlocked.Increment(ref _upstreamIndexFetches);
         var upstream = _upstreams.Primary;
         var result = await upstream.FetchIndexFileAsync(name.IndexPath, known?.UpstreamETag, known?.UpstreamLastModified, _stopping);
-        now = _time.GetUtcNow();
+        var now = _time.GetUtcNow();
         switch (result.Status)
         {
             case IndexFetchStatus.Modified:
@@ -186,14 +227,15 @@ public sealed partial class CrateCoordinator : IDisposable
             default:
                 var error = result.Error ?? "upstream answered 304 to an unconditional request";
                 LogRevalidationFailed(_logger, name.Value, error, known is not null);
-                if (known is null)
-                {
-                    return new IndexRefresh(null, error, result.RetryAfter);
-                }
-
-                return Remember(name, IndexEntry.Found(known, now + _options.FailureBackoff).WithFailedRevalidation(now + _options.FailureBackoff, error));
+                return known is null
+                    ? new IndexRefresh(null, error, result.RetryAfter)
+                    : Remember(name, IndexEntry.Found(known, now + _options.FailureBackoff).WithFailedRevalidation(now + _options.FailureBackoff, error));
         }
     }
+
+    private bool IsFresh(StoredIndex? stored, TimeSpan maxAge) => stored is not null && _time.GetUtcNow() - stored.FetchedAt < maxAge;
+
+    private IndexEntry FreshEntry(StoredIndex stored) => IndexEntry.Found(stored, stored.FetchedAt + _options.IndexTtl);
 
     private async Task<IndexEntry> SaveAsync(string key, StoredIndex index)
     {
@@ -234,16 +276,26 @@ public sealed partial class CrateCoordinator : IDisposable
         a is null ? b : b is null ? a : a.FetchedAt >= b.FetchedAt ? a : b;
 
     /// <summary>
+    /// Gets one crate file into storage, once for the whole cluster: the node holding the file's lease downloads it;
+    /// the others wait for it to appear (and take over if the holder dies).
+    /// </summary>
+    private Task<FetchOutcome> FetchCrateFileAsync(CrateName name, IndexLine line, string key) =>
+        LeaseWait.RunOnceAsync(
+            _leases,
+            key,
+            async ct => await _store.GetPropertiesOrNullAsync(key, ct) is not null ? FetchOutcome.Stored : null,
+            _ => DownloadAndStoreAsync(name, line, key),
+            () => new FetchOutcome(CrateFileStatus.UpstreamUnavailable, $"timed out waiting for another node to fetch {name} {line.Version}", TimeSpan.FromSeconds(5)),
+            _cluster.WaitTimeout,
+            _time,
+            _stopping);
+
+    /// <summary>
     /// Downloads one crate file from upstream, hashing while it streams into an uncommitted upload, and commits it
     /// only if every byte arrived and the sha256 equals the index checksum. Anything else leaves nothing behind.
     /// </summary>
-    private async Task<FetchOutcome> FetchCrateFileAsync(CrateName name, IndexLine line, string key)
+    private async Task<FetchOutcome> DownloadAndStoreAsync(CrateName name, IndexLine line, string key)
     {
-        if (await _store.GetPropertiesOrNullAsync(key, _stopping) is not null)
-        {
-            return FetchOutcome.Stored; // another process finished it while we were on our way
-        }
-
         Interlocked.Increment(ref _upstreamFileFetches);
         var upstream = _upstreams.Primary;
         await using var download = await upstream.DownloadAsync(name, line, _stopping);

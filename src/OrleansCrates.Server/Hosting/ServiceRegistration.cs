@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Options;
+using OrleansCrates.Core.Coordination;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Storage;
+using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Storage.FileSystem;
 
 namespace OrleansCrates.Server.Hosting;
@@ -22,17 +24,40 @@ public static class ServiceRegistration
             .BindConfiguration(MirrorOptions.SectionName)
             .Validate(MirrorOptionsValidation.IsValid, MirrorOptionsValidation.Rules)
             .ValidateOnStart();
+        services.AddOptions<ClusterOptions>()
+            .BindConfiguration(ClusterOptions.SectionName)
+            .Validate(o => o.LeaseDuration >= TimeSpan.FromSeconds(15) && o.LeaseDuration <= TimeSpan.FromSeconds(60), "Cluster:LeaseDuration must be 15–60 s (Azure's lease limits).")
+            .Validate(o => o.WaitTimeout > TimeSpan.Zero && o.StaleWhileOtherNodeRevalidates > TimeSpan.Zero, "Cluster:WaitTimeout and Cluster:StaleWhileOtherNodeRevalidates must be positive.")
+            .ValidateOnStart();
         services.AddOptions<StorageOptions>()
             .BindConfiguration(StorageOptions.SectionName)
-            .Validate(o => o.Provider is "FileSystem", "Storage:Provider must be FileSystem (AzureBlob arrives with the cluster work).")
-            .Validate(o => !string.IsNullOrWhiteSpace(o.FileSystem.Root), "Storage:FileSystem:Root must not be empty.")
+            .Validate(o => o.Provider is "FileSystem" or "AzureBlob", "Storage:Provider must be FileSystem or AzureBlob.")
+            .Validate(o => o.Provider != "FileSystem" || !string.IsNullOrWhiteSpace(o.FileSystem.Root), "Storage:FileSystem:Root must not be empty.")
             .ValidateOnStart();
-
-        services.AddSingleton<IObjectStore>(sp => new FileSystemObjectStore(sp.GetRequiredService<IOptions<StorageOptions>>()));
-        services.AddHostedService<StorageJanitor>();
+        AddStorage(services, builder.Configuration);
         services.AddSingleton<UpstreamSet>();
         services.AddSingleton<CrateCoordinator>();
         return builder;
+    }
+
+    /// <summary>The object store and the lease provider that goes with it, chosen by <c>Storage:Provider</c>.</summary>
+    private static void AddStorage(IServiceCollection services, IConfiguration configuration)
+    {
+        if (configuration[$"{StorageOptions.SectionName}:{nameof(StorageOptions.Provider)}"] == "AzureBlob")
+        {
+            services.AddAzureBlobObjectStore(configuration);
+            services.AddSingleton<ILeaseProvider>(sp => new AzureBlobLeaseProvider(
+                sp.GetRequiredService<AzureBlobLeaseClient>(),
+                sp.GetRequiredService<IOptions<ClusterOptions>>().Value.LeaseDuration,
+                sp.GetRequiredService<ILogger<AzureBlobLeaseProvider>>()));
+            services.AddHostedService<AzureContainerInitializer>();
+            return;
+        }
+
+        services.AddSingleton(sp => new FileSystemObjectStore(sp.GetRequiredService<IOptions<StorageOptions>>()));
+        services.AddSingleton<IObjectStore>(sp => sp.GetRequiredService<FileSystemObjectStore>());
+        services.AddSingleton<ILeaseProvider>(sp => new FileSystemLeaseProvider(sp.GetRequiredService<FileSystemObjectStore>()));
+        services.AddHostedService<StorageJanitor>();
     }
 }
 
@@ -53,15 +78,41 @@ internal static class MirrorOptionsValidation
 }
 
 /// <summary>Clears temp files a crashed writer left in the filesystem store. Never blocks start-up.</summary>
-internal sealed class StorageJanitor(IObjectStore store) : BackgroundService
+internal sealed class StorageJanitor(FileSystemObjectStore store) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (store is FileSystemObjectStore fileSystem)
-        {
-            fileSystem.DeleteAbandonedTempFiles(TimeSpan.FromHours(1));
-        }
-
+        store.DeleteAbandonedTempFiles(TimeSpan.FromHours(1));
         return Task.CompletedTask;
     }
+}
+
+/// <summary>
+/// Creates the blob container if it is missing, retrying in the background until storage answers. The node starts
+/// either way; until storage is reachable <c>/health/ready</c> says 503 and requests fail with 503, never wrong data.
+/// </summary>
+internal sealed partial class AzureContainerInitializer(AzureBlobObjectStore store, ILogger<AzureContainerInitializer> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                await store.EnsureContainerAsync(stoppingToken);
+                return;
+            }
+            catch (Exception e) when (e is StorageUnavailableException or HttpRequestException or IOException)
+            {
+                LogContainerUnavailable(logger, store.ContainerUri, e.Message, delay.TotalSeconds);
+            }
+
+            await Task.Delay(delay, stoppingToken);
+            delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
+        }
+    }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Storage container {Container} is not reachable yet ({Error}); retrying in {Seconds} s")]
+    private static partial void LogContainerUnavailable(ILogger logger, Uri container, string error, double seconds);
 }

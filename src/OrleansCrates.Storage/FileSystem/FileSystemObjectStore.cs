@@ -183,7 +183,7 @@ public sealed class FileSystemObjectStore : IObjectStore
         return path;
     }
 
-    internal string LockPathFor(string key) => Path.Combine(_lockRoot, key.Replace('/', '!') + ".lock");
+    public string LockPathFor(string key) => Path.Combine(_lockRoot, key.Replace('/', '!') + ".lock");
 
     internal static string ETagOf(DateTime lastWriteUtc, long length) =>
         string.Create(CultureInfo.InvariantCulture, $"\"{lastWriteUtc.Ticks:x}-{length:x}\"");
