@@ -31,6 +31,30 @@ public sealed class CrateCoordinatorFileTests
     }
 
     [Fact]
+    public async Task Concurrent_requests_for_a_stored_file_cause_one_storage_read_and_then_come_from_memory()
+    {
+        await using var upstream = await FakeUpstream.StartAsync(Graph);
+        await using var warm = MirrorHarness.Create(upstream);
+        var crate = Graph.Get("abcd", "2.0.1");
+        await (await warm.FileAsync(crate.Name, crate.Version)).DisposeAsync();
+
+        // A second node on the same store, with a cold memory: 100 requests at once.
+        await using var node = MirrorHarness.Create(upstream, warm.Root, warm.Clock);
+        var results = await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
+        {
+            await using var result = await node.FileAsync(crate.Name, crate.Version);
+            using var copy = new MemoryStream();
+            await result.File!.Content.CopyToAsync(copy);
+            return copy.ToArray();
+        }));
+
+        Assert.All(results, bytes => Assert.Equal(crate.CrateBytes, bytes));
+        Assert.Equal(1, node.Counting.Reads);
+        Assert.Equal(1, node.Counting.PropertyLookups);
+        Assert.Equal(1, upstream.Downloads(crate.Name, crate.Version));
+    }
+
+    [Fact]
     public async Task Build_metadata_versions_are_stored_under_one_key()
     {
         await using var upstream = await FakeUpstream.StartAsync(Graph);

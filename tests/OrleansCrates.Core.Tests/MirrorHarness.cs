@@ -24,6 +24,7 @@ public sealed class MirrorHarness : IAsyncDisposable
         Clock = clock;
         OwnsRoot = ownsRoot;
         Store = new FileSystemObjectStore(root);
+        Counting = new CountingObjectStore(Store);
         var options = Options.Create(new MirrorOptions
         {
             IndexTtl = Ttl,
@@ -34,7 +35,7 @@ public sealed class MirrorHarness : IAsyncDisposable
         });
         _upstreams = new UpstreamSet(options, clock, NullLoggerFactory.Instance);
         Coordinator = new CrateCoordinator(
-            Store, new FileSystemLeaseProvider(Store), _upstreams, options, Options.Create(new ClusterOptions()), clock, _lifetime, NullLogger<CrateCoordinator>.Instance);
+            Counting, new FileSystemLeaseProvider(Store), _upstreams, options, Options.Create(new ClusterOptions()), clock, _lifetime, NullLogger<CrateCoordinator>.Instance);
     }
 
     public FakeUpstream Upstream { get; }
@@ -46,6 +47,9 @@ public sealed class MirrorHarness : IAsyncDisposable
     public ManualClock Clock { get; }
 
     public FileSystemObjectStore Store { get; }
+
+    /// <summary>The store as the coordinator sees it, counting the calls that reach storage.</summary>
+    public CountingObjectStore Counting { get; }
 
     public CrateCoordinator Coordinator { get; }
 

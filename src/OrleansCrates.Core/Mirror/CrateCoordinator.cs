@@ -98,62 +98,72 @@ public sealed partial class CrateCoordinator : IDisposable
     public async Task<CrateFileResult> OpenCrateFileAsync(CrateName name, string version, CancellationToken cancellationToken)
     {
         var key = MirrorKeys.CrateFile(name, version);
-        var stored = await OpenStoredAsync(key, cancellationToken);
-        if (stored is not null)
+        var hot = _hotFiles.OpenOrNull(key);
+        if (hot is not null)
         {
-            return CrateFileResult.Found(stored);
+            return CrateFileResult.Found(hot);
         }
 
-        var index = await GetIndexAsync(name, cancellationToken);
-        if (index.Status == IndexStatus.Unavailable)
-        {
-            return new CrateFileResult(CrateFileStatus.IndexUnavailable, null, index.Error, index.RetryAfter);
-        }
-
-        var line = index.Entry?.FindVersion(version);
-        if (line is null && index.Entry is { Exists: true } entry &&
-            _time.GetUtcNow() - entry.Stored!.FetchedAt > MinRevalidationAge)
-        {
-            // Maybe published upstream since our copy was fetched: revalidate once, shared with everyone asking.
-            var (flight, _) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, entry, MinRevalidationAge));
-            line = (await flight.WaitAsync(cancellationToken)).Entry?.FindVersion(version);
-        }
-
-        if (line is null)
-        {
-            return CrateFileResult.NotFound(index.Status == IndexStatus.NotFound ? $"crate '{name}' does not exist" : $"{name} {version} is not in the index");
-        }
-
-        var (fetch, _) = _fileFlights.Join(key, () => FetchCrateFileAsync(name, line, key));
-        var outcome = await fetch.WaitAsync(cancellationToken);
+        // However many local requests miss the hot layer at once, one of them asks storage (and upstream if need be).
+        var (flight, _) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
+        var outcome = await flight.WaitAsync(cancellationToken);
         if (outcome.Status != CrateFileStatus.Found)
         {
             return new CrateFileResult(outcome.Status, null, outcome.Error, outcome.RetryAfter);
         }
 
-        stored = await OpenStoredAsync(key, cancellationToken);
+        var stored = _hotFiles.OpenOrNull(key) ?? await _store.OpenReadOrNullAsync(key, cancellationToken);
         return stored is null
             ? new CrateFileResult(CrateFileStatus.UpstreamUnavailable, null, "stored file vanished", TimeSpan.FromSeconds(1))
             : CrateFileResult.Found(stored);
+    }
+
+    /// <summary>
+    /// Makes sure one crate file is in storage (fetching it through the cluster's lease if it is not) and, if it is
+    /// small, in this node's hot layer. Runs once per node however many requests wait for it.
+    /// </summary>
+    private async Task<FetchOutcome> EnsureStoredAsync(CrateName name, string version, string key)
+    {
+        if (await _store.GetPropertiesOrNullAsync(key, _stopping) is null)
+        {
+            var index = await GetIndexAsync(name, _stopping);
+            if (index.Status == IndexStatus.Unavailable)
+            {
+                return new FetchOutcome(CrateFileStatus.IndexUnavailable, index.Error, index.RetryAfter);
+            }
+
+            var line = index.Entry?.FindVersion(version);
+            if (line is null && index.Entry is { Exists: true } entry &&
+                _time.GetUtcNow() - entry.Stored!.FetchedAt > MinRevalidationAge)
+            {
+                // Maybe published upstream since our copy was fetched: revalidate once, shared with everyone asking.
+                var (flight, _) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, entry, MinRevalidationAge));
+                line = (await flight).Entry?.FindVersion(version);
+            }
+
+            if (line is null)
+            {
+                return new FetchOutcome(
+                    CrateFileStatus.NotFound,
+                    index.Status == IndexStatus.NotFound ? $"crate '{name}' does not exist" : $"{name} {version} is not in the index",
+                    null);
+            }
+
+            var fetched = await FetchCrateFileAsync(name, line, key);
+            if (fetched.Status != CrateFileStatus.Found)
+            {
+                return fetched;
+            }
+        }
+
+        await _hotFiles.WarmAsync(key, _store, _stopping);
+        return FetchOutcome.Stored;
     }
 
     public void Dispose()
     {
         _hot.Dispose();
         _hotFiles.Dispose();
-    }
-
-    /// <summary>A stored crate file: from the hot layer, or from storage (small files then join the hot layer).</summary>
-    private async Task<StoredObject?> OpenStoredAsync(string key, CancellationToken cancellationToken)
-    {
-        var hot = _hotFiles.OpenOrNull(key);
-        if (hot is not null)
-        {
-            return hot;
-        }
-
-        var stored = await _store.OpenReadOrNullAsync(key, cancellationToken);
-        return stored is null ? null : await _hotFiles.AdmitAsync(key, stored, cancellationToken);
     }
 
     private IndexResult ResultOf(IndexEntry entry, DateTimeOffset now)

@@ -22,23 +22,31 @@ public sealed class HotFileCache : IDisposable
     public StoredObject? OpenOrNull(string key) =>
         _cache?.Get<Entry>(key) is { } hit ? hit.Open() : null;
 
-    /// <summary>Returns <paramref name="stored"/> as it is if it is too big to keep; otherwise reads it, keeps it, and returns the copy.</summary>
-    public async Task<StoredObject> AdmitAsync(string key, StoredObject stored, CancellationToken cancellationToken)
+    /// <summary>Reads a stored file into the layer if it is small enough and not there yet.</summary>
+    public async Task WarmAsync(string key, IObjectStore store, CancellationToken cancellationToken)
     {
-        if (_cache is null || stored.Length > _maxFileBytes)
+        if (_cache is null || _cache.TryGetValue(key, out _))
         {
-            return stored;
+            return;
         }
 
-        var content = new byte[stored.Length];
+        var stored = await store.OpenReadOrNullAsync(key, cancellationToken);
+        if (stored is null)
+        {
+            return;
+        }
+
         await using (stored)
         {
-            await stored.Content.ReadExactlyAsync(content, cancellationToken);
-        }
+            if (stored.Length > _maxFileBytes)
+            {
+                return; // big files always stream from storage
+            }
 
-        var entry = new Entry(content, stored.ETag, stored.LastModified);
-        _cache.Set(key, entry, new MemoryCacheEntryOptions { Size = content.Length + 128 });
-        return entry.Open();
+            var content = new byte[stored.Length];
+            await stored.Content.ReadExactlyAsync(content, cancellationToken);
+            _cache.Set(key, new Entry(content, stored.ETag, stored.LastModified), new MemoryCacheEntryOptions { Size = content.Length + 128 });
+        }
     }
 
     public void Dispose() => _cache?.Dispose();
