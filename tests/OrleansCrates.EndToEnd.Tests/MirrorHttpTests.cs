@@ -227,6 +227,29 @@ public sealed class MirrorHttpTests : IAsyncLifetime
         Assert.Contains("FileSystem", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_node_whose_storage_is_unreachable_says_so_and_serves_no_crate_file()
+    {
+        using var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // nothing listens there now
+        await StartMirrorAsync(
+            ("Storage__Provider", "AzureBlob"),
+            ("Storage__AzureBlob__ConnectionString", $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"),
+            ("Storage__AzureBlob__MaxRetries", "0"));
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(Url("health/live"))).StatusCode);
+        using var ready = await _http.GetAsync(Url("health/ready"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("AzureBlob", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var download = await _http.GetAsync(Url("crates/abc/1.1.0/download"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, download.StatusCode);
+        Assert.NotNull(download.Headers.RetryAfter);
+        Assert.Equal(0, _upstream.Downloads("abc", "1.1.0"));
+    }
+
     private async Task StartMirrorAsync(params (string Key, string Value)[] settings) =>
         _mirror = await MirrorProcess.StartAsync(_upstream.IndexUrl, Root, settings.ToDictionary(s => s.Key, s => s.Value), Deadline());
 
