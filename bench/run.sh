@@ -26,6 +26,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq wrk nginx >/dev/null
 fi
 
+# Azurite: the build storm and the Azure-vs-filesystem comparison start their own (pinned in tests/azurite).
+if [ ! -x tests/azurite/node_modules/.bin/azurite-blob ] && command -v npm >/dev/null 2>&1; then
+  echo "[run.sh] installing Azurite (npm ci --prefix tests/azurite) ..."
+  npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error
+fi
+
 if [ "${BENCH_NO_BUILD:-0}" != "1" ]; then
   echo "[run.sh] dotnet build OrleansCrates.sln -c Release ..."
   if ! dotnet build OrleansCrates.sln -c Release -nologo -v quiet; then

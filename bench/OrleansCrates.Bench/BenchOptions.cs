@@ -16,6 +16,12 @@ internal sealed record BenchOptions
           --skip-cargo          skip the cold cargo fetch phase
           --cold-mirror-process do not warm up each fresh mirror (JIT) before a timed cargo fetch
           --skip-big            skip the 100 MB crate memory phase
+          --skip-storm          skip the build storm (K cold clients across N nodes on Azurite)
+          --storm-clients K     concurrent cold clients in the build storm (default 200)
+          --storm-nodes LIST    comma-separated node counts, one storm each (default 1,2,3)
+          --storm-crates N      crate files each storm client requests, plus their index files (default 20)
+          --skip-storage-compare
+                                skip the warm-hit wrk comparison of Azure Blob vs filesystem storage
           --server-dll PATH     the mirror to run (default src/OrleansCrates.Server/bin/Release/net10.0/OrleansCrates.Server.dll)
           --mirror-env K=V      extra environment variable for every mirror process (repeatable)
           --out DIR             where results-<timestamp>.md goes (default bench/out)
@@ -35,6 +41,16 @@ internal sealed record BenchOptions
     public bool MirrorJitWarmup { get; init; } = true;
 
     public bool SkipBig { get; init; }
+
+    public bool SkipStorm { get; init; }
+
+    public int StormClients { get; init; } = 200;
+
+    public IReadOnlyList<int> StormNodes { get; init; } = [1, 2, 3];
+
+    public int StormCrates { get; init; } = 20;
+
+    public bool SkipStorageCompare { get; init; }
 
     public string ServerDll { get; init; } = RepoPaths.DefaultServerDll;
 
@@ -65,11 +81,16 @@ internal sealed record BenchOptions
             options = arg switch
             {
                 "--duration" => options with { DurationSeconds = PositiveInt(arg, Value()) },
-                "--connections" => options with { Connections = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => PositiveInt(arg, v)).ToList() },
+                "--connections" => options with { Connections = PositiveInts(arg, Value()) },
                 "--cargo-runs" => options with { CargoRuns = PositiveInt(arg, Value()) },
                 "--skip-throughput" => options with { SkipThroughput = true },
                 "--skip-cargo" => options with { SkipCargo = true },
                 "--skip-big" => options with { SkipBig = true },
+                "--skip-storm" => options with { SkipStorm = true },
+                "--storm-clients" => options with { StormClients = PositiveInt(arg, Value()) },
+                "--storm-nodes" => options with { StormNodes = PositiveInts(arg, Value()) },
+                "--storm-crates" => options with { StormCrates = PositiveInt(arg, Value()) },
+                "--skip-storage-compare" => options with { SkipStorageCompare = true },
                 "--cold-mirror-process" => options with { MirrorJitWarmup = false },
                 "--server-dll" => options with { ServerDll = Path.GetFullPath(Value()) },
                 "--out" => options with { OutputDirectory = Path.GetFullPath(Value()) },
@@ -82,6 +103,11 @@ internal sealed record BenchOptions
         if (options.Connections.Count == 0)
         {
             throw new ArgumentException("--connections needs at least one count");
+        }
+
+        if (options.StormNodes.Count == 0)
+        {
+            throw new ArgumentException("--storm-nodes needs at least one count");
         }
 
         return options with { MirrorEnvironment = environment };
@@ -98,6 +124,9 @@ internal sealed record BenchOptions
         environment[pair[..equals]] = pair[(equals + 1)..];
         return options;
     }
+
+    private static List<int> PositiveInts(string option, string list) =>
+        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => PositiveInt(option, v)).ToList();
 
     private static int PositiveInt(string option, string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var number) && number > 0

@@ -61,6 +61,14 @@ try
         "100 MB crate memory",
         options.SkipBig ? "--skip-big" : null,
         () => new BigCrateMemoryPhase(options, report, probe).RunAsync(benchGraph, cancellation.Token));
+    await RunPhaseAsync(
+        BuildStormPhase.Phase,
+        options.SkipStorm ? "--skip-storm" : null,
+        () => new BuildStormPhase(options, report, probe).RunAsync(graph, payload, cancellation.Token));
+    await RunPhaseAsync(
+        StorageComparePhase.Phase,
+        options.SkipStorageCompare ? "--skip-storage-compare" : Preflight.MissingTools("wrk"),
+        () => new StorageComparePhase(options, report, probe).RunAsync(benchGraph, payload, cancellation.Token));
 }
 catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
 {

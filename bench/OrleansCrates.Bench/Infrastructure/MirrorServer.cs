@@ -89,6 +89,33 @@ internal sealed partial class MirrorServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Polls <c>/health/ready</c> until it answers 200 (storage reachable; on Azure the container is created in the
+    /// background after start-up). Throws a <see cref="BenchException"/> with the last answer and output otherwise.
+    /// </summary>
+    public async Task WaitUntilReadyAsync(HttpProbe probe, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            EnsureRunning();
+            var ready = await probe.GetAsync(BaseUrl + "/health/ready", TimeSpan.FromSeconds(10), cancellationToken);
+            if (ready.IsOk)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new BenchException(
+                    $"the mirror at {BaseUrl} did not answer /health/ready with 200 within {timeout.TotalSeconds:0} s " +
+                    $"(last: {ready.Error ?? $"HTTP {(int?)ready.Status}"}). Last output:\n{Tail(20)}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+    }
+
     public MemorySample ReadMemory() => ProcStatus.Read(process.Id);
 
     public void ResetPeakMemory() => ProcStatus.ResetPeak(process.Id);

@@ -44,6 +44,49 @@ internal sealed record MemoryRow(string Download, long? RssBeforeBytes, long? Pe
     public long? DeltaBytes => RssBeforeBytes is { } before && PeakAfterBytes is { } after ? after - before : null;
 }
 
+/// <summary>
+/// One build storm: <see cref="Clients"/> cold clients spread over <see cref="Nodes"/> nodes sharing one Azurite
+/// container, each requesting the same <see cref="Files"/> files at once. <see cref="UpstreamPerFile"/> counts the
+/// fake upstream's requests per file (each must be 1). <see cref="Problem"/> is set when the storm could not run.
+/// </summary>
+internal sealed record StormRow(
+    int Nodes,
+    int Clients,
+    int Files,
+    int Requests,
+    int Failed,
+    string? FirstFailure,
+    TimeSpan? LatencyP50,
+    TimeSpan? LatencyP99,
+    TimeSpan Wall,
+    long Bytes,
+    IReadOnlyDictionary<string, int> UpstreamPerFile,
+    string? Problem)
+{
+    public static StormRow NotRun(int nodes, int clients, int files, string problem) =>
+        new(nodes, clients, files, 0, 0, null, null, null, TimeSpan.Zero, 0, new Dictionary<string, int>(), problem);
+
+    public double? RequestsPerSecond => Requests > 0 && Wall > TimeSpan.Zero ? Requests / Wall.TotalSeconds : null;
+
+    public double? MegabytesPerSecond => Requests > 0 && Wall > TimeSpan.Zero ? Bytes / (1024.0 * 1024.0) / Wall.TotalSeconds : null;
+
+    /// <summary>Files whose upstream request count is not exactly 1, with their counts.</summary>
+    public IReadOnlyList<KeyValuePair<string, int>> NotFetchedOnce => UpstreamPerFile.Where(f => f.Value != 1).ToList();
+
+    /// <summary>True when every file was requested upstream exactly once (and the storm ran).</summary>
+    public bool OncePerFile => Problem is null && UpstreamPerFile.Count > 0 && NotFetchedOnce.Count == 0;
+}
+
+/// <summary>Warm-hit wrk figures of one endpoint on one node with Azure Blob storage and one with filesystem storage.</summary>
+internal sealed record StorageCompareRow(string Endpoint, int Connections, WrkSide Azure, WrkSide FileSystem)
+{
+    /// <summary>Azure req/s over filesystem req/s, only when both sides completed without errors.</summary>
+    public double? Ratio =>
+        Azure.Result is { Errors: null } a && FileSystem.Result is { Errors: null } f && f.RequestsPerSecond > 0
+            ? a.RequestsPerSecond / f.RequestsPerSecond
+            : null;
+}
+
 /// <summary>Everything the benchmark measured, in the order it was measured.</summary>
 internal sealed class BenchReport
 {
@@ -52,6 +95,7 @@ internal sealed class BenchReport
     public const long PeakRssTargetBytes = 300L * 1024 * 1024;
     public const double CargoTarget = 1.3;
     public const long BigCrateDeltaTargetBytes = 32L * 1024 * 1024;
+    public const double StorageCompareTarget = 0.8;
 
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
 
@@ -71,6 +115,10 @@ internal sealed class BenchReport
     public SortedDictionary<string, List<long>> UpstreamDownloadsPerMirrorRun { get; } = new(StringComparer.Ordinal);
 
     public List<MemoryRow> Memory { get; } = [];
+
+    public List<StormRow> Storm { get; } = [];
+
+    public List<StorageCompareRow> StorageCompare { get; } = [];
 
     public bool AnyPhaseFailed => Phases.Any(p => p.Status == PhaseStatus.Failed);
 

@@ -24,7 +24,8 @@ internal static class MarkdownRenderer
         }
 
         md.Append(Invariant, $"- load average (1/5/15 min) at end: {Preflight.LoadAverage()}\n");
-        md.Append(Invariant, $"- options: wrk -t2, {options.DurationSeconds} s per run, connections {string.Join(",", options.Connections)}; {options.CargoRuns} cold cargo runs per side\n\n");
+        md.Append(Invariant, $"- options: wrk -t2, {options.DurationSeconds} s per run, connections {string.Join(",", options.Connections)}; {options.CargoRuns} cold cargo runs per side; " +
+            $"build storm {options.StormClients} clients × {options.StormCrates} crate files (+ their index files) on {string.Join(",", options.StormNodes)} node(s)\n\n");
 
         RenderSummary(md, report);
         RenderPhases(md, report);
@@ -32,6 +33,8 @@ internal static class MarkdownRenderer
         RenderPeakRss(md, report);
         RenderCargo(md, report);
         RenderMemory(md, report);
+        RenderStorm(md, report);
+        RenderStorageCompare(md, report, options);
         if (report.Notes.Count > 0)
         {
             md.Append("## Notes\n\n");
@@ -95,6 +98,30 @@ internal static class MarkdownRenderer
             var figure = row.DeltaBytes is { } delta ? Mb(delta) : NotAvailable;
             var verdict = row.DeltaBytes is { } d2 && row.Problem is null ? Verdict(d2 < BenchReport.BigCrateDeltaTargetBytes) : NotAvailable;
             md.Append(Invariant, $"| 100 MB crate, {row.Download}: mirror HWM − RSS before | {figure}{(row.Problem is null ? string.Empty : " (download failed)")} | < {Mb(BenchReport.BigCrateDeltaTargetBytes)} | {verdict} |\n");
+        }
+
+        foreach (var row in report.Storm)
+        {
+            var figure = row.Problem is not null
+                ? $"{NotAvailable} (the storm did not run)"
+                : row.OncePerFile
+                    ? $"all 1 ({row.UpstreamPerFile.Count} files)"
+                    : $"{row.NotFetchedOnce.Count} of {row.UpstreamPerFile.Count} files not 1 (max {row.UpstreamPerFile.Values.Max()})";
+            md.Append(Invariant, $"| Build storm, {row.Clients} clients on {row.Nodes} node(s): upstream requests per file | {figure} | = 1 | {(row.Problem is null ? Verdict(row.OncePerFile) : NotAvailable)} |\n");
+        }
+
+        foreach (var endpoint in report.StorageCompare.Select(r => r.Endpoint).Distinct())
+        {
+            var rows = report.StorageCompare.Where(r => r.Endpoint == endpoint).ToList();
+            var target = $"≥ {BenchReport.StorageCompareTarget:0.0#}× filesystem";
+            if (rows.Any(r => r.Ratio is null))
+            {
+                md.Append(Invariant, $"| Warm {endpoint} req/s, worst Azure/filesystem | {NotAvailable} (a run failed or had errors) | {target} | {NotAvailable} |\n");
+                continue;
+            }
+
+            var worst = rows.MinBy(r => r.Ratio)!;
+            md.Append(Invariant, $"| Warm {endpoint} req/s, worst Azure/filesystem | {worst.Ratio:0.00}× at {worst.Connections} connections | {target} | {Verdict(worst.Ratio >= BenchReport.StorageCompareTarget)} |\n");
         }
 
         md.Append('\n');
@@ -242,6 +269,73 @@ internal static class MarkdownRenderer
         foreach (var row in report.Memory.Where(r => r.Problem is not null))
         {
             md.Append(Invariant, $"- {row.Download}: {row.Problem}\n");
+        }
+
+        md.Append('\n');
+    }
+
+    private static void RenderStorm(StringBuilder md, BenchReport report)
+    {
+        if (report.Storm.Count == 0)
+        {
+            return;
+        }
+
+        md.Append("## Build storm (cold clients, all requests at once, nodes sharing one Azurite container)\n\n");
+        md.Append("| Nodes | Clients | Files per client | Requests | Failed | p50 | p99 | Wall | Req/s | MB/s | Upstream requests per file | Result |\n");
+        md.Append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n");
+        foreach (var row in report.Storm)
+        {
+            if (row.Problem is not null)
+            {
+                md.Append(Invariant, $"| {row.Nodes} | {row.Clients} | {row.Files} | - | - | - | - | - | - | - | {NotAvailable} | **FAILED** |\n");
+                continue;
+            }
+
+            var perFile = row.OncePerFile
+                ? "all 1"
+                : "**" + string.Join(", ", row.NotFetchedOnce.Select(f => $"{f.Key}: {f.Value}")) + "**";
+            md.Append(Invariant, $"| {row.Nodes} | {row.Clients} | {row.Files} | {row.Requests:#,0} | {row.Failed} | {Latency(row.LatencyP50)} | {Latency(row.LatencyP99)} | {Seconds(row.Wall)} | {row.RequestsPerSecond:#,0} | {row.MegabytesPerSecond:0.00} | {perFile} | {Verdict(row.OncePerFile && row.Failed == 0)} |\n");
+        }
+
+        md.Append('\n');
+        foreach (var row in report.Storm.Where(r => r.Problem is not null || r.FirstFailure is not null))
+        {
+            var text = row.Problem ?? $"{row.Failed} requests failed; first: {row.FirstFailure}";
+            md.Append(Invariant, $"- {row.Nodes} node(s):\n\n  ```\n  {text.Trim().Replace("\n", "\n  ", StringComparison.Ordinal)}\n  ```\n");
+        }
+
+        md.Append('\n');
+    }
+
+    private static void RenderStorageCompare(StringBuilder md, BenchReport report, BenchOptions options)
+    {
+        if (report.StorageCompare.Count == 0)
+        {
+            return;
+        }
+
+        md.Append(Invariant, $"## Warm hits, one node each: Azure Blob (Azurite) vs filesystem storage (wrk -t2 -cN -d{options.DurationSeconds}s)\n\n");
+        md.Append("| Endpoint | Conns | Azure req/s | Azure p50 / p99 | Azure MB/s | Filesystem req/s | Filesystem p50 / p99 | Filesystem MB/s | Azure/filesystem | Target | Result |\n");
+        md.Append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+        foreach (var row in report.StorageCompare)
+        {
+            var ratio = row.Ratio is { } r ? string.Create(Invariant, $"{r:0.00}×") : NotAvailable;
+            var verdict = row.Ratio is { } value ? Verdict(value >= BenchReport.StorageCompareTarget) : NotAvailable;
+            md.Append(Invariant, $"| {row.Endpoint} | {row.Connections} | {Side(row.Azure)} | {Side(row.FileSystem)} | {ratio} | ≥ {BenchReport.StorageCompareTarget:0.0#}× | {verdict} |\n");
+        }
+
+        md.Append('\n');
+        foreach (var row in report.StorageCompare)
+        {
+            foreach (var (name, side) in new[] { ("Azure", row.Azure), ("filesystem", row.FileSystem) })
+            {
+                var problem = side.Error ?? side.Result?.Errors;
+                if (problem is not null)
+                {
+                    md.Append(Invariant, $"- {row.Endpoint}, {row.Connections} connections, {name}: {problem}\n");
+                }
+            }
         }
 
         md.Append('\n');

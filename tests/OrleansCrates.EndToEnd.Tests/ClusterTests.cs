@@ -1,0 +1,342 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using OrleansCrates.Testing;
+
+namespace OrleansCrates.EndToEnd.Tests;
+
+/// <summary>
+/// Several real mirror processes sharing one store (an Azurite container, or one filesystem root) and one counting
+/// fake upstream: each file is fetched upstream once for the whole cluster, a stale index is revalidated once while
+/// every node keeps serving its copy, a node that dies mid-download is taken over once its lease expires, and a brand
+/// new node serves a whole build from the shared store with upstream gone.
+/// </summary>
+public sealed class ClusterTests(ClusterTests.SharedAzurite azurite) : IClassFixture<ClusterTests.SharedAzurite>, IDisposable
+{
+    private const int Clients = 200;
+    private static readonly CrateGraph Graph = CrateGraph.CreateDefault();
+    private static readonly TimeSpan RequestsTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        AutomaticDecompression = DecompressionMethods.None,
+        MaxConnectionsPerServer = Clients + 16,
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+    })
+    {
+        Timeout = TimeSpan.FromSeconds(90),
+    };
+
+    private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromMinutes(3)).Token;
+
+    public void Dispose() => _http.Dispose();
+
+    [Fact]
+    public async Task Azure_200_concurrent_requests_across_three_nodes_cause_one_upstream_download()
+    {
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
+        await using var cluster = await StartAzureClusterAsync(3, upstream);
+        await AssertOneUpstreamDownloadAsync(cluster, upstream, Graph.Get("abcd", "2.0.1"));
+    }
+
+    [Fact]
+    public async Task FileSystem_200_concurrent_requests_across_three_nodes_sharing_a_root_cause_one_upstream_download()
+    {
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
+        var root = Directory.CreateTempSubdirectory("oc-cluster-fs-").FullName;
+        try
+        {
+            await using var cluster = await MirrorCluster.StartAsync(3, upstream.IndexUrl, ClusterStorage.FileSystem(root), cancellationToken: _ct);
+            await AssertOneUpstreamDownloadAsync(cluster, upstream, Graph.Get("dash-name", "0.3.1"));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Azure_a_stale_index_is_revalidated_once_while_every_node_serves_its_cached_copy()
+    {
+        const string name = "MixedCase";
+        var ttl = TimeSpan.FromSeconds(2);
+        var path = "index/" + RegistryPaths.IndexPath(name);
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
+        await using var cluster = await StartAzureClusterAsync(3, upstream, ("Mirror__IndexTtl", "00:00:02"));
+        var old = Graph.IndexFileFor(name)!;
+
+        // Prime every node's copy (the first node fetches it; the others find it in the shared store). Every copy is
+        // at most as new as the moment the first answer arrived.
+        DateTime? primedAt = null;
+        foreach (var node in cluster.Nodes)
+        {
+            var primed = await GetAsync(cluster, node, path);
+            primedAt ??= DateTime.UtcNow;
+            Assert.True(primed.Status == HttpStatusCode.OK && primed.Body.AsSpan().SequenceEqual(old), $"priming {node.BaseUri}{path}: {primed}\n{cluster.Output}");
+        }
+
+        var before = upstream.IndexRequests(name);
+
+        // A publish upstream, so a revalidated copy differs from the cached one.
+        upstream.Graph = Graph.With(CrateGraph.BuildCrate(name, "1.2.0", [new CrateDependency("ab", "^0.2")]));
+        var fresh = upstream.Graph.IndexFileFor(name)!;
+
+        // Time passing, not synchronisation: every node's copy is older than the TTL after this.
+        var stale = primedAt!.Value + ttl + TimeSpan.FromMilliseconds(500) - DateTime.UtcNow;
+        if (stale > TimeSpan.Zero)
+        {
+            await Task.Delay(stale, _ct);
+        }
+
+        var stall = upstream.AddFault(new FaultRule { PathContains = "/" + path, Kind = FaultKind.Stall, Times = 1 });
+        var completed = 0;
+        var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var requests = Enumerable.Range(0, Clients).Select(async i =>
+        {
+            var outcome = await GetAsync(cluster, cluster[i % 3], path);
+            if (Interlocked.Increment(ref completed) >= Clients - 10)
+            {
+                enough.TrySetResult();
+            }
+
+            return outcome;
+        }).ToList();
+
+        await WithinAsync(stall.Stalled, TimeSpan.FromSeconds(30), "one node to revalidate the stale index upstream (the Stall fault to be reached)", cluster, upstream);
+        if (await Task.WhenAny(enough.Task, Task.Delay(TimeSpan.FromSeconds(30), _ct)) != enough.Task)
+        {
+            Assert.Fail(
+                $"Timed out after 30 s waiting for at least {Clients - 10} of {Clients} requests to be answered from the nodes' cached copies " +
+                $"while the revalidation is stalled; {Volatile.Read(ref completed)} were.\nUpstream requests:\n{Requests(upstream)}\n{cluster.Output}");
+        }
+
+        // Snapshot while the stall still holds: everything answered so far was served from a cached copy.
+        var during = requests.Where(r => r.IsCompleted).Select(r => r.Result).ToList();
+        Assert.True(during.Count >= Clients - 10, $"expected at least {Clients - 10} answers during the stall, got {during.Count}");
+        Assert.All(during, r => Assert.True(
+            r.Status == HttpStatusCode.OK && r.Body.AsSpan().SequenceEqual(old) && r.Stale,
+            $"during the revalidation every answer must be 200 with the cached (old) bytes and X-Index-Stale; got {r}\n{cluster.Output}"));
+
+        stall.Release();
+        var all = await WithinAsync(Task.WhenAll(requests), RequestsTimeout, "every request to complete once the revalidation is released", cluster, upstream);
+        Assert.All(all, r => Assert.True(
+            r.Status == HttpStatusCode.OK && (r.Body.AsSpan().SequenceEqual(old) || r.Body.AsSpan().SequenceEqual(fresh)),
+            $"after the revalidation every answer must be 200 with the old or the new index file; got {r}\n{cluster.Output}"));
+
+        var revalidations = upstream.IndexRequests(name) - before;
+        Assert.True(
+            revalidations == 1,
+            $"expected exactly ONE upstream revalidation of {path} for the whole cluster after priming, saw {revalidations}. " +
+            $"Upstream requests:\n{Requests(upstream)}\n{cluster.Output}");
+    }
+
+    [Fact]
+    public async Task Azure_a_node_killed_mid_download_is_taken_over_when_its_lease_expires()
+    {
+        var crate = Graph.Get("under_score", "0.1.5");
+        var path = $"crates/{crate.Name}/{crate.Version}/download";
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
+        await using var cluster = await StartAzureClusterAsync(3, upstream);
+        MirrorProcess a = cluster[0], b = cluster[1], c = cluster[2];
+
+        var stall = upstream.AddFault(new FaultRule { PathContains = $"/{crate.Name}/{crate.Version}/download", Kind = FaultKind.Stall, Times = 1 });
+        var viaA = GetAsync(cluster, a, path);
+        await WithinAsync(stall.Stalled, TimeSpan.FromSeconds(30), $"node A ({a.BaseUri}) to take the lease and start the upstream download (the Stall fault to be reached)", cluster, upstream);
+
+        var waiting = new[] { b, c, b, c }.Select(node => GetAsync(cluster, node, path)).ToList();
+        var killedAt = Stopwatch.StartNew();
+        await a.KillAsync();
+
+        var answers = await WithinAsync(
+            Task.WhenAll(waiting),
+            TimeSpan.FromSeconds(60),
+            "nodes B and C to finish the download once A's lease expires (≈15 s)",
+            cluster,
+            upstream);
+        var tookOver = killedAt.Elapsed;
+
+        // A renewed its 15 s lease at most 5 s before it died, so nobody could take over for at least 10 s.
+        Assert.True(
+            tookOver >= TimeSpan.FromSeconds(5),
+            $"B and C answered {tookOver.TotalSeconds:0.0} s after A was killed, before A's lease can have expired: they did not wait for it.\n" +
+            $"Upstream requests:\n{Requests(upstream)}\n{cluster.Output}");
+        Assert.All(answers, r => Assert.True(
+            r.Status == HttpStatusCode.OK && r.Sha256 == crate.Sha256,
+            $"B and C must answer 200 with the crate's bytes (sha256 {crate.Sha256}) after taking over; got {r} ({tookOver.TotalSeconds:0.0} s after the kill)\n{cluster.Output}"));
+
+        // A's client saw its connection die: never a 200, and never wrong bytes.
+        var fromA = await WithinAsync(viaA, TimeSpan.FromSeconds(30), "the request to the killed node A to end", cluster, upstream);
+        Assert.True(fromA.Error is not null && fromA.Status is null, $"A's client must get a connection error, not an answer; got {fromA}");
+
+        // The stored blob is whole: B serves it again, and so does a node that never saw it before (it reads the store).
+        var again = await GetAsync(cluster, b, path);
+        var d = await cluster.StartNodeAsync(_ct);
+        var fromD = await GetAsync(cluster, d, path);
+        Assert.True(again.Status == HttpStatusCode.OK && again.Sha256 == crate.Sha256, $"B again: {again}\n{cluster.Output}");
+        Assert.True(fromD.Status == HttpStatusCode.OK && fromD.Sha256 == crate.Sha256, $"a fresh 4th node: {fromD}\n{cluster.Output}");
+
+        var downloads = upstream.Downloads(crate.Name, crate.Version);
+        Assert.True(
+            downloads == 2,
+            $"expected exactly 2 upstream downloads (A's, broken off by the kill, and one taker-over's), saw {downloads}. " +
+            $"B and C answered {tookOver.TotalSeconds:0.0} s after the kill.\nUpstream requests:\n{Requests(upstream)}\n{cluster.Output}");
+    }
+
+    [Fact]
+    public async Task Azure_a_brand_new_node_serves_a_whole_build_from_the_shared_store_with_upstream_stopped()
+    {
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
+        await using var cluster = await StartAzureClusterAsync(2, upstream);
+        using var first = CargoProject.Create(cluster[0].IndexUrl, Graph);
+        using var second = CargoProject.Create(cluster[1].IndexUrl, Graph);
+        async Task ResolveAndFetchAsync(CargoProject project)
+        {
+            await CargoAsync(project, cluster, "generate-lockfile");
+            await CargoAsync(project, cluster, "fetch");
+        }
+
+        await Task.WhenAll(ResolveAndFetchAsync(first), ResolveAndFetchAsync(second));
+        var lockfile = first.ReadLockfile();
+        Assert.Equal(lockfile, second.ReadLockfile());
+
+        await upstream.StopAsync(_ct);
+        var fresh = await cluster.StartNodeAsync(_ct);
+        using var third = CargoProject.Create(fresh.IndexUrl, Graph);
+        third.SetNetRetry(0); // a node that cannot serve must fail the run, not sleep in retries
+        Assert.False(File.Exists(third.LockfilePath));
+        await CargoAsync(third, cluster, "generate-lockfile");
+        await CargoAsync(third, cluster, "fetch");
+        await CargoAsync(third, cluster, "build", "--offline");
+        Assert.Equal(lockfile, third.ReadLockfile());
+    }
+
+    private async Task<MirrorCluster> StartAzureClusterAsync(int nodes, FakeUpstream upstream, params (string Key, string Value)[] settings)
+    {
+        var emulator = await azurite.GetAsync(_ct);
+        return await MirrorCluster.StartAsync(
+            nodes,
+            upstream.IndexUrl,
+            ClusterStorage.AzureBlob(emulator),
+            settings.ToDictionary(s => s.Key, s => s.Value),
+            _ct);
+    }
+
+    /// <summary>
+    /// <see cref="Clients"/> concurrent requests for one uncached crate file, round-robin over the nodes, while upstream
+    /// takes a second to answer: exactly one upstream download, and every client gets the crate's exact bytes.
+    /// </summary>
+    private async Task AssertOneUpstreamDownloadAsync(MirrorCluster cluster, FakeUpstream upstream, SyntheticCrate crate)
+    {
+        var path = $"crates/{crate.Name}/{crate.Version}/download";
+        upstream.AddFault(new FaultRule { PathContains = $"/{crate.Name}/{crate.Version}/download", Kind = FaultKind.Slow, Delay = TimeSpan.FromSeconds(1) });
+        var nodes = cluster.Nodes;
+        var answers = await WithinAsync(
+            Task.WhenAll(Enumerable.Range(0, Clients).Select(i => GetAsync(cluster, nodes[i % nodes.Count], path))),
+            RequestsTimeout,
+            $"{Clients} concurrent downloads of {crate} across {nodes.Count} nodes to complete",
+            cluster,
+            upstream);
+
+        var wrong = answers.Where(r => r.Status != HttpStatusCode.OK || r.Sha256 != crate.Sha256).ToList();
+        Assert.True(
+            wrong.Count == 0,
+            $"expected every client to get 200 with sha256 {crate.Sha256}; {wrong.Count} did not, e.g.:\n" +
+            $"{string.Join('\n', wrong.Take(5))}\n{cluster.Output}");
+        Assert.All(answers, r => Assert.Equal(crate.CrateBytes, r.Body));
+
+        var downloads = upstream.Downloads(crate.Name, crate.Version);
+        Assert.True(
+            downloads == 1,
+            $"expected exactly ONE upstream download of {crate} for {Clients} clients on {nodes.Count} nodes ({cluster.Storage.Description}), " +
+            $"saw {downloads}.\nUpstream requests:\n{Requests(upstream)}\n{cluster.Output}");
+        var indexRequests = upstream.IndexRequests(crate.Name);
+        Assert.True(
+            indexRequests == 1,
+            $"expected exactly ONE upstream request for the index file of {crate.Name} (it is needed for the checksum), saw {indexRequests}.\n" +
+            $"Upstream requests:\n{Requests(upstream)}\n{cluster.Output}");
+    }
+
+    private async Task<Answer> GetAsync(MirrorCluster cluster, MirrorProcess node, string relative)
+    {
+        var index = cluster.Nodes.ToList().IndexOf(node);
+        try
+        {
+            using var response = await _http.GetAsync(new Uri(node.BaseUri, relative), _ct);
+            var body = await response.Content.ReadAsByteArrayAsync(_ct);
+            return new Answer(index, response.StatusCode, body, response.Headers.Contains("X-Index-Stale"), null);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !_ct.IsCancellationRequested))
+        {
+            return new Answer(index, null, [], false, $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private async Task CargoAsync(CargoProject project, MirrorCluster cluster, params string[] args)
+    {
+        var result = await project.RunAsync(args, TimeSpan.FromMinutes(2), _ct);
+        Assert.True(result.Succeeded, $"cargo {string.Join(' ', args)} against {project.IndexUrl} failed: {result}\n{cluster.Output}");
+    }
+
+    private static async Task<T> WithinAsync<T>(Task<T> task, TimeSpan timeout, string expectation, MirrorCluster cluster, FakeUpstream upstream)
+    {
+        await WithinAsync((Task)task, timeout, expectation, cluster, upstream);
+        return await task;
+    }
+
+    private static async Task WithinAsync(Task task, TimeSpan timeout, string expectation, MirrorCluster cluster, FakeUpstream upstream)
+    {
+        try
+        {
+            await task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"Timed out after {timeout.TotalSeconds:0} s waiting for {expectation}.\nUpstream requests:\n{Requests(upstream)}\n{cluster.Output}");
+        }
+    }
+
+    private static string Requests(FakeUpstream upstream) =>
+        string.Join('\n', upstream.Requests.Select(r => $"  {r.Method} {r.Path} -> {r.Status}{(r.IfNoneMatch is null ? string.Empty : $" (If-None-Match {r.IfNoneMatch})")}"));
+
+    /// <summary>One client's result: a status and body, or the error that ended the request.</summary>
+    private sealed record Answer(int Node, HttpStatusCode? Status, byte[] Body, bool Stale, string? Error)
+    {
+        public string Sha256 => Convert.ToHexStringLower(SHA256.HashData(Body));
+
+        public override string ToString() => Error is not null
+            ? $"node {Node}: {Error}"
+            : $"node {Node}: {(int?)Status} {Status}, {Body.Length} bytes, sha256 {Sha256}{(Stale ? ", X-Index-Stale" : string.Empty)}";
+    }
+
+    /// <summary>One Azurite for the whole class, started on first use (the FileSystem test never needs it).</summary>
+    public sealed class SharedAzurite : IAsyncLifetime
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private AzuriteProcess? _azurite;
+
+        public async Task<AzuriteProcess> GetAsync(CancellationToken cancellationToken)
+        {
+            await _gate.WaitAsync(cancellationToken);
+            try
+            {
+                return _azurite ??= await AzuriteProcess.StartAsync(cancellationToken);
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public Task InitializeAsync() => Task.CompletedTask;
+
+        public async Task DisposeAsync()
+        {
+            if (_azurite is not null)
+            {
+                await _azurite.DisposeAsync();
+            }
+
+            _gate.Dispose();
+        }
+    }
+}
