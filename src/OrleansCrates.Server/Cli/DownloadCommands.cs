@@ -1,0 +1,97 @@
+using System.Globalization;
+using OrleansCrates.Accounts;
+using OrleansCrates.Storage;
+
+namespace OrleansCrates.Server.Cli;
+
+/// <summary><c>downloads list</c>.</summary>
+internal static class DownloadCommands
+{
+    /// <summary>Longest range one command reads (each day is one storage listing).</summary>
+    private const int MaxDays = 366;
+
+    public static (ICliCommand? Command, string? Error) ParseList(CliArguments args, IReadOnlyList<string> operands)
+    {
+        if (args.Disallowed("from", "to", "user", "crate", "json") is { } disallowed)
+        {
+            return (null, disallowed);
+        }
+
+        if (operands.Count > 0)
+        {
+            return (null, $"Unexpected argument '{operands[0]}'.");
+        }
+
+        var (fromText, fromError) = args.Single("from");
+        var (toText, toError) = args.Single("to");
+        var (user, userError) = args.Single("user");
+        var (crate, crateError) = args.Single("crate");
+        if ((fromError ?? toError ?? userError ?? crateError) is { } error)
+        {
+            return (null, error);
+        }
+
+        DateOnly? from = null, to = null;
+        if (fromText is not null && (from = ParseDay(fromText)) is null)
+        {
+            return (null, $"--from must be a date YYYY-MM-DD, not '{fromText}'.");
+        }
+
+        if (toText is not null && (to = ParseDay(toText)) is null)
+        {
+            return (null, $"--to must be a date YYYY-MM-DD, not '{toText}'.");
+        }
+
+        var last = to ?? DateOnly.FromDateTime(TimeProvider.System.GetUtcNow().UtcDateTime);
+        var first = from ?? last.AddDays(-6);
+        if (first > last)
+        {
+            return (null, "--from must not be after --to.");
+        }
+
+        if (last.DayNumber - first.DayNumber >= MaxDays)
+        {
+            return (null, $"At most {MaxDays} days at a time.");
+        }
+
+        return (new List(first, last, user, crate, args.Flags.Contains("json")), null);
+    }
+
+    private static DateOnly? ParseDay(string text) =>
+        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day : null;
+
+    private sealed record List(DateOnly From, DateOnly To, string? User, string? Crate, bool Json) : ICliCommand
+    {
+        public async Task<int> RunAsync(CommandOutput output, IObjectStore store, CancellationToken cancellationToken)
+        {
+            var log = new DownloadLog(store, TimeProvider.System);
+            var records = log.QueryAsync(From, To, User, Crate, cancellationToken);
+            if (Json)
+            {
+                await foreach (var record in records)
+                {
+                    await TextOutput.WriteJsonLineAsync(output.Stdout, json =>
+                    {
+                        json.WriteString("token_id", record.TokenId);
+                        json.WriteString("user", record.User);
+                        json.WriteString("registry", record.Registry);
+                        json.WriteString("crate", record.Crate);
+                        json.WriteString("version", record.Version);
+                        json.WriteString("at", record.At);
+                    }, cancellationToken);
+                }
+
+                return Cli.Ok;
+            }
+
+            var rows = new List<string[]>();
+            await foreach (var record in records)
+            {
+                rows.Add([TextOutput.Time(record.At), record.User, record.TokenId, record.Registry, record.Crate, record.Version]);
+            }
+
+            await TextOutput.WriteTableAsync(output.Stdout, ["AT", "USER", "TOKEN", "REGISTRY", "CRATE", "VERSION"], rows, cancellationToken);
+            return Cli.Ok;
+        }
+    }
+}
