@@ -7,8 +7,9 @@ namespace OrleansCrates.Storage.FileSystem;
 /// <summary>
 /// The embedded default store: one folder on a local disk, safe for several processes sharing it. Writes go to a
 /// temp file under <c>.tmp/</c>, are flushed to disk, then made visible with one atomic link or rename. Create-only
-/// commits use <c>link(2)</c>, which fails if the target exists; conditional replaces take an OS file lock on the key
-/// so compare-and-swap holds across processes. ETags are the file's modification time and length, and a replace
+/// commits call <c>link(2)</c> directly, which fails if the target exists (.NET's own move-without-overwrite checks and
+/// then renames, which races); conditional replaces take an OS file lock on the key so compare-and-swap holds across
+/// processes. ETags are the file's modification time and length, and a replace
 /// always moves the time forward so no two versions of a key share an ETag.
 /// </summary>
 public sealed class FileSystemObjectStore : IObjectStore
@@ -233,12 +234,7 @@ public sealed class FileSystemObjectStore : IObjectStore
 
         private PutResult CommitCreateOnly()
         {
-            try
-            {
-                // .NET moves without overwrite through link(2)+unlink(2): atomic, and it fails if the key exists.
-                File.Move(temp, path, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(path))
+            if (!NoReplace.TryPublish(temp, path))
             {
                 return new PutResult(PutStatus.AlreadyExists, null);
             }
