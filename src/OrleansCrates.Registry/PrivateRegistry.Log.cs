@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Logging;
+
+namespace OrleansCrates.Registry;
+
+public sealed partial class PrivateRegistry
+{
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "{User} published {Crate} {Version} (sha256 {Checksum}, new crate: {Created})")]
+        public static partial void Published(ILogger logger, string user, string crate, string version, string checksum, bool created);
+
+        [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "{User} set yanked={Yanked} on {Crate} {Version}")]
+        public static partial void YankChanged(ILogger logger, string user, string crate, string version, bool yanked);
+
+        [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "{User} changed the owners of {Crate}: {Change} {Logins}")]
+        public static partial void OwnersChanged(ILogger logger, string user, string crate, string change, string logins);
+
+        [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "Gave up updating {Key} after {Attempts} attempts: other writers kept changing it")]
+        public static partial void TooManyConflicts(ILogger logger, string key, int attempts);
+
+        [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "The index lists {Crate} {Version} but its file {Key} is missing from storage")]
+        public static partial void CrateFileMissing(ILogger logger, string crate, string version, string key);
+
+        [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Skipping unreadable crate metadata {Key}: {Error}")]
+        public static partial void UnreadableMeta(ILogger logger, string key, string error);
+
+        [LoggerMessage(EventId = 4007, Level = LogLevel.Debug, Message = "Publish of {Crate} {Version} refused: {Status} {Detail}")]
+        public static partial void PublishRefused(ILogger logger, string crate, string version, int status, string detail);
+    }
+}

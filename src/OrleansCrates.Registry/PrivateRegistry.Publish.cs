@@ -1,0 +1,259 @@
+using OrleansCrates.Protocol;
+using OrleansCrates.Storage;
+
+namespace OrleansCrates.Registry;
+
+public sealed partial class PrivateRegistry
+{
+    /// <summary>
+    /// Publishes a version from cargo's <c>PUT /api/v1/crates/new</c> body. Size limits are enforced from the length
+    /// prefixes before the parts are read (413); a truncated or garbled body, a rule broken or a duplicate version is
+    /// 400; publishing a new version of a crate one does not own is 403. On success the version is in the index.
+    /// </summary>
+    /// <remarks>
+    /// Order: read and check everything that needs no storage (body, JSON, name, version, dependencies, tarball), then
+    /// the crate's owners and spelling; claim a new name create-only (a racing first publish by someone else gets
+    /// 403); store the crate file create-only under a content-addressed key; append the line to the index with an
+    /// ETag-conditional write, re-checking for the version on every attempt (so exactly one of several racing
+    /// publishes of one version wins, and publishes of different versions all land); finally refresh the crate's
+    /// metadata (max_version, description).
+    /// </remarks>
+    public Task<PublishResult> PublishAsync(string user, Stream body, CancellationToken ct) =>
+        PublishAsync(user, body, _ => null, ct);
+
+    /// <summary>
+    /// Publishes as <see cref="PublishAsync(string, Stream, CancellationToken)"/>, first asking
+    /// <paramref name="authorize"/> about the crate name read from the body (a token's scope and crate patterns):
+    /// an error it returns refuses the publish before anything is stored.
+    /// </summary>
+    public async Task<PublishResult> PublishAsync(string user, Stream body, Func<string, RegistryError?> authorize, CancellationToken ct)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(user);
+        ArgumentNullException.ThrowIfNull(body);
+        var (upload, readError) = await PublishUpload.ReadAsync(body, _options.MaxMetadataBytes, _options.MaxCrateBytes, ct);
+        if (upload is null)
+        {
+            return Refused("(unread)", "", readError!.Value);
+        }
+
+        await using (upload)
+        {
+            if (!NewCrateRules.TryParse(upload.Metadata, out var request, out var parseError))
+            {
+                return Refused("(unparsed)", "", parseError!.Value);
+            }
+
+            if (NewCrateRules.Validate(request!, out var crate) is { } invalid)
+            {
+                return Refused(request!.Name ?? "", request.Vers ?? "", invalid);
+            }
+
+            if (authorize(crate!.Name.Value) is { } unauthorized)
+            {
+                return Refused(crate.Name.Value, crate.Version, unauthorized);
+            }
+
+            var result = await PublishValidatedAsync(user, crate!, upload, ct);
+            return result.Error is { } refused ? Refused(crate!.Name.Value, crate.Version, refused) : result;
+        }
+    }
+
+    private PublishResult Refused(string crate, string version, RegistryError error)
+    {
+        Log.PublishRefused(_logger, crate, version, error.Status, error.Detail);
+        return PublishResult.Failure(error);
+    }
+
+    private async Task<PublishResult> PublishValidatedAsync(string user, ValidatedCrate crate, PublishUpload upload, CancellationToken ct)
+    {
+        var name = crate.Name;
+        var existing = await ReadMetaAsync(name, ct);
+        if (existing is not null && CheckPublisher(existing.Meta, user, name) is { } denied)
+        {
+            return denied;
+        }
+
+        upload.CrateFile.Position = 0;
+        if (await CrateTarball.CheckAsync(upload.CrateFile, name.Value, crate.Version, _options.MaxUnpackedBytes, ct) is { } badTarball)
+        {
+            return badTarball;
+        }
+
+        // Dependencies on this registry must name crates it has (as crates.io requires of its own).
+        foreach (var dep in crate.Dependencies)
+        {
+            var depName = CrateName.Parse(dep.Name!);
+            if (dep.Registry is null && depName.Canonical != name.Canonical && !await CheckPrivateNameAsync(depName, ct))
+            {
+                return RegistryError.BadRequest($"no known crate named `{dep.Name}` in this registry (a dependency of `{name}`)");
+            }
+        }
+
+        var indexKey = RegistryKeys.Index(name);
+        if (existing is not null && await _store.ReadSmallOrNullAsync(indexKey, ct) is { } currentIndex && FindSameVersion(currentIndex.Content, crate.Version) is { } already)
+        {
+            return AlreadyUploaded(crate.Version, already);
+        }
+
+        var created = false;
+        if (existing is null)
+        {
+            var now = _time.GetUtcNow();
+            var meta = new CrateMeta { Name = name.Value, Owners = [user], Created = now, Updated = now };
+            var claim = await _store.PutAsync(RegistryKeys.Meta(name), SerializeMeta(meta), WriteCondition.IfNotExists, ct);
+            if (claim.Succeeded)
+            {
+                created = true;
+                RememberPrivateName(name.Canonical, true);
+            }
+            else
+            {
+                // Someone created the crate meanwhile: the same rules as for any existing crate.
+                existing = await ReadMetaAsync(name, ct);
+                if (existing is null)
+                {
+                    return TooManyConflicts(name);
+                }
+
+                if (CheckPublisher(existing.Meta, user, name) is { } lostRace)
+                {
+                    return lostRace;
+                }
+            }
+        }
+
+        // The file first, so no node ever sees an index line whose file is missing. Content-addressed and create-only:
+        // an existing object under this key has these very bytes.
+        upload.CrateFile.Position = 0;
+        await _store.PutAsync(RegistryKeys.CrateFile(name, crate.Version, upload.Sha256), upload.CrateFile, WriteCondition.IfNotExists, ct);
+
+        var line = PrivateIndexLines.Build(crate, upload.Sha256, _time.GetUtcNow());
+        var (completed, duplicate) = await CompareAndSwapAsync<string?>(indexKey, current =>
+        {
+            if (current is not null && FindSameVersion(current, crate.Version) is { } taken)
+            {
+                return new CasDecision<string?>(null, taken);
+            }
+
+            return new CasDecision<string?>(Append(current, line), null);
+        }, ct);
+        if (!completed)
+        {
+            return TooManyConflicts(name);
+        }
+
+        if (duplicate is not null)
+        {
+            return AlreadyUploaded(crate.Version, duplicate);
+        }
+
+        await RefreshMetaAsync(name, crate, ct);
+        Log.Published(_logger, user, name.Value, crate.Version, upload.Sha256, created);
+        return PublishResult.Success(new PublishedVersion(name.Value, crate.Version, upload.Sha256, created, crate.Warnings));
+    }
+
+    /// <summary>crates.io's order: first whether the user may publish this crate, then whether the spelling is the crate's.</summary>
+    private static RegistryError? CheckPublisher(CrateMeta meta, string user, CrateName name)
+    {
+        if (!IsOwner(meta, user))
+        {
+            return RegistryError.Forbidden($"crate `{meta.Name}` exists and you are not one of its owners; only owners may publish new versions");
+        }
+
+        if (!string.Equals(meta.Name, name.Value, StringComparison.Ordinal))
+        {
+            return RegistryError.BadRequest($"crate was previously named `{meta.Name}`");
+        }
+
+        return null;
+    }
+
+    private static RegistryError AlreadyUploaded(string version, string existing) =>
+        RegistryError.BadRequest(version == existing
+            ? $"crate version `{version}` is already uploaded"
+            : $"crate version `{version}` is already uploaded (as `{existing}`; versions that differ only in build metadata are the same version)");
+
+    /// <summary>The version already in the index that is the same as <paramref name="version"/> to cargo (build metadata ignored).</summary>
+    private static string? FindSameVersion(ReadOnlyMemory<byte> index, string version)
+    {
+        foreach (var (_, _, parsed) in PrivateIndexLines.Lines(index))
+        {
+            if (parsed is not null && SemVerPrecedence.SameVersion(parsed.Version, version))
+            {
+                return parsed.Version;
+            }
+        }
+
+        return null;
+    }
+
+    private static byte[] Append(byte[]? current, byte[] line)
+    {
+        current ??= [];
+        var separator = current.Length > 0 && current[^1] != (byte)'\n' ? 1 : 0;
+        var result = new byte[current.Length + separator + line.Length + 1];
+        current.CopyTo(result, 0);
+        if (separator == 1)
+        {
+            result[current.Length] = (byte)'\n';
+        }
+
+        line.CopyTo(result, current.Length + separator);
+        result[^1] = (byte)'\n';
+        return result;
+    }
+
+    /// <summary>
+    /// Brings the crate's metadata in line with its index: max_version and version count, and, when
+    /// <paramref name="published"/> is now the newest version, its description and links. Each attempt reads the meta
+    /// and then the index, so whichever update lands last reflects the latest index. A publish or yank has already
+    /// succeeded when this runs; if it keeps losing races it gives up quietly (the next change repairs it).
+    /// </summary>
+    private async Task RefreshMetaAsync(CrateName name, ValidatedCrate? published, CancellationToken ct)
+    {
+        var metaKey = RegistryKeys.Meta(name);
+        for (var attempt = 1; attempt <= MaxUpdateAttempts; attempt++)
+        {
+            var stored = await _store.ReadSmallOrNullAsync(metaKey, ct);
+            if (stored is null)
+            {
+                return;
+            }
+
+            var meta = ParseMeta(metaKey, stored.Value.Content);
+            var index = await _store.ReadSmallOrNullAsync(RegistryKeys.Index(CrateName.Parse(meta.Name)), ct);
+            var versions = index is null ? [] : PrivateIndexLines.Versions(index.Value.Content);
+            var updated = CloneMeta(meta);
+            updated.MaxVersion = PrivateIndexLines.MaxVersion(versions);
+            updated.Versions = versions.Count;
+            var newest = versions.Select(v => v.Version).Max(SemVerPrecedence.Instance);
+            if (published is not null && newest is not null && SemVerPrecedence.SameVersion(newest, published.Version))
+            {
+                var request = published.Request;
+                updated.Description = request.Description;
+                updated.Keywords = [.. published.Keywords];
+                updated.Categories = [.. published.Categories];
+                updated.License = request.License;
+                updated.Repository = request.Repository;
+                updated.Homepage = request.Homepage;
+                updated.Documentation = request.Documentation;
+            }
+
+            if (SerializeMeta(updated).AsSpan().SequenceEqual(SerializeMeta(meta)))
+            {
+                return;
+            }
+
+            updated.Updated = _time.GetUtcNow();
+            var put = await _store.PutAsync(metaKey, SerializeMeta(updated), WriteCondition.IfMatch(stored.Value.ETag), ct);
+            if (put.Succeeded)
+            {
+                return;
+            }
+
+            await Task.Delay(Backoff(attempt), _time, ct);
+        }
+
+        Log.TooManyConflicts(_logger, metaKey, MaxUpdateAttempts);
+    }
+}

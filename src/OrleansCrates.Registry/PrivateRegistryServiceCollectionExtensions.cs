@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace OrleansCrates.Registry;
+
+public static class PrivateRegistryServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="PrivateRegistry"/> as a singleton with <see cref="PrivateRegistryOptions"/> bound from
+    /// <c>Registry:Private</c> and validated on start. The host registers <see cref="OrleansCrates.Storage.IObjectStore"/>
+    /// and an <see cref="IUserDirectory"/>.
+    /// </summary>
+    public static IServiceCollection AddPrivateRegistry(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<PrivateRegistryOptions>()
+            .Bind(configuration.GetSection(PrivateRegistryOptions.SectionName))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PrivateRegistryOptions>, PrivateRegistryOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<PrivateRegistry>();
+        return services;
+    }
+}

@@ -1,0 +1,294 @@
+using System.Buffers.Binary;
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using OrleansCrates.Protocol;
+using OrleansCrates.Storage;
+using OrleansCrates.Storage.FileSystem;
+using OrleansCrates.Testing;
+
+namespace OrleansCrates.Registry.Tests;
+
+/// <summary>A clock the test moves by hand. Only "now" is faked: timers and delays still run in real time.</summary>
+public sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    private long _ticks = start.UtcTicks;
+
+    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+}
+
+/// <summary>Users that exist, as the accounts service would answer.</summary>
+public sealed class FakeUserDirectory(params string[] logins) : IUserDirectory
+{
+    private readonly HashSet<string> _logins = new(logins, StringComparer.OrdinalIgnoreCase);
+
+    public Task<bool> ExistsAsync(string login, CancellationToken ct) => Task.FromResult(_logins.Contains(login));
+}
+
+/// <summary>
+/// A filesystem store in a temp folder of its own (deleted on dispose) and registries over it: each
+/// <see cref="NewNode"/> is one more cluster node sharing nothing but the store.
+/// </summary>
+public sealed class RegistryHarness : IDisposable
+{
+    public static readonly DateTimeOffset Epoch = new(2026, 5, 4, 3, 2, 1, TimeSpan.Zero);
+
+    public RegistryHarness(IObjectStore? store = null)
+    {
+        Root = Directory.CreateTempSubdirectory("orleanscrates-registry-").FullName;
+        Store = store ?? new FileSystemObjectStore(Root);
+        Registry = NewNode();
+    }
+
+    public string Root { get; }
+
+    public IObjectStore Store { get; }
+
+    public ManualClock Clock { get; } = new(Epoch);
+
+    public FakeUserDirectory Users { get; } = new("alice", "bob", "carol", "mallory", "admin");
+
+    public PrivateRegistryOptions Options { get; } = new();
+
+    /// <summary>The first node.</summary>
+    public PrivateRegistry Registry { get; }
+
+    /// <summary>One more node: its own registry (own caches) over <paramref name="store"/> or the shared store.</summary>
+    public PrivateRegistry NewNode(Action<PrivateRegistryOptions>? configure = null, IObjectStore? store = null)
+    {
+        var options = new PrivateRegistryOptions
+        {
+            MaxCrateBytes = Options.MaxCrateBytes,
+            MaxMetadataBytes = Options.MaxMetadataBytes,
+            MaxUnpackedBytes = Options.MaxUnpackedBytes,
+            PrivateNameCacheTtl = Options.PrivateNameCacheTtl,
+            IndexCacheBytes = Options.IndexCacheBytes,
+        };
+        configure?.Invoke(options);
+        return new PrivateRegistry(store ?? Store, Users, Microsoft.Extensions.Options.Options.Create(options), Clock, NullLogger<PrivateRegistry>.Instance);
+    }
+
+    /// <summary>Builds a crate, publishes it as <paramref name="user"/> and insists that it worked.</summary>
+    public async Task<SyntheticCrate> PublishAsync(
+        string user, string name, string version, Action<JsonObject>? edit = null, PrivateRegistry? node = null, string? description = null)
+    {
+        var crate = CrateGraph.BuildCrate(name, version);
+        var json = PublishBody.NewCrateJson(crate, description);
+        edit?.Invoke(json);
+        var result = await (node ?? Registry).PublishAsync(user, PublishBody.Stream(json, crate.CrateBytes), CancellationToken.None);
+        Assert.True(result.Succeeded, $"Expected {name} {version} to publish, got {result.Error}");
+        return crate;
+    }
+
+    public async Task<string> IndexTextAsync(string name, PrivateRegistry? node = null)
+    {
+        var file = await (node ?? Registry).GetIndexFileAsync(CrateName.Parse(name), CancellationToken.None);
+        Assert.NotNull(file);
+        return Encoding.UTF8.GetString(file.Content.Span);
+    }
+
+    /// <summary>Every key under <c>private/</c>.</summary>
+    public async Task<List<string>> PrivateKeysAsync()
+    {
+        var keys = new List<string>();
+        await foreach (var item in Store.ListAsync(RegistryKeys.Root, CancellationToken.None))
+        {
+            keys.Add(item.Key);
+        }
+
+        keys.Sort(StringComparer.Ordinal);
+        return keys;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Builds cargo's publish body: <c>u32 LE json_len | JSON | u32 LE crate_len | crate bytes</c>.</summary>
+public static class PublishBody
+{
+    /// <summary>The NewCrate JSON exactly as cargo 1.95 shapes it (field order and all), for a synthetic crate.</summary>
+    public static JsonObject NewCrateJson(SyntheticCrate crate, string? description = null)
+    {
+        var deps = new JsonArray();
+        foreach (var dep in crate.Dependencies)
+        {
+            var d = new JsonObject
+            {
+                ["optional"] = dep.Optional,
+                ["default_features"] = dep.DefaultFeatures,
+                ["name"] = dep.CrateName,
+                ["features"] = new JsonArray((dep.Features ?? []).Select(f => (JsonNode?)f).ToArray()),
+                ["version_req"] = dep.Req,
+                ["target"] = dep.Target,
+                ["kind"] = dep.Kind,
+            };
+            if (dep.Package is not null)
+            {
+                d["explicit_name_in_toml"] = dep.Name;
+            }
+
+            deps.Add(d);
+        }
+
+        var features = new JsonObject();
+        foreach (var (feature, values) in crate.Features)
+        {
+            features[feature] = new JsonArray(values.Select(v => (JsonNode?)v).ToArray());
+        }
+
+        return new JsonObject
+        {
+            ["name"] = crate.Name,
+            ["vers"] = crate.Version,
+            ["deps"] = deps,
+            ["features"] = features,
+            ["authors"] = new JsonArray(),
+            ["description"] = description ?? $"Synthetic test crate {crate.Name}",
+            ["documentation"] = null,
+            ["homepage"] = null,
+            ["readme"] = null,
+            ["readme_file"] = null,
+            ["keywords"] = new JsonArray(),
+            ["categories"] = new JsonArray(),
+            ["license"] = "MIT",
+            ["license_file"] = null,
+            ["repository"] = null,
+            ["badges"] = new JsonObject(),
+            ["links"] = null,
+            ["rust_version"] = null,
+        };
+    }
+
+    public static byte[] Build(JsonNode json, byte[] crateBytes) => Build(Encoding.UTF8.GetBytes(json.ToJsonString()), crateBytes);
+
+    public static byte[] Build(byte[] json, byte[] crateBytes)
+    {
+        var body = new byte[4 + json.Length + 4 + crateBytes.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(body, (uint)json.Length);
+        json.CopyTo(body, 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(4 + json.Length), (uint)crateBytes.Length);
+        crateBytes.CopyTo(body, 8 + json.Length);
+        return body;
+    }
+
+    public static MemoryStream Stream(JsonNode json, byte[] crateBytes) => new(Build(json, crateBytes), writable: false);
+
+    /// <summary>A new JSON object from <paramref name="json"/> with <paramref name="edit"/> applied.</summary>
+    public static JsonObject Edited(JsonObject json, Action<JsonObject> edit)
+    {
+        var copy = JsonNode.Parse(json.ToJsonString())!.AsObject();
+        edit(copy);
+        return copy;
+    }
+}
+
+/// <summary>
+/// Serves <see cref="Allowed"/> bytes of a body and fails the test if anyone asks for a byte beyond them: proves a
+/// limit was enforced from the header alone.
+/// </summary>
+public sealed class HeaderOnlyStream(byte[] body, int allowed) : Stream
+{
+    private int _position;
+
+    public int Allowed => allowed;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => _position;
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (_position + buffer.Length > allowed)
+        {
+            throw new InvalidOperationException(
+                $"Expected the body to be read no further than byte {allowed} (the header); a read asked for bytes {_position}..{_position + buffer.Length}.");
+        }
+
+        var n = Math.Min(buffer.Length, body.Length - _position);
+        body.AsSpan(_position, n).CopyTo(buffer);
+        _position += n;
+        return n;
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(buffer.Span));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        Task.FromResult(Read(buffer.AsSpan(offset, count)));
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+/// <summary>Hand-made <c>.crate</c> files for the tarball rules: any entries, any types.</summary>
+public static class Tarball
+{
+    public static byte[] Create(params (string Path, string? Content, TarEntryType Type)[] entries)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        using (var tar = new TarWriter(gzip, TarEntryFormat.Gnu, leaveOpen: true))
+        {
+            foreach (var (path, content, type) in entries)
+            {
+                var entry = new GnuTarEntry(type, path);
+                if (type == TarEntryType.SymbolicLink || type == TarEntryType.HardLink)
+                {
+                    entry.LinkName = content ?? "target";
+                }
+                else if (content is not null)
+                {
+                    entry.DataStream = new MemoryStream(Encoding.UTF8.GetBytes(content));
+                }
+
+                tar.WriteEntry(entry);
+            }
+        }
+
+        return output.ToArray();
+    }
+
+    public static (string, string?, TarEntryType) File(string path, string content) => (path, content, TarEntryType.RegularFile);
+
+    public static string Manifest(string name, string version) =>
+        $"[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n";
+}
+
+public static class JsonAssert
+{
+    public static JsonElement ParseLine(string line) => JsonDocument.Parse(line).RootElement.Clone();
+}
