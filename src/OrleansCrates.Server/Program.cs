@@ -17,6 +17,7 @@ var app = builder.Build();
 app.UseOrleansCratesErrorHandling();
 app.MapHealthApi();
 app.MapMirrorApi();
+app.MapPrivateRegistryApi();
 app.Run();
 
 /// <summary>The web host; public so tests can reference the assembly.</summary>

@@ -25,6 +25,7 @@ public sealed class CargoProject : IDisposable
 {
     private readonly string _mainRs;
     private string _indexUrl;
+    private string _extraConfig = "";
     private int _netRetry;
     private int _homeGeneration;
 
@@ -102,7 +103,15 @@ public sealed class CargoProject : IDisposable
     /// Runs cargo in <see cref="ProjectDir"/>. On timeout (default 3 minutes) or cancellation the whole process tree
     /// is killed and the result says so in <see cref="CargoResult.KilledReason"/> (exit code -1).
     /// </summary>
-    public async Task<CargoResult> RunAsync(
+    public Task<CargoResult> RunAsync(
+        IEnumerable<string> args,
+        TimeSpan? timeout = null,
+        CancellationToken cancellationToken = default) =>
+        RunInAsync(ProjectDir, args, timeout, cancellationToken);
+
+    /// <summary>Runs cargo in another folder (a crate to publish, say) with this project's CARGO_HOME and settings.</summary>
+    public async Task<CargoResult> RunInAsync(
+        string workingDirectory,
         IEnumerable<string> args,
         TimeSpan? timeout = null,
         CancellationToken cancellationToken = default)
@@ -112,7 +121,7 @@ public sealed class CargoProject : IDisposable
         var limit = timeout ?? TimeSpan.FromMinutes(3);
         var start = new ProcessStartInfo(CargoExecutable)
         {
-            WorkingDirectory = ProjectDir,
+            WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
@@ -165,6 +174,16 @@ public sealed class CargoProject : IDisposable
         }
 
         return new CargoResult(killed is null ? process.ExitCode : -1, output, error) { KilledReason = killed };
+    }
+
+    /// <summary>
+    /// Appends TOML to config.toml, kept across <see cref="UseFreshCargoHome"/> — e.g. a <c>[registries.internal]</c>
+    /// table and <c>[registry] global-credential-providers</c>.
+    /// </summary>
+    public void AddConfig(string toml)
+    {
+        _extraConfig += "\n" + toml.TrimEnd() + "\n";
+        WriteConfig();
     }
 
     /// <summary>Switches to a new, empty CARGO_HOME with the same config.toml (nothing cached client-side).</summary>
@@ -309,7 +328,8 @@ public sealed class CargoProject : IDisposable
             + $"retry = {_netRetry}\n"
             + "\n"
             + "[term]\n"
-            + "color = \"never\"\n";
+            + "color = \"never\"\n"
+            + _extraConfig;
         File.WriteAllText(Path.Combine(CargoHome, "config.toml"), config);
     }
 

@@ -10,6 +10,9 @@ public sealed class MirrorOptions
     /// <summary>The base URL clients reach this mirror at (e.g. <c>https://crates.example.com</c>); from each request when unset.</summary>
     public string? PublicUrl { get; set; }
 
+    /// <summary>Whether reading the mirror (index and downloads) needs a token: cargo's auth-required flow.</summary>
+    public bool ReadRequiresToken { get; set; }
+
     /// <summary>How long a fetched index file is served without asking upstream again.</summary>
     public TimeSpan IndexTtl { get; set; } = TimeSpan.FromSeconds(60);
 

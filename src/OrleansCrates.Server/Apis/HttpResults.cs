@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using Microsoft.Net.Http.Headers;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Apis;
 
@@ -9,16 +9,16 @@ namespace OrleansCrates.Server.Apis;
 /// A small index document served from memory with a strong ETag; a matching If-None-Match gets 304. A stale copy
 /// (served because upstream failed or is being revalidated) says how old it is in <c>Age</c>.
 /// </summary>
-public sealed class IndexBytesResult(byte[] body, string contentType, TimeSpan? stale, string? etag = null) : IResult
+public sealed class IndexBytesResult(ReadOnlyMemory<byte> body, string contentType, TimeSpan? stale, string? etag = null) : IResult
 {
     public const string StaleHeader = "X-Index-Stale";
 
-    public byte[] Body => body;
+    public ReadOnlyMemory<byte> Body => body;
 
     public Task ExecuteAsync(HttpContext httpContext)
     {
         var response = httpContext.Response;
-        var tag = etag ?? ETags.Of(body);
+        var tag = etag ?? ETags.Of(body.Span);
         response.Headers.ETag = tag;
         if (stale is { } age)
         {
@@ -43,12 +43,11 @@ public sealed class IndexBytesResult(byte[] body, string contentType, TimeSpan? 
 /// A stored crate file, streamed from storage without being buffered whole. Immutable, so cacheable forever; never
 /// compressed (cargo hashes the bytes as they arrive).
 /// </summary>
-public sealed class CrateFileHttpResult(CrateFileResult file) : IResult
+public sealed class CrateFileHttpResult(StoredObject stored, IAsyncDisposable owner) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
-        await using var _ = file;
-        var stored = file.File!;
+        await using var _ = owner;
         var response = httpContext.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/gzip";

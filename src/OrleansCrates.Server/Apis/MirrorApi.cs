@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Options;
+using OrleansCrates.Accounts;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
+using OrleansCrates.Server.Hosting;
 
 namespace OrleansCrates.Server.Apis;
 
@@ -11,29 +13,36 @@ public static class MirrorApi
 
     public static IEndpointRouteBuilder MapMirrorApi(this IEndpointRouteBuilder app)
     {
-        var index = app.MapGroup("/index");
-        index.MapGet("/config.json", GetConfig);
-        index.MapGet("/{**path}", GetIndexFile);
-        app.MapGet(DownloadRoute, Download);
+        var mirror = app.MapGroup("").RequireTokenWhen(IsRestricted);
+        mirror.MapGet("/index/config.json", GetConfig);
+        mirror.MapGet("/index/{**path}", GetIndexFile);
+        mirror.MapGet(DownloadRoute, Download);
         return app;
     }
+
+    private static bool IsRestricted(IServiceProvider services) => services.GetRequiredService<IOptions<MirrorOptions>>().Value.ReadRequiresToken;
 
     /// <summary>config.json: downloads come back to this mirror, under the same host as the index.</summary>
     public static IResult GetConfig(HttpRequest request, IOptions<MirrorOptions> options)
     {
         var baseUrl = PublicBaseUrl.Of(request, options.Value.PublicUrl);
-        var config = new RegistryConfig($"{baseUrl}/crates/{{crate}}/{{version}}/download");
+        var config = new RegistryConfig($"{baseUrl}/crates/{{crate}}/{{version}}/download", AuthRequired: options.Value.ReadRequiresToken);
         return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null);
     }
 
-    public static async Task<IResult> GetIndexFile(string path, CrateCoordinator coordinator, CancellationToken cancellationToken)
+    public static async Task<IResult> GetIndexFile(string path, HttpContext context, CrateCoordinator coordinator, MirrorGuard guard)
     {
         if (!IndexPath.TryParse(path, out var name))
         {
             return PlainText.NotFound("not a crate index path");
         }
 
-        var result = await coordinator.GetIndexAsync(name.Value, cancellationToken);
+        if (await guard.RefusalOrNullAsync(context, name.Value) is { } refused)
+        {
+            return refused;
+        }
+
+        var result = await coordinator.GetIndexAsync(name.Value, context.RequestAborted);
         return result.Status switch
         {
             IndexStatus.Found => new IndexBytesResult(result.Entry!.Stored!.Body, "text/plain", result.IsStale ? result.Age : null, result.Entry.ETag),
@@ -42,7 +51,7 @@ public static class MirrorApi
         };
     }
 
-    public static async Task<IResult> Download(string name, string version, CrateCoordinator coordinator, CancellationToken cancellationToken)
+    public static async Task<IResult> Download(string name, string version, HttpContext context, CrateCoordinator coordinator, MirrorGuard guard, RegistryAccess access)
     {
         if (!CrateName.TryParse(name, out var crate))
         {
@@ -54,10 +63,20 @@ public static class MirrorApi
             return PlainText.BadRequest("invalid version");
         }
 
-        var result = await coordinator.OpenCrateFileAsync(crate.Value, version, cancellationToken);
+        if (await guard.RefusalOrNullAsync(context, crate.Value) is { } refused)
+        {
+            return refused;
+        }
+
+        var result = await coordinator.OpenCrateFileAsync(crate.Value, version, context.RequestAborted);
+        if (result.Status == CrateFileStatus.Found)
+        {
+            await access.RecordDownloadAsync(context, DownloadRecord.Mirror, crate.Value.Value, version);
+        }
+
         return result.Status switch
         {
-            CrateFileStatus.Found => new CrateFileHttpResult(result),
+            CrateFileStatus.Found => new CrateFileHttpResult(result.File!, result),
             CrateFileStatus.NotFound => PlainText.NotFound(result.Error ?? "not found"),
             CrateFileStatus.IndexUnavailable => PlainText.Unavailable(result.Error ?? "upstream unavailable", result.RetryAfter),
             // Nothing was stored; cargo retries a 502 and the next request fetches again.

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Options;
+using OrleansCrates.Accounts;
 using OrleansCrates.Core.Coordination;
 using OrleansCrates.Core.Mirror;
+using OrleansCrates.Registry;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Storage.FileSystem;
@@ -37,6 +39,12 @@ public static class ServiceRegistration
         AddStorage(services, builder.Configuration);
         services.AddSingleton<UpstreamSet>();
         services.AddSingleton<CrateCoordinator>();
+
+        services.AddAccounts();
+        services.AddSingleton<IUserDirectory, TokenStoreUserDirectory>();
+        services.AddPrivateRegistry(builder.Configuration);
+        services.AddSingleton<RegistryAccess>();
+        services.AddSingleton<MirrorGuard>();
         return builder;
     }
 
