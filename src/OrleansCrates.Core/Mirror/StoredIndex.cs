@@ -10,12 +10,21 @@ namespace OrleansCrates.Core.Mirror;
 /// </summary>
 public sealed record StoredIndex(byte[] Body, string? UpstreamETag, string? UpstreamLastModified, DateTimeOffset FetchedAt)
 {
+    /// <summary>Which upstream the validators (<see cref="UpstreamETag"/>, <see cref="UpstreamLastModified"/>) belong to; null for the primary.</summary>
+    public string? Upstream { get; init; }
+
+    /// <summary>
+    /// Versions whose lines upstream stopped listing but this mirror keeps serving because it holds their files
+    /// (<c>Mirror:KeepDeleted</c>); their lines are still in <see cref="Body"/>, verbatim.
+    /// </summary>
+    public IReadOnlyList<string> DeletedUpstream { get; init; } = [];
+
     private const int FormatVersion = 1;
 
     public byte[] Serialize()
     {
         var header = JsonSerializer.SerializeToUtf8Bytes(
-            new Header(FormatVersion, UpstreamETag, UpstreamLastModified, FetchedAt),
+            new Header(FormatVersion, UpstreamETag, UpstreamLastModified, FetchedAt, Upstream, DeletedUpstream.Count == 0 ? null : [.. DeletedUpstream]),
             StoredIndexJsonContext.Default.Header);
         var bytes = new byte[header.Length + 1 + Body.Length];
         header.CopyTo(bytes, 0);
@@ -38,6 +47,10 @@ public sealed record StoredIndex(byte[] Body, string? UpstreamETag, string? Upst
             var header = JsonSerializer.Deserialize(bytes.AsSpan(0, newline), StoredIndexJsonContext.Default.Header);
             return header is { V: FormatVersion }
                 ? new StoredIndex(bytes[(newline + 1)..], header.ETag, header.LastModified, header.FetchedAt)
+                {
+                    Upstream = header.Upstream,
+                    DeletedUpstream = header.DeletedUpstream ?? [],
+                }
                 : null;
         }
         catch (JsonException)
@@ -52,7 +65,9 @@ public sealed record StoredIndex(byte[] Body, string? UpstreamETag, string? Upst
         [property: JsonPropertyName("v")] int V,
         [property: JsonPropertyName("etag")] string? ETag,
         [property: JsonPropertyName("lastModified")] string? LastModified,
-        [property: JsonPropertyName("fetchedAt")] DateTimeOffset FetchedAt);
+        [property: JsonPropertyName("fetchedAt")] DateTimeOffset FetchedAt,
+        [property: JsonPropertyName("upstream"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Upstream = null,
+        [property: JsonPropertyName("deletedUpstream"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? DeletedUpstream = null);
 }
 
 [JsonSerializable(typeof(StoredIndex.Header))]
