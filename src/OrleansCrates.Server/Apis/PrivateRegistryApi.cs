@@ -144,18 +144,13 @@ public static class PrivateRegistryApi
 
     private static async Task<IResult> SetYankedAsync(string name, string version, bool yanked, HttpContext context, PrivateRegistry registry, RegistryAccess access)
     {
-        var (caller, denied) = await PublisherAsync(context, access, name);
+        var (caller, crate, denied) = await PublisherAsync(context, access, name);
         if (denied is not null)
         {
             return denied;
         }
 
-        if (!CrateName.TryParse(name, out var crate))
-        {
-            return CargoErrors.Status(StatusCodes.Status404NotFound, $"crate `{name}` does not exist");
-        }
-
-        var outcome = await registry.YankAsync(caller!.User, access.Policy.IsAdmin(caller), crate.Value, version, yanked, context.RequestAborted);
+        var outcome = await registry.YankAsync(caller!.User, access.Policy.IsAdmin(caller), crate, version, yanked, context.RequestAborted);
         return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, null)) : CargoErrors.Of(outcome.Error!.Value);
     }
 
@@ -174,22 +169,17 @@ public static class PrivateRegistryApi
 
     private static async Task<IResult> ChangeOwnersAsync(string name, OwnersRequest body, bool add, HttpContext context, PrivateRegistry registry, RegistryAccess access)
     {
-        var (caller, denied) = await PublisherAsync(context, access, name);
+        var (caller, crate, denied) = await PublisherAsync(context, access, name);
         if (denied is not null)
         {
             return denied;
         }
 
-        if (!CrateName.TryParse(name, out var crate))
-        {
-            return CargoErrors.Status(StatusCodes.Status404NotFound, $"crate `{name}` does not exist");
-        }
-
         var logins = body.Users ?? [];
         var isAdmin = access.Policy.IsAdmin(caller!);
         var outcome = add
-            ? await registry.AddOwnersAsync(caller!.User, isAdmin, crate.Value, logins, context.RequestAborted)
-            : await registry.RemoveOwnersAsync(caller!.User, isAdmin, crate.Value, logins, context.RequestAborted);
+            ? await registry.AddOwnersAsync(caller!.User, isAdmin, crate, logins, context.RequestAborted)
+            : await registry.RemoveOwnersAsync(caller!.User, isAdmin, crate, logins, context.RequestAborted);
         return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, outcome.Message)) : CargoErrors.Of(outcome.Error!.Value);
     }
 
@@ -216,18 +206,26 @@ public static class PrivateRegistryApi
         return TypedResults.Json(new { downloads = records });
     }
 
-    /// <summary>A token allowed to act on this crate's ownership and versions (the registry then checks ownership).</summary>
-    private static async Task<(TokenInfo? Caller, IResult? Denied)> PublisherAsync(HttpContext context, RegistryAccess access, string crate)
+    /// <summary>
+    /// The caller and crate of a yank or owners call: a token allowed to act on this crate (the registry then checks
+    /// ownership), and a valid crate name; otherwise the answer to give.
+    /// </summary>
+    private static async Task<(TokenInfo? Caller, CrateName Crate, IResult? Denied)> PublisherAsync(HttpContext context, RegistryAccess access, string name)
     {
         var caller = await access.CallerOrNullAsync(context);
         if (caller is null)
         {
-            return (null, TokenProblem(context));
+            return (null, default, TokenProblem(context));
         }
 
-        return access.Policy.CanPublish(caller, crate) || access.Policy.IsAdmin(caller)
-            ? (caller, null)
-            : (caller, CargoErrors.Forbidden($"this token may not change `{crate}` (scope {TokenStore.ScopeName(caller.Scope)})"));
+        if (!access.Policy.CanPublish(caller, name) && !access.Policy.IsAdmin(caller))
+        {
+            return (caller, default, CargoErrors.Forbidden($"this token may not change `{name}` (scope {TokenStore.ScopeName(caller.Scope)})"));
+        }
+
+        return CrateName.TryParse(name, out var crate)
+            ? (caller, crate.Value, null)
+            : (caller, default, CargoErrors.Status(StatusCodes.Status404NotFound, $"crate `{name}` does not exist"));
     }
 
     /// <summary>No token, or one that is unknown or revoked: cargo shows this detail.</summary>
