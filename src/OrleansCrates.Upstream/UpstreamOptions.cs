@@ -13,6 +13,15 @@ public sealed class UpstreamOptions
 
     /// <summary>Connect and response-header timeout, and the longest a download may go without receiving a byte.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The name this upstream goes by in logs, health output and stored index files (which upstream issued a stored
+    /// ETag): <see cref="Name"/>, else the host (and port) of <see cref="IndexUrl"/>.
+    /// </summary>
+    public string ResolveName() =>
+        !string.IsNullOrWhiteSpace(Name) ? Name.Trim()
+        : Uri.TryCreate(IndexUrl, UriKind.Absolute, out var url) ? url.Authority
+        : IndexUrl;
 }
 
 /// <summary>How this node behaves towards every upstream (part of the <c>Mirror</c> section).</summary>
@@ -24,7 +33,10 @@ public sealed class UpstreamPolicy
     /// <summary>Requests in flight to one upstream at most, downloads included.</summary>
     public int MaxConcurrency { get; set; } = 32;
 
-    /// <summary>Attempts per request for network errors and 5xx, including the first.</summary>
+    /// <summary>
+    /// Attempts per request for network errors and 5xx, including the first. Applies when a caller does not pass an
+    /// <see cref="AttemptBudget"/> of its own (with several upstreams, the next upstream is asked instead).
+    /// </summary>
     public int MaxAttempts { get; set; } = 2;
 
     /// <summary>The longest Retry-After this node waits out itself; longer ones fail the request at once.</summary>
@@ -32,4 +44,16 @@ public sealed class UpstreamPolicy
 
     /// <summary>How long an upstream's config.json (its download URL template) is reused before it is fetched again.</summary>
     public TimeSpan ConfigRefreshInterval { get; set; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>
+/// How hard one request tries a single upstream before reporting failure: up to <see cref="MaxAttempts"/> tries for
+/// network errors, 5xx and 429 (a timeout is never retried), and whether a short Retry-After hold-back is waited out
+/// rather than failing at once. With several upstreams the caller passes <see cref="Once"/>, so a failing upstream
+/// costs one attempt and the next one is asked.
+/// </summary>
+public readonly record struct AttemptBudget(int MaxAttempts, bool WaitOutRetryAfter)
+{
+    /// <summary>One attempt, and an upstream holding us back (Retry-After) fails at once instead of being waited for.</summary>
+    public static AttemptBudget Once { get; } = new(1, false);
 }

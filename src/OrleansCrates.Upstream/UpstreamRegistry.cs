@@ -10,7 +10,9 @@ namespace OrleansCrates.Upstream;
 /// One upstream sparse registry, used politely: every request carries an identifying User-Agent, at most
 /// <see cref="UpstreamPolicy.MaxConcurrency"/> requests are in flight, 429/503 Retry-After holds back every request
 /// to that upstream until it expires, and index files are revalidated with the stored ETag or Last-Modified.
-/// All outcomes, failures included, are values; only cancellation by the caller throws.
+/// All outcomes, failures included, are values; only cancellation by the caller throws. How hard one request tries
+/// (retries, waiting out Retry-After) is the caller's <see cref="AttemptBudget"/>, so a caller with another upstream to
+/// ask can move on after one attempt. <see cref="Health"/> is where the caller records what it concluded.
 /// </summary>
 public sealed partial class UpstreamRegistry : IDisposable
 {
@@ -25,6 +27,7 @@ public sealed partial class UpstreamRegistry : IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly SemaphoreSlim _configLock = new(1, 1);
     private (RegistryConfig Config, DateTimeOffset FetchedAt)? _config;
+    private long _configFailedAtTimestamp = long.MinValue;
     private long _notBeforeTicks;
 
     public UpstreamRegistry(UpstreamOptions options, UpstreamPolicy policy, TimeProvider time, ILogger logger)
@@ -34,7 +37,8 @@ public sealed partial class UpstreamRegistry : IDisposable
         _time = time;
         _logger = logger;
         IndexUrl = new Uri(options.IndexUrl.EndsWith('/') ? options.IndexUrl : options.IndexUrl + "/", UriKind.Absolute);
-        Name = string.IsNullOrWhiteSpace(options.Name) ? IndexUrl.Authority : options.Name;
+        Name = options.ResolveName();
+        Health = new UpstreamHealth(time);
         _slots = new SemaphoreSlim(Math.Max(1, policy.MaxConcurrency));
         var userAgent = UserAgentFor(policy.Contact);
         // Index files may arrive compressed (that is transport, not content); crate files must arrive as raw bytes.
@@ -46,6 +50,12 @@ public sealed partial class UpstreamRegistry : IDisposable
 
     public Uri IndexUrl { get; }
 
+    /// <summary>This upstream's state on this node, as recorded by the caller that judged each outcome.</summary>
+    public UpstreamHealth Health { get; }
+
+    /// <summary>The budget from <see cref="UpstreamPolicy"/>: its attempts, and short Retry-After waits honoured.</summary>
+    public AttemptBudget DefaultBudget => new(Math.Max(1, _policy.MaxAttempts), true);
+
     public static string UserAgentFor(string contact)
     {
         var version = typeof(UpstreamRegistry).Assembly.GetName().Version?.ToString(3) ?? "0";
@@ -55,7 +65,12 @@ public sealed partial class UpstreamRegistry : IDisposable
     }
 
     /// <summary>Fetches an index file relative to the index root, conditionally when a validator is given.</summary>
-    public async Task<IndexFetchResult> FetchIndexFileAsync(string relativePath, string? etag, string? lastModified, CancellationToken cancellationToken)
+    public Task<IndexFetchResult> FetchIndexFileAsync(string relativePath, string? etag, string? lastModified, CancellationToken cancellationToken) =>
+        FetchIndexFileAsync(relativePath, etag, lastModified, DefaultBudget, cancellationToken);
+
+    /// <summary>Fetches an index file relative to the index root, conditionally when a validator is given, within <paramref name="budget"/>.</summary>
+    public async Task<IndexFetchResult> FetchIndexFileAsync(
+        string relativePath, string? etag, string? lastModified, AttemptBudget budget, CancellationToken cancellationToken)
     {
         var url = new Uri(IndexUrl, relativePath);
         var started = Stopwatch.GetTimestamp();
@@ -72,7 +87,7 @@ public sealed partial class UpstreamRegistry : IDisposable
             }
 
             return request;
-        }, cancellationToken);
+        }, budget, cancellationToken);
 
         if (sent.Response is null)
         {
@@ -125,7 +140,15 @@ public sealed partial class UpstreamRegistry : IDisposable
     }
 
     /// <summary>The upstream's config.json, reused for <see cref="UpstreamPolicy.ConfigRefreshInterval"/>; on failure the last good copy.</summary>
-    public async Task<RegistryConfig?> GetConfigOrNullAsync(CancellationToken cancellationToken)
+    public Task<RegistryConfig?> GetConfigOrNullAsync(CancellationToken cancellationToken) =>
+        GetConfigOrNullAsync(DefaultBudget, cancellationToken);
+
+    /// <summary>
+    /// The upstream's config.json, reused for <see cref="UpstreamPolicy.ConfigRefreshInterval"/>; on failure the last
+    /// good copy. Callers that queued behind a fetch that just failed get that outcome instead of asking again, so a dead
+    /// upstream costs one timeout, not one per waiting download.
+    /// </summary>
+    public async Task<RegistryConfig?> GetConfigOrNullAsync(AttemptBudget budget, CancellationToken cancellationToken)
     {
         var cached = _config;
         if (cached is { } c && _time.GetUtcNow() - c.FetchedAt < _policy.ConfigRefreshInterval)
@@ -133,6 +156,7 @@ public sealed partial class UpstreamRegistry : IDisposable
             return c.Config;
         }
 
+        var queuedAt = _time.GetTimestamp();
         await _configLock.WaitAsync(cancellationToken);
         try
         {
@@ -142,10 +166,16 @@ public sealed partial class UpstreamRegistry : IDisposable
                 return again.Config;
             }
 
-            var fetched = await FetchIndexFileAsync("config.json", null, null, cancellationToken);
+            if (Interlocked.Read(ref _configFailedAtTimestamp) >= queuedAt)
+            {
+                return cached?.Config;
+            }
+
+            var fetched = await FetchIndexFileAsync("config.json", null, null, budget, cancellationToken);
             var config = fetched.Status == IndexFetchStatus.Modified ? RegistryConfig.TryParse(fetched.Body) : null;
             if (config is null)
             {
+                Interlocked.Exchange(ref _configFailedAtTimestamp, _time.GetTimestamp());
                 LogConfigUnavailable(_logger, Name, fetched.Error ?? $"config.json: {fetched.Status}");
                 return cached?.Config;
             }
@@ -160,9 +190,13 @@ public sealed partial class UpstreamRegistry : IDisposable
     }
 
     /// <summary>Starts downloading the file an index line describes, from the host the upstream's config.json names.</summary>
-    public async Task<UpstreamDownload> DownloadAsync(CrateName name, IndexLine line, CancellationToken cancellationToken)
+    public Task<UpstreamDownload> DownloadAsync(CrateName name, IndexLine line, CancellationToken cancellationToken) =>
+        DownloadAsync(name, line, DefaultBudget, cancellationToken);
+
+    /// <summary>Starts downloading the file an index line describes, within <paramref name="budget"/>.</summary>
+    public async Task<UpstreamDownload> DownloadAsync(CrateName name, IndexLine line, AttemptBudget budget, CancellationToken cancellationToken)
     {
-        var config = await GetConfigOrNullAsync(cancellationToken);
+        var config = await GetConfigOrNullAsync(budget, cancellationToken);
         if (config is null)
         {
             return UpstreamDownload.Failure($"{Name}: config.json is unavailable, so the download location is unknown");
@@ -174,7 +208,7 @@ public sealed partial class UpstreamRegistry : IDisposable
             return UpstreamDownload.Failure($"{Name}: dl template '{config.Dl}' does not give an http(s) URL");
         }
 
-        var sent = await SendAsync(_downloadClient, () => new HttpRequestMessage(HttpMethod.Get, url), cancellationToken);
+        var sent = await SendAsync(_downloadClient, () => new HttpRequestMessage(HttpMethod.Get, url), budget, cancellationToken);
         if (sent.Response is null)
         {
             return UpstreamDownload.Failure(sent.Error!, sent.RetryAfter);
@@ -215,21 +249,21 @@ public sealed partial class UpstreamRegistry : IDisposable
     }
 
     /// <summary>
-    /// Sends with retries. On success the caller owns the response and one concurrency slot, and must release the
-    /// slot; on failure nothing is held.
+    /// Sends with retries, within <paramref name="budget"/>. On success the caller owns the response and one concurrency
+    /// slot, and must release the slot; on failure nothing is held.
     /// </summary>
     private async Task<(HttpResponseMessage? Response, string? Error, TimeSpan? RetryAfter)> SendAsync(
-        HttpClient client, Func<HttpRequestMessage> createRequest, CancellationToken cancellationToken)
+        HttpClient client, Func<HttpRequestMessage> createRequest, AttemptBudget budget, CancellationToken cancellationToken)
     {
         string? error = null;
         TimeSpan? retryAfter = null;
-        var attempts = Math.Max(1, _policy.MaxAttempts);
+        var attempts = Math.Max(1, budget.MaxAttempts);
         for (var attempt = 1; attempt <= attempts; attempt++)
         {
             var wait = TimeSpan.FromTicks(Interlocked.Read(ref _notBeforeTicks) - _time.GetUtcNow().UtcTicks);
             if (wait > TimeSpan.Zero)
             {
-                if (wait > _policy.MaxRetryAfterWait)
+                if (!budget.WaitOutRetryAfter || wait > _policy.MaxRetryAfterWait)
                 {
                     return (null, $"{Name} asked us to wait {wait.TotalSeconds:0} s (Retry-After)", wait);
                 }
@@ -257,7 +291,11 @@ public sealed partial class UpstreamRegistry : IDisposable
                         break; // a timed-out upstream is not asked again at once; failover handles slowness
                     }
 
-                    await Backoff(attempt, cancellationToken);
+                    if (attempt < attempts)
+                    {
+                        await Backoff(attempt, cancellationToken);
+                    }
+
                     continue;
                 }
             }
@@ -275,7 +313,7 @@ public sealed partial class UpstreamRegistry : IDisposable
                 LogAttemptFailed(_logger, Name, attempt, error);
                 response.Dispose();
                 _slots.Release();
-                if (status >= 500 && status != 503)
+                if (status >= 500 && status != 503 && attempt < attempts)
                 {
                     await Backoff(attempt, cancellationToken);
                 }

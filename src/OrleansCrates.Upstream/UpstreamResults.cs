@@ -24,6 +24,9 @@ public sealed record IndexFetchResult(
     string? Error = null,
     TimeSpan? RetryAfter = null)
 {
+    /// <summary>The name of the upstream that answered (set by whoever chose the upstream); null for a failure.</summary>
+    public string? Upstream { get; init; }
+
     public static IndexFetchResult Failure(string error, TimeSpan? retryAfter = null) => new(IndexFetchStatus.Failed, Error: error, RetryAfter: retryAfter);
 }
 

@@ -219,19 +219,30 @@ public sealed partial class CrateCoordinator : IDisposable
             : await RevalidateAsync(name, key, Newest(stored, known));
     }
 
-    /// <summary>Asks upstream, conditionally when a copy is known, and stores what it says. Runs under the index file's lease.</summary>
+    /// <summary>
+    /// Asks the upstreams (in order, failing over), conditionally when a copy is known and the answering upstream issued
+    /// its validators, and stores what they say — keeping versions upstream stopped listing whose files this mirror
+    /// holds (<see cref="MirrorOptions.KeepDeleted"/>). Runs under the index file's lease.
+    /// </summary>
     private async Task<IndexRefresh> RevalidateAsync(CrateName name, string key, StoredIndex? known)
     {
         Interlocked.Increment(ref _upstreamIndexFetches);
-        var upstream = _upstreams.Primary;
-        var result = await upstream.FetchIndexFileAsync(name.IndexPath, known?.UpstreamETag, known?.UpstreamLastModified, _stopping);
+        var result = await _upstreams.FetchIndexFileAsync(name.IndexPath, known, _stopping);
         var now = _time.GetUtcNow();
         switch (result.Status)
         {
             case IndexFetchStatus.Modified:
-                return Remember(name, await SaveAsync(key, new StoredIndex(result.Body!, result.ETag, result.LastModified, now)));
+                var fetched = new StoredIndex(result.Body!, result.ETag, result.LastModified, now) { Upstream = result.Upstream };
+                return Remember(name, await SaveAsync(key, await KeepDeletedVersionsAsync(name, known, fetched)));
             case IndexFetchStatus.NotModified when known is not null:
                 return Remember(name, await SaveAsync(key, known with { FetchedAt = now }));
+            case IndexFetchStatus.NotFound when known is not null && _options.KeepDeleted:
+                // The whole crate is gone upstream: keep serving the versions whose files we hold, if any.
+                var gone = new StoredIndex([], null, null, now) { Upstream = result.Upstream };
+                var kept = await KeepDeletedVersionsAsync(name, known, gone);
+                return kept.DeletedUpstream.Count > 0
+                    ? Remember(name, await SaveAsync(key, kept))
+                    : Remember(name, IndexEntry.NotFound(now + _options.NotFoundTtl));
             case IndexFetchStatus.NotFound:
                 return Remember(name, IndexEntry.NotFound(now + _options.NotFoundTtl));
             default:
@@ -241,6 +252,88 @@ public sealed partial class CrateCoordinator : IDisposable
                     ? new IndexRefresh(null, error, result.RetryAfter)
                     : Remember(name, IndexEntry.Found(known, now + _options.FailureBackoff).WithFailedRevalidation(now + _options.FailureBackoff, error));
         }
+    }
+
+    /// <summary>
+    /// <c>Mirror:KeepDeleted</c>: versions in the previous body that upstream's new body no longer lists, and whose crate
+    /// files this mirror holds, keep their previous lines (earlier upstream bytes, verbatim), appended to the new body
+    /// and flagged in <see cref="StoredIndex.DeletedUpstream"/>. Versions without a held file are dropped as upstream
+    /// says; a kept version that upstream lists again is upstream's line once more and no longer flagged.
+    /// </summary>
+    private async Task<StoredIndex> KeepDeletedVersionsAsync(CrateName name, StoredIndex? previous, StoredIndex fetched)
+    {
+        if (!_options.KeepDeleted || previous is null)
+        {
+            return fetched;
+        }
+
+        var listed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in IndexFile.Lines(fetched.Body))
+        {
+            if (IndexLine.TryParse(line.Span) is { } parsed)
+            {
+                listed.Add(WithoutBuildMetadata(parsed.Version));
+            }
+        }
+
+        List<(ReadOnlyMemory<byte> Line, string Version)>? kept = null;
+        foreach (var line in IndexFile.Lines(previous.Body))
+        {
+            if (IndexLine.TryParse(line.Span) is { } parsed &&
+                !listed.Contains(WithoutBuildMetadata(parsed.Version)) &&
+                await HoldsFileAsync(name, parsed.Version))
+            {
+                (kept ??= []).Add((line, parsed.Version));
+            }
+        }
+
+        if (kept is null)
+        {
+            return fetched;
+        }
+
+        using var body = new MemoryStream(fetched.Body.Length + kept.Sum(k => k.Line.Length + 1));
+        body.Write(fetched.Body);
+        if (fetched.Body.Length > 0 && fetched.Body[^1] != (byte)'\n')
+        {
+            body.WriteByte((byte)'\n');
+        }
+
+        foreach (var (line, _) in kept)
+        {
+            body.Write(line.Span);
+            body.WriteByte((byte)'\n');
+        }
+
+        var versions = kept.Select(k => k.Version).ToList();
+        var newlyDeleted = versions.Except(previous.DeletedUpstream, StringComparer.Ordinal).ToList();
+        if (newlyDeleted.Count > 0)
+        {
+            LogKeptDeletedVersions(_logger, name.Value, string.Join(", ", newlyDeleted));
+        }
+
+        return fetched with { Body = body.ToArray(), DeletedUpstream = versions };
+    }
+
+    /// <summary>Whether this mirror holds the crate file; when storage cannot say, assume so (never drop what we may hold).</summary>
+    private async Task<bool> HoldsFileAsync(CrateName name, string version)
+    {
+        var key = MirrorKeys.CrateFile(name, version);
+        try
+        {
+            return await _store.GetPropertiesOrNullAsync(key, _stopping) is not null;
+        }
+        catch (Exception e) when (e is IOException or StorageUnavailableException or UnauthorizedAccessException)
+        {
+            LogStorageReadFailed(_logger, key, e.Message);
+            return true;
+        }
+    }
+
+    private static string WithoutBuildMetadata(string version)
+    {
+        var plus = version.IndexOf('+', StringComparison.Ordinal);
+        return plus < 0 ? version : version[..plus];
     }
 
     private bool IsFresh(StoredIndex? stored, TimeSpan maxAge) => stored is not null && _time.GetUtcNow() - stored.FetchedAt < maxAge;
@@ -304,20 +397,19 @@ public sealed partial class CrateCoordinator : IDisposable
     /// Downloads one crate file from upstream, hashing while it streams into an uncommitted upload, and commits it
     /// only if every byte arrived and the sha256 equals the index checksum. Anything else leaves nothing behind.
     /// </summary>
-    private async Task<FetchOutcome> DownloadAndStoreAsync(CrateName name, IndexLine line, string key)
+    private Task<FetchOutcome> DownloadAndStoreAsync(CrateName name, IndexLine line, string key)
     {
         Interlocked.Increment(ref _upstreamFileFetches);
-        var upstream = _upstreams.Primary;
-        await using var download = await upstream.DownloadAsync(name, line, _stopping);
-        switch (download.Status)
-        {
-            case DownloadStatus.NotFound:
-                LogBadUpstreamFile(_logger, name.Value, line.Version, "the index lists it but the download is 404");
-                return new FetchOutcome(CrateFileStatus.BadUpstreamFile, $"upstream has no file for {name} {line.Version} although its index lists it", null);
-            case DownloadStatus.Failed:
-                return new FetchOutcome(CrateFileStatus.UpstreamUnavailable, download.Error, download.RetryAfter ?? TimeSpan.FromSeconds(1));
-        }
+        // The upstreams are asked in order; each one's bytes go through the same verify-then-commit path.
+        return _upstreams.DownloadAsync(name, line, download => ReceiveAndStoreAsync(name, line, key, download), _stopping);
+    }
 
+    /// <summary>
+    /// Streams one upstream's download into an uncommitted upload while hashing it, and commits only if every byte
+    /// arrived and the sha256 equals the index checksum. Anything else leaves nothing behind.
+    /// </summary>
+    private async Task<FetchOutcome> ReceiveAndStoreAsync(CrateName name, IndexLine line, string key, UpstreamDownload download)
+    {
         await using var upload = await _store.BeginUploadAsync(key, WriteCondition.IfNotExists, _stopping);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long received = 0;
@@ -334,7 +426,9 @@ public sealed partial class CrateCoordinator : IDisposable
         }
         catch (Exception e) when (e is IOException or HttpRequestException or TimeoutException)
         {
-            return Rejected(name, line, $"transfer broke off after {received} bytes: {e.Message}");
+            // A transfer that broke off or stalled is an upstream failure (the next upstream is asked), not a bad file.
+            LogBadUpstreamFile(_logger, name.Value, line.Version, $"transfer broke off after {received} bytes: {e.Message}");
+            return new FetchOutcome(CrateFileStatus.UpstreamUnavailable, $"transfer of {name} {line.Version} broke off after {received} bytes: {e.Message}", null);
         }
         finally
         {
@@ -377,4 +471,7 @@ public sealed partial class CrateCoordinator : IDisposable
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Could not read {Key} from storage: {Error}")]
     private static partial void LogStorageReadFailed(ILogger logger, string key, string error);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Upstream stopped listing {Crate} {Versions}; keeping them because this mirror holds their files")]
+    private static partial void LogKeptDeletedVersions(ILogger logger, string crate, string versions);
 }

@@ -1,12 +1,27 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansCrates.Protocol;
 using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Core.Mirror;
 
-/// <summary>The configured upstream registries, in order of preference. Nothing here talks to them at start-up.</summary>
-public sealed class UpstreamSet : IDisposable
+/// <summary>
+/// The configured upstream registries, in order of preference, and the one place that fails over between them.
+/// Each request walks the list: an upstream that fails (refused, reset, slower than its timeout, 5xx, 429, or a
+/// download that is missing or bad) hands the request to the next one, and is skipped by later requests for
+/// <see cref="MirrorOptions.UpstreamCooldown"/>; the first request after that probes it again. Upstreams that are
+/// cooling down are still asked, in order, when every other one failed, so a request never fails without asking
+/// anyone. An index upstream that answers 404/410/451 is authoritative: the crate does not exist, and nobody else is
+/// asked. With several upstreams each is asked once per request (no retries, no waiting out Retry-After) so the next
+/// one answers quickly; a single upstream keeps <see cref="MirrorOptions.UpstreamMaxAttempts"/>.
+/// Nothing here talks to an upstream at start-up.
+/// </summary>
+public sealed partial class UpstreamSet : IDisposable
 {
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _cooldown;
+    private readonly ILogger _logger;
+
     public UpstreamSet(IOptions<MirrorOptions> options, TimeProvider time, ILoggerFactory loggers)
     {
         var mirror = options.Value;
@@ -18,11 +33,126 @@ public sealed class UpstreamSet : IDisposable
         };
         var configured = mirror.Upstreams.Count > 0 ? mirror.Upstreams : [new UpstreamOptions()];
         All = [.. configured.Select(u => new UpstreamRegistry(u, policy, time, loggers.CreateLogger<UpstreamRegistry>()))];
+        _time = time;
+        _cooldown = mirror.UpstreamCooldown > TimeSpan.Zero ? mirror.UpstreamCooldown : TimeSpan.Zero;
+        _logger = loggers.CreateLogger<UpstreamSet>();
     }
 
     public IReadOnlyList<UpstreamRegistry> All { get; }
 
+    /// <summary>The first upstream: the one a stored index without an <see cref="StoredIndex.Upstream"/> came from.</summary>
     public UpstreamRegistry Primary => All[0];
+
+    /// <summary>Each upstream's state on this node, in order, for the health output.</summary>
+    public IReadOnlyList<UpstreamStatus> Status() =>
+        [.. All.Select(u => new UpstreamStatus(u.Name, u.IndexUrl, u.Health.Snapshot()))];
+
+    /// <summary>
+    /// Fetches an index file from the first upstream that answers. The validators of <paramref name="known"/> go only
+    /// to the upstream that issued them; any other upstream is asked unconditionally. The result names the upstream
+    /// that answered (<see cref="IndexFetchResult.Upstream"/>); a failure means every upstream was asked and failed.
+    /// </summary>
+    public async Task<IndexFetchResult> FetchIndexFileAsync(string relativePath, StoredIndex? known, CancellationToken cancellationToken)
+    {
+        var issuer = known is null ? null : known.Upstream ?? Primary.Name;
+        List<(UpstreamRegistry Upstream, IndexFetchResult Result)>? failures = null;
+        foreach (var (upstream, budget) in Candidates())
+        {
+            var validators = known is not null && string.Equals(issuer, upstream.Name, StringComparison.Ordinal) ? known : null;
+            var started = _time.GetTimestamp();
+            var result = await upstream.FetchIndexFileAsync(
+                relativePath, validators?.UpstreamETag, validators?.UpstreamLastModified, budget, cancellationToken);
+            if (result.Status != IndexFetchStatus.Failed)
+            {
+                upstream.Health.RecordAnswer(_time.GetElapsedTime(started));
+                return result with { Upstream = upstream.Name };
+            }
+
+            var error = result.Error ?? "failed";
+            upstream.Health.RecordFailure(error, _cooldown);
+            (failures ??= []).Add((upstream, result));
+            if (All.Count > 1)
+            {
+                LogUpstreamFailed(_logger, upstream.Name, relativePath, error);
+            }
+        }
+
+        if (failures is not [_, _, ..])
+        {
+            return failures is [var only] ? only.Result : IndexFetchResult.Failure("no upstream configured");
+        }
+
+        return IndexFetchResult.Failure(
+            string.Join("; ", failures.Select(f => $"{f.Upstream.Name}: {f.Result.Error}")),
+            ShortestRetryAfter(failures.Select(f => f.Result.RetryAfter)));
+    }
+
+    /// <summary>
+    /// Gets one crate file from the first upstream that delivers good bytes. <paramref name="receive"/> consumes one
+    /// upstream's download (hashing it into an uncommitted upload and committing only when it matches the index
+    /// checksum) and says how that went; a missing file, a bad file or a broken transfer moves on to the next upstream.
+    /// </summary>
+    internal async Task<FetchOutcome> DownloadAsync(
+        CrateName name, IndexLine line, Func<UpstreamDownload, Task<FetchOutcome>> receive, CancellationToken cancellationToken)
+    {
+        List<(UpstreamRegistry Upstream, FetchOutcome Outcome)>? failures = null;
+        foreach (var (upstream, budget) in Candidates())
+        {
+            var started = _time.GetTimestamp();
+            FetchOutcome outcome;
+            TimeSpan latency;
+            await using (var download = await upstream.DownloadAsync(name, line, budget, cancellationToken))
+            {
+                latency = _time.GetElapsedTime(started);
+                outcome = download.Status switch
+                {
+                    DownloadStatus.Ok => await receive(download),
+                    DownloadStatus.NotFound => new FetchOutcome(
+                        CrateFileStatus.BadUpstreamFile, $"no file for {name} {line.Version} (404) although the index lists it", null),
+                    _ => new FetchOutcome(CrateFileStatus.UpstreamUnavailable, download.Error, download.RetryAfter ?? TimeSpan.FromSeconds(1)),
+                };
+            }
+
+            if (outcome.Status == CrateFileStatus.Found)
+            {
+                upstream.Health.RecordAnswer(latency);
+                return outcome;
+            }
+
+            var error = outcome.Error ?? outcome.Status.ToString();
+            if (outcome.Status == CrateFileStatus.UpstreamUnavailable)
+            {
+                upstream.Health.RecordFailure(error, _cooldown);
+            }
+            else
+            {
+                upstream.Health.RecordBadContent(error, latency); // it answers; this one file is not usable from it
+            }
+
+            (failures ??= []).Add((upstream, outcome));
+            if (All.Count > 1)
+            {
+                LogUpstreamFailed(_logger, upstream.Name, $"{name} {line.Version}", error);
+            }
+        }
+
+        if (failures is null or [])
+        {
+            return new FetchOutcome(CrateFileStatus.UpstreamUnavailable, "no upstream configured", TimeSpan.FromSeconds(5));
+        }
+
+        if (failures is [var single])
+        {
+            return single.Outcome;
+        }
+
+        // Retrying later helps only if some upstream failed to answer rather than answered with a bad file.
+        var unavailable = failures.Where(f => f.Outcome.Status == CrateFileStatus.UpstreamUnavailable).ToList();
+        return new FetchOutcome(
+            unavailable.Count > 0 ? CrateFileStatus.UpstreamUnavailable : CrateFileStatus.BadUpstreamFile,
+            string.Join("; ", failures.Select(f => $"{f.Upstream.Name}: {f.Outcome.Error}")),
+            unavailable.Count > 0 ? ShortestRetryAfter(unavailable.Select(f => f.Outcome.RetryAfter)) : null);
+    }
 
     public void Dispose()
     {
@@ -31,4 +161,47 @@ public sealed class UpstreamSet : IDisposable
             upstream.Dispose();
         }
     }
+
+    /// <summary>
+    /// The upstreams one request asks, in order, each claimed only when the previous one has failed: first those not
+    /// cooling down (a cool-down that has ended makes this request the probe), then, as a last resort, those that are.
+    /// </summary>
+    private IEnumerable<(UpstreamRegistry Upstream, AttemptBudget Budget)> Candidates()
+    {
+        if (All.Count == 1)
+        {
+            yield return (Primary, Primary.DefaultBudget);
+            yield break;
+        }
+
+        List<UpstreamRegistry>? coolingDown = null;
+        foreach (var upstream in All)
+        {
+            if (upstream.Health.TryClaim(_cooldown))
+            {
+                yield return (upstream, AttemptBudget.Once);
+            }
+            else
+            {
+                (coolingDown ??= []).Add(upstream);
+            }
+        }
+
+        foreach (var upstream in coolingDown ?? [])
+        {
+            yield return (upstream, AttemptBudget.Once);
+        }
+    }
+
+    private static TimeSpan? ShortestRetryAfter(IEnumerable<TimeSpan?> retryAfters)
+    {
+        var all = retryAfters.ToList();
+        return all.All(r => r is not null) ? all.Min() : null;
+    }
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Upstream {Upstream} failed for {What}: {Error}")]
+    private static partial void LogUpstreamFailed(ILogger logger, string upstream, string what, string error);
 }
+
+/// <summary>One upstream as the health output shows it.</summary>
+public sealed record UpstreamStatus(string Name, Uri IndexUrl, UpstreamHealthSnapshot Health);

@@ -1,4 +1,6 @@
+using OrleansCrates.Core.Mirror;
 using OrleansCrates.Storage;
+using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Server.Apis;
 
@@ -15,11 +17,36 @@ public static class HealthApi
     /// <summary>The process is up and answering.</summary>
     public static IResult Live() => TypedResults.Text("live\n", "text/plain");
 
-    /// <summary>Storage can be reached: this node can serve correct data. 503 otherwise.</summary>
-    public static async Task<IResult> Ready(IObjectStore store, CancellationToken cancellationToken)
+    /// <summary>
+    /// Storage can be reached: this node can serve correct data. 503 otherwise. Each upstream's state on this node is
+    /// listed too, for information only: an air-gapped node with a warm store is ready. Asks no upstream.
+    /// </summary>
+    public static async Task<IResult> Ready(IObjectStore store, UpstreamSet upstreams, CancellationToken cancellationToken)
     {
         var storage = await store.CheckHealthAsync(cancellationToken);
-        var body = new { status = storage.Healthy ? "ready" : "unavailable", storage = new { storage.Provider, storage.Healthy, storage.Detail } };
+        var body = new
+        {
+            status = storage.Healthy ? "ready" : "unavailable",
+            storage = new { storage.Provider, storage.Healthy, storage.Detail },
+            upstreams = upstreams.Status().Select(u => new
+            {
+                name = u.Name,
+                indexUrl = u.IndexUrl.ToString(),
+                state = u.Health.State switch
+                {
+                    UpstreamState.Up => "up",
+                    UpstreamState.Down => "down",
+                    _ => "unknown",
+                },
+                lastError = u.Health.LastError,
+                lastErrorAt = u.Health.LastErrorAt,
+                latencyMs = Milliseconds(u.Health.Latency),
+                smoothedLatencyMs = Milliseconds(u.Health.SmoothedLatency),
+                cooldownUntil = u.Health.CooldownUntil,
+            }),
+        };
         return storage.Healthy ? TypedResults.Json(body) : TypedResults.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
+
+    private static double? Milliseconds(TimeSpan? value) => value is { } v ? Math.Round(v.TotalMilliseconds, 1) : null;
 }
