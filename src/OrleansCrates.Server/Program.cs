@@ -18,6 +18,7 @@ app.UseOrleansCratesErrorHandling();
 app.MapHealthApi();
 app.MapMirrorApi();
 app.MapPrivateRegistryApi();
+app.MapAdminApi();
 app.Run();
 
 /// <summary>The web host; public so tests can reference the assembly.</summary>

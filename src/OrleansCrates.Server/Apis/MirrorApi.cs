@@ -42,10 +42,15 @@ public static class MirrorApi
             return refused;
         }
 
+        if (guard.PolicyHidesCrateOrNull(name.Value) is { } hidden)
+        {
+            return hidden;
+        }
+
         var result = await coordinator.GetIndexAsync(name.Value, context.RequestAborted);
         return result.Status switch
         {
-            IndexStatus.Found => new IndexBytesResult(result.Entry!.Stored!.Body, "text/plain", result.IsStale ? result.Age : null, result.Entry.ETag),
+            IndexStatus.Found => await guard.PolicyIndexAsync(context, name.Value, result),
             IndexStatus.NotFound => PlainText.NotFound($"crate '{name}' does not exist upstream"),
             _ => PlainText.Unavailable($"upstream unavailable and '{name}' is not cached: {result.Error}", result.RetryAfter),
         };
@@ -66,6 +71,11 @@ public static class MirrorApi
         if (await guard.RefusalOrNullAsync(context, crate.Value) is { } refused)
         {
             return refused;
+        }
+
+        if (await guard.PolicyRefusalOrNullAsync(context, crate.Value, version) is { } blocked)
+        {
+            return blocked;
         }
 
         var result = await coordinator.OpenCrateFileAsync(crate.Value, version, context.RequestAborted);

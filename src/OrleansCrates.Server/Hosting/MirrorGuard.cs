@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using OrleansCrates.Core.Mirror;
+using OrleansCrates.Core.Policy;
 using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
 using OrleansCrates.Server.Apis;
@@ -9,9 +10,10 @@ namespace OrleansCrates.Server.Hosting;
 /// <summary>
 /// What the mirror refuses before it looks anything up: crates outside a token's patterns where reads are
 /// restricted, and public crates whose name a private crate holds (the dependency-confusion guard,
-/// <c>Registry:Private:ShadowPolicy</c> = Block). Both answer 404, as if the crate did not exist.
+/// <c>Registry:Private:ShadowPolicy</c> = Block). Both answer 404, as if the crate did not exist. It also applies
+/// the curation policy (<c>Mirror:Policy</c>): hidden versions leave the served index, and their downloads get 403.
 /// </summary>
-public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry, IOptions<MirrorOptions> mirror, IOptions<PrivateRegistryOptions> privateRegistry)
+public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry, MirrorPolicy policy, IOptions<MirrorOptions> mirror, IOptions<PrivateRegistryOptions> privateRegistry)
 {
     public async Task<IResult?> RefusalOrNullAsync(HttpContext context, CrateName name)
     {
@@ -27,4 +29,28 @@ public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry,
 
         return null;
     }
+
+    /// <summary>404 when the policy hides every version of the crate whatever upstream has: upstream is not asked.</summary>
+    public IResult? PolicyHidesCrateOrNull(CrateName name) =>
+        policy.EvaluateName(name) == PolicyVerdict.Visible ? null : PlainText.NotFound($"'{name}' is not served by this mirror's policy");
+
+    /// <summary>The index file as the policy lets cargo see it: hidden versions' lines removed, 404 when none is left.</summary>
+    public async Task<IResult> PolicyIndexAsync(HttpContext context, CrateName name, IndexResult result)
+    {
+        var served = await policy.FilterAsync(name, result.Entry!, RequesterOf(context), context.RequestAborted);
+        return served.AnyVisible
+            ? new IndexBytesResult(served.Body, "text/plain", result.IsStale ? result.Age : null, served.ETag)
+            : PlainText.NotFound($"no version of '{name}' is served by this mirror's policy (yet)");
+    }
+
+    /// <summary>403 with the reason when the policy does not let this version be downloaded.</summary>
+    public async Task<IResult?> PolicyRefusalOrNullAsync(HttpContext context, CrateName name, string version)
+    {
+        var verdict = await policy.CheckVersionAsync(name, version, RequesterOf(context), context.RequestAborted);
+        return verdict == PolicyVerdict.Visible ? null : PlainText.Status(StatusCodes.Status403Forbidden, MirrorPolicy.Explain(verdict, name, version));
+    }
+
+    /// <summary>Who asks, for pending approvals: the token's user, else a hash of the client's address.</summary>
+    private Func<CancellationToken, Task<string>> RequesterOf(HttpContext context) => async _ =>
+        await access.CallerOrNullAsync(context) is { } caller ? caller.User : ApprovalStore.ClientOf(context.Connection.RemoteIpAddress);
 }

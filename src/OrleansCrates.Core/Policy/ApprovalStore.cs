@@ -1,0 +1,335 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OrleansCrates.Protocol;
+using OrleansCrates.Storage;
+
+namespace OrleansCrates.Core.Policy;
+
+/// <summary>
+/// Approvals in shared storage, so every node (and the CLI, with no server) sees the same decisions:
+/// <list type="bullet">
+/// <item><c>policy/approvals.json</c>: every decision, changed only by ETag-conditional writes with retries, so
+/// concurrent decisions on different nodes all land. Readers check its storage ETag on every call and re-read it only
+/// when it changed: a decision is in every node's index from the next request on, with no TTL.</item>
+/// <item><c>policy/pending/{canonical}.json</c>: created create-only by the first request for a crate with undecided
+/// versions (who, when, versions); later requests only add versions it does not list yet.</item>
+/// <item><c>policy/audit/{yyyy-MM-dd}/{ticks}-{random}.json</c>: one object per decision, create-only.</item>
+/// </list>
+/// </summary>
+public sealed partial class ApprovalStore
+{
+    public const string ApprovalsKey = "policy/approvals.json";
+    public const string PendingPrefix = "policy/pending/";
+    public const string AuditPrefix = "policy/audit/";
+
+    /// <summary>Conditional-write attempts per update; between attempts a short random pause spreads racing writers.</summary>
+    private const int MaxUpdateAttempts = 40;
+
+    /// <summary>Pending versions this node knows are recorded, per crate; past this many crates it starts over.</summary>
+    private const int MaxRecordedCrates = 10_000;
+
+    private readonly IObjectStore _store;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, HashSet<string>> _recorded = new(StringComparer.Ordinal);
+    private ApprovalSet _current = ApprovalSet.Empty;
+
+    public ApprovalStore(IObjectStore store, TimeProvider time, ILogger<ApprovalStore>? logger = null)
+    {
+        _store = store;
+        _time = time;
+        _logger = logger ?? NullLogger<ApprovalStore>.Instance;
+    }
+
+    /// <summary>
+    /// The decisions as stored now: one storage property lookup per call, and a read only when the document changed.
+    /// A document that cannot be parsed is a <see cref="StorageUnavailableException"/>: decisions are never guessed.
+    /// </summary>
+    public async Task<ApprovalSet> GetCurrentAsync(CancellationToken cancellationToken)
+    {
+        var properties = await _store.GetPropertiesOrNullAsync(ApprovalsKey, cancellationToken);
+        if (properties is null)
+        {
+            return ApprovalSet.Empty;
+        }
+
+        var current = Volatile.Read(ref _current);
+        if (current.Version == properties.ETag)
+        {
+            return current;
+        }
+
+        var read = await ReadApprovalsAsync(cancellationToken);
+        if (read is null)
+        {
+            return ApprovalSet.Empty; // deleted since the lookup
+        }
+
+        var set = new ApprovalSet(read.Value.ETag, ToRules(read.Value.Document));
+        Volatile.Write(ref _current, set);
+        return set;
+    }
+
+    /// <summary>
+    /// Records a decision on the versions of <paramref name="name"/> that <paramref name="req"/> matches, replacing an
+    /// earlier decision on the same name and requirement, then writes the audit entry and drops the crate's pending
+    /// request if nothing in it is still undecided.
+    /// </summary>
+    public async Task<DecisionOutcome> DecideAsync(CrateName name, VersionReq req, ApprovalDecision decision, string by, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        var rule = new ApprovalRule(name.Value, req.ToString(), decision, by, _time.GetUtcNow());
+        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        {
+            var read = await ReadApprovalsAsync(cancellationToken);
+            var rules = read is null ? [] : ToRules(read.Value.Document);
+            var replaced = rules.LastOrDefault(r => SameKey(r, rule));
+            var updated = rules.Where(r => !SameKey(r, rule)).Append(rule).ToList();
+            var content = JsonSerializer.SerializeToUtf8Bytes(new ApprovalsDocument { Rules = [.. updated.Select(ToDocument)] }, PolicyJson.Default.ApprovalsDocument);
+            var put = await _store.PutAsync(ApprovalsKey, content, read is null ? WriteCondition.IfNotExists : WriteCondition.IfMatch(read.Value.ETag), cancellationToken);
+            if (put.Status != PutStatus.Written)
+            {
+                await BackOffAsync(attempt, cancellationToken); // another decision landed first: read again and re-apply ours on top
+                continue;
+            }
+
+            LogDecided(_logger, ApprovalRule.DecisionName(decision), name.Value, rule.Req, by);
+            await WriteAuditAsync(rule, replaced, cancellationToken);
+            await DropSettledPendingAsync(name, new ApprovalSet(put.ETag ?? "", updated), cancellationToken);
+            return new DecisionOutcome(rule, replaced);
+        }
+
+        throw new StorageUnavailableException($"Could not update {ApprovalsKey}: it kept changing during {MaxUpdateAttempts} attempts.");
+    }
+
+    /// <summary>
+    /// Makes sure the crate's pending request lists <paramref name="versions"/>: creates it (create-only, so the first
+    /// request's <paramref name="requestedBy"/> and time stay) or adds the versions it lacks. Each node remembers what
+    /// it recorded, so requests after the first cost nothing.
+    /// </summary>
+    public async Task RecordPendingAsync(CrateName name, IReadOnlyCollection<string> versions, string requestedBy, CancellationToken cancellationToken)
+    {
+        var canonical = name.Canonical;
+        if (IsRecorded(name, versions))
+        {
+            return;
+        }
+
+        var key = PendingKey(name);
+        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        {
+            var created = new PendingDocument { Name = name.Value, RequestedBy = requestedBy, RequestedAt = _time.GetUtcNow(), Versions = Sorted(versions) };
+            var put = await _store.PutAsync(key, JsonSerializer.SerializeToUtf8Bytes(created, PolicyJson.Default.PendingDocument), WriteCondition.IfNotExists, cancellationToken);
+            if (put.Status == PutStatus.Written)
+            {
+                LogPendingRecorded(_logger, name.Value, string.Join(", ", created.Versions), requestedBy);
+                Remember(canonical, created.Versions);
+                return;
+            }
+
+            var stored = await _store.ReadSmallOrNullAsync(key, cancellationToken);
+            if (stored is null)
+            {
+                continue; // decided and dropped meanwhile: create it again
+            }
+
+            var existing = PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
+            var listed = existing?.Versions ?? [];
+            var missing = versions.Where(v => !listed.Contains(v, StringComparer.Ordinal)).ToList();
+            if (existing is not null && missing.Count == 0)
+            {
+                Remember(canonical, listed);
+                return;
+            }
+
+            var merged = new PendingDocument
+            {
+                Name = existing?.Name ?? name.Value,
+                RequestedBy = existing?.RequestedBy ?? requestedBy,
+                RequestedAt = existing?.RequestedAt ?? created.RequestedAt,
+                Versions = Sorted(listed.Concat(missing)),
+            };
+            var update = await _store.PutAsync(key, JsonSerializer.SerializeToUtf8Bytes(merged, PolicyJson.Default.PendingDocument), WriteCondition.IfMatch(stored.Value.ETag), cancellationToken);
+            if (update.Status == PutStatus.Written)
+            {
+                LogPendingRecorded(_logger, name.Value, string.Join(", ", missing), requestedBy);
+                Remember(canonical, merged.Versions);
+                return;
+            }
+
+            await BackOffAsync(attempt, cancellationToken);
+        }
+
+        throw new StorageUnavailableException($"Could not update {key}: it kept changing during {MaxUpdateAttempts} attempts.");
+    }
+
+    /// <summary>True when this instance already recorded (or saw recorded) every one of <paramref name="versions"/> as pending.</summary>
+    public bool IsRecorded(CrateName name, IReadOnlyCollection<string> versions) =>
+        versions.Count == 0 || (_recorded.TryGetValue(name.Canonical, out var known) && IsSubset(versions, known));
+
+    /// <summary>Every pending request with versions still waiting for a decision, oldest request first.</summary>
+    public async Task<IReadOnlyList<PendingApproval>> ListPendingAsync(ApprovalSet decisions, CancellationToken cancellationToken)
+    {
+        var pending = new List<PendingApproval>();
+        await foreach (var properties in _store.ListAsync(PendingPrefix, cancellationToken))
+        {
+            var read = await ReadPendingOrNullAsync(properties.Key, cancellationToken);
+            if (read is null || !CrateName.TryParse(read.Name, out var name))
+            {
+                continue;
+            }
+
+            var waiting = read.Versions.Where(v => decisions.Lookup(name.Value, v) is null).ToList();
+            if (waiting.Count > 0)
+            {
+                pending.Add(new PendingApproval(read.Name, read.RequestedBy, read.RequestedAt, read.Versions, waiting));
+            }
+        }
+
+        pending.Sort((a, b) => a.RequestedAt != b.RequestedAt ? a.RequestedAt.CompareTo(b.RequestedAt) : string.CompareOrdinal(a.Name, b.Name));
+        return pending;
+    }
+
+    /// <summary>The audit trail for UTC days <paramref name="from"/> to <paramref name="to"/> inclusive, oldest first.</summary>
+    public async Task<IReadOnlyList<AuditEntry>> ListAuditAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        var entries = new List<(string Key, AuditEntry Entry)>();
+        for (var day = from; day <= to; day = day.AddDays(1))
+        {
+            await foreach (var properties in _store.ListAsync($"{AuditPrefix}{day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}/", cancellationToken))
+            {
+                var stored = await _store.ReadSmallOrNullAsync(properties.Key, cancellationToken);
+                var document = stored is null ? null : PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.AuditDocument);
+                if (document is not null && ApprovalRule.ParseDecisionOrNull(document.Decision) is { } decision)
+                {
+                    entries.Add((properties.Key, new AuditEntry(document.At, document.By, decision, document.Name, document.Req, ApprovalRule.ParseDecisionOrNull(document.Replaced))));
+                }
+            }
+        }
+
+        return [.. entries.OrderBy(e => e.Entry.At).ThenBy(e => e.Key, StringComparer.Ordinal).Select(e => e.Entry)];
+    }
+
+    /// <summary>
+    /// Who asked, for a pending request, when no token says so: a short hash of the client's address (the address
+    /// itself is not stored).
+    /// </summary>
+    public static string ClientOf(IPAddress? address)
+    {
+        var text = address is null ? "unknown" : (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
+        return "client-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12];
+    }
+
+    public static string PendingKey(CrateName name) => $"{PendingPrefix}{name.Canonical}.json";
+
+    private async Task<(ApprovalsDocument Document, string ETag)?> ReadApprovalsAsync(CancellationToken cancellationToken)
+    {
+        var stored = await _store.ReadSmallOrNullAsync(ApprovalsKey, cancellationToken);
+        if (stored is null)
+        {
+            return null;
+        }
+
+        var document = PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.ApprovalsDocument);
+        return document is null
+            ? throw new StorageUnavailableException($"{ApprovalsKey} is not a valid approvals document; fix or restore it.")
+            : (document, stored.Value.ETag);
+    }
+
+    private async Task<PendingDocument?> ReadPendingOrNullAsync(string key, CancellationToken cancellationToken)
+    {
+        var stored = await _store.ReadSmallOrNullAsync(key, cancellationToken);
+        return stored is null ? null : PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
+    }
+
+    private async Task WriteAuditAsync(ApprovalRule rule, ApprovalRule? replaced, CancellationToken cancellationToken)
+    {
+        var document = new AuditDocument
+        {
+            Decision = ApprovalRule.DecisionName(rule.Decision),
+            Name = rule.Name,
+            Req = rule.Req,
+            By = rule.By,
+            At = rule.At,
+            Replaced = replaced is null ? null : ApprovalRule.DecisionName(replaced.Decision),
+        };
+        var content = JsonSerializer.SerializeToUtf8Bytes(document, PolicyJson.Default.AuditDocument);
+        while (true)
+        {
+            var key = string.Create(CultureInfo.InvariantCulture,
+                $"{AuditPrefix}{rule.At.UtcDateTime:yyyy-MM-dd}/{rule.At.UtcTicks:D19}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}.json");
+            var put = await _store.PutAsync(key, content, WriteCondition.IfNotExists, cancellationToken);
+            if (put.Status == PutStatus.Written)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Deletes the crate's pending request once every version in it has a decision (hygiene: listing skips those anyway).</summary>
+    private async Task DropSettledPendingAsync(CrateName name, ApprovalSet decisions, CancellationToken cancellationToken)
+    {
+        var key = PendingKey(name);
+        var stored = await _store.ReadSmallOrNullAsync(key, cancellationToken);
+        var document = stored is null ? null : PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
+        if (document is not null && document.Versions.All(v => decisions.Lookup(name, v) is not null))
+        {
+            await _store.DeleteAsync(key, stored!.Value.ETag, cancellationToken); // a request that added a version meanwhile keeps it
+        }
+    }
+
+    private Task BackOffAsync(int attempt, CancellationToken cancellationToken) =>
+        Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * Math.Min(attempt + 2, 10))), _time, cancellationToken);
+
+    private void Remember(string canonical, IEnumerable<string> versions)
+    {
+        if (_recorded.Count >= MaxRecordedCrates)
+        {
+            _recorded.Clear();
+        }
+
+        var set = new HashSet<string>(versions, StringComparer.Ordinal);
+        _recorded.AddOrUpdate(canonical, set, (_, old) =>
+        {
+            set.UnionWith(old);
+            return set;
+        });
+    }
+
+    private static bool IsSubset(IEnumerable<string> versions, HashSet<string> known)
+    {
+        foreach (var version in versions)
+        {
+            if (!known.Contains(version))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static List<string> Sorted(IEnumerable<string> versions) =>
+        [.. versions.Distinct(StringComparer.Ordinal).OrderBy(v => SemanticVersion.TryParse(v, out var s) ? s : default).ThenBy(v => v, StringComparer.Ordinal)];
+
+    private static bool SameKey(ApprovalRule a, ApprovalRule b) =>
+        PolicyEntry.Canonical(a.Name) == PolicyEntry.Canonical(b.Name) && a.Req == b.Req;
+
+    private static List<ApprovalRule> ToRules(ApprovalsDocument document) =>
+        [.. document.Rules.Select(r => ApprovalRule.ParseDecisionOrNull(r.Decision) is { } d ? new ApprovalRule(r.Name, r.Req, d, r.By, r.At) : null).OfType<ApprovalRule>()];
+
+    private static RuleDocument ToDocument(ApprovalRule rule) =>
+        new() { Name = rule.Name, Req = rule.Req, Decision = ApprovalRule.DecisionName(rule.Decision), By = rule.By, At = rule.At };
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Policy: {Decision} {Crate} {Req} by {By}")]
+    private static partial void LogDecided(ILogger logger, string decision, string crate, string req, string by);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Policy: approval requested for {Crate} {Versions} by {By}")]
+    private static partial void LogPendingRecorded(ILogger logger, string crate, string versions, string by);
+}
