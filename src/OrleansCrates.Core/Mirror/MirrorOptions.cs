@@ -1,3 +1,4 @@
+using OrleansCrates.Core.Policy;
 using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Core.Mirror;
@@ -40,6 +41,24 @@ public sealed class MirrorOptions
     /// <summary>Requests in flight to one upstream at most.</summary>
     public int MaxUpstreamConcurrency { get; set; } = 32;
 
-    /// <summary>Attempts per upstream request for network errors and 5xx, including the first.</summary>
+    /// <summary>
+    /// Attempts per upstream request for network errors and 5xx, including the first. With several upstreams each one is
+    /// asked once per request and the next one is asked instead of retrying.
+    /// </summary>
     public int UpstreamMaxAttempts { get; set; } = 2;
+
+    /// <summary>
+    /// How long an upstream that failed (refused, reset, slower than its timeout, 5xx, 429) is skipped in favour of the
+    /// next one; afterwards the next request probes it again. Skipped upstreams are still asked when every other one failed.
+    /// </summary>
+    public TimeSpan UpstreamCooldown { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Keep serving versions upstream stops listing (their index lines and files) when this mirror holds their files,
+    /// flagged in the stored index's metadata, instead of dropping them.
+    /// </summary>
+    public bool KeepDeleted { get; set; } = true;
+
+    /// <summary>Curation: allow and deny lists and approval mode (<c>Mirror:Policy</c>).</summary>
+    public PolicyOptions Policy { get; set; } = new();
 }

@@ -17,7 +17,7 @@ public static class Cli
     public const int Usage = 2;
     public const int Interrupted = 130;
 
-    private static readonly HashSet<string> CommandWords = new(StringComparer.Ordinal) { "token", "downloads", "help", "--help", "-h" };
+    private static readonly HashSet<string> CommandWords = new(StringComparer.Ordinal) { "token", "downloads", "approvals", "verify", "verify-lock", "prefetch", "help", "--help", "-h" };
 
     private const string UsageText = """
         Usage: OrleansCrates.Server <command> [options] [--Section:Key=Value ...]
@@ -33,6 +33,26 @@ public static class Cli
               Revoke the token with this id (from 'token list'). Every node refuses it within 5 s.
           downloads list [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--user LOGIN] [--crate NAME] [--json]
               Download records for UTC days --from to --to inclusive (default: the 7 days up to today).
+          verify [--against [URL]] [--concurrency N] [--json]
+              Re-hash every stored crate file (mirror and private registry) against the stored index; report
+              mismatches, missing and extra versions, and versions kept after upstream deleted them. --against
+              also compares every stored crate's index lines and files with that sparse registry (no URL:
+              https://index.crates.io/). Exit 1 when anything does not match.
+          verify-lock PATH/Cargo.lock [--against URL] [--concurrency N] [--json]
+              Check every checksum in a Cargo.lock against that registry's index (default crates.io; give the
+              mirror's /index/ URL to check the mirror). Needs no storage. Exit 1 on any mismatch or missing version.
+          prefetch PATH/Cargo.lock [--concurrency N]
+              Fetch every crates.io package of a Cargo.lock (index file and crate file, checksums verified) into
+              the mirror's storage from the configured upstream, N at a time (default 8), so the mirror can serve it
+              offline. Prints failures and a summary; exit 1 if any failed.
+          approvals list [--json]
+              Crates waiting for approval (who asked first, when, which versions) and every decision.
+          approvals approve NAME VERSIONREQ [--by LOGIN]
+          approvals reject NAME VERSIONREQ [--by LOGIN]
+              Decide on the versions of NAME that VERSIONREQ (cargo's syntax: '^1.2', '>=1, <2', '*') matches;
+              every node serves the change from its next request on. --by defaults to the OS user.
+          approvals audit [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]
+              Who decided what, for UTC days --from to --to inclusive (default: the 7 days up to today).
           help
               This text.
 
@@ -106,6 +126,13 @@ public static class Cli
         }
 
         // Every command line is checked before storage is touched, so bad usage never has side effects.
+        if (MaintenanceCommands.TryParse(parsed, words) is { } maintenance)
+        {
+            return maintenance.Command is null
+                ? UsageError(stderr, maintenance.Error ?? "Invalid command line.")
+                : await MaintenanceCommands.RunAsync(maintenance.Command, parsed.Configuration, new CommandOutput(stdout, stderr), cancellationToken);
+        }
+
         var operands = words.Skip(2).ToList();
         var (command, error) = (words[0], words.Count > 1 ? words[1] : null) switch
         {
@@ -113,6 +140,11 @@ public static class Cli
             ("token", "list") => TokenCommands.ParseList(parsed, operands),
             ("token", "revoke") => TokenCommands.ParseRevoke(parsed, operands),
             ("downloads", "list") => DownloadCommands.ParseList(parsed, operands),
+            ("approvals", "list") => ApprovalCommands.ParseList(parsed, operands),
+            ("approvals", "approve") => ApprovalCommands.ParseApprove(parsed, operands),
+            ("approvals", "reject") => ApprovalCommands.ParseReject(parsed, operands),
+            ("approvals", "audit") => ApprovalCommands.ParseAudit(parsed, operands),
+            ("approvals", null) => (null, "'approvals' needs a subcommand: list, approve, reject or audit."),
             ("token", null) => (null, "'token' needs a subcommand: create, list or revoke."),
             ("downloads", null) => (null, "'downloads' needs a subcommand: list."),
             _ => (null, $"Unknown command '{string.Join(' ', words.Take(2))}'."),

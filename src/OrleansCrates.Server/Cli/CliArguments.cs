@@ -7,7 +7,11 @@ namespace OrleansCrates.Server.Cli;
 /// </summary>
 internal sealed class CliArguments
 {
-    private static readonly HashSet<string> ValueOptions = new(StringComparer.Ordinal) { "user", "scope", "crates", "from", "to", "crate" };
+    private static readonly HashSet<string> ValueOptions = new(StringComparer.Ordinal) { "user", "scope", "crates", "from", "to", "crate", "by", "against", "concurrency" };
+
+    /// <summary>Options whose value may be left out (last argument, or followed by another option): the value is then "".</summary>
+    private static readonly HashSet<string> OptionalValueOptions = new(StringComparer.Ordinal) { "against" };
+
     private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal) { "json", "help" };
 
     private CliArguments()
@@ -49,6 +53,11 @@ internal sealed class CliArguments
             var value = equals < 0 ? null : arg[(equals + 1)..];
             if (ValueOptions.Contains(name))
             {
+                if (value is null && OptionalValueOptions.Contains(name) && (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+                {
+                    value = "";
+                }
+
                 if (value is null)
                 {
                     if (i + 1 >= args.Count)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts;
 using OrleansCrates.Core.Coordination;
 using OrleansCrates.Core.Mirror;
+using OrleansCrates.Core.Policy;
 using OrleansCrates.Registry;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
@@ -20,6 +21,24 @@ public static class ServiceRegistration
             kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
         });
         var services = builder.Services;
+        services.AddMirrorCore(builder.Configuration);
+
+        services.AddAccounts();
+        services.AddSingleton<IUserDirectory, TokenStoreUserDirectory>();
+        services.AddPrivateRegistry(builder.Configuration);
+        services.AddSingleton<RegistryAccess>();
+        services.AddSingleton<MirrorGuard>();
+        services.AddMirrorPolicy();
+        return builder;
+    }
+
+    /// <summary>
+    /// The mirror's core, shared by the server and the <c>prefetch</c> command: the options (validated), the configured
+    /// object store and its lease provider, the upstreams and the <see cref="CrateCoordinator"/>. Needs
+    /// <see cref="IConfiguration"/>, logging and an <see cref="IHostApplicationLifetime"/> registered beside it.
+    /// </summary>
+    public static IServiceCollection AddMirrorCore(this IServiceCollection services, IConfiguration configuration)
+    {
         services.AddSingleton(TimeProvider.System);
 
         services.AddOptions<MirrorOptions>()
@@ -36,16 +55,10 @@ public static class ServiceRegistration
             .Validate(o => o.Provider is "FileSystem" or "AzureBlob", "Storage:Provider must be FileSystem or AzureBlob.")
             .Validate(o => o.Provider != "FileSystem" || !string.IsNullOrWhiteSpace(o.FileSystem.Root), "Storage:FileSystem:Root must not be empty.")
             .ValidateOnStart();
-        AddStorage(services, builder.Configuration);
+        AddStorage(services, configuration);
         services.AddSingleton<UpstreamSet>();
         services.AddSingleton<CrateCoordinator>();
-
-        services.AddAccounts();
-        services.AddSingleton<IUserDirectory, TokenStoreUserDirectory>();
-        services.AddPrivateRegistry(builder.Configuration);
-        services.AddSingleton<RegistryAccess>();
-        services.AddSingleton<MirrorGuard>();
-        return builder;
+        return services;
     }
 
     /// <summary>The object store and the lease provider that goes with it, chosen by <c>Storage:Provider</c>.</summary>
@@ -72,11 +85,14 @@ public static class ServiceRegistration
 internal static class MirrorOptionsValidation
 {
     public const string Rules =
-        "Mirror: every Upstreams:N:IndexUrl must be an absolute http(s) URL and Timeout positive; PublicUrl, if set, an absolute http(s) URL; " +
-        "IndexTtl, NotFoundTtl and FailureBackoff not negative; MaxUpstreamConcurrency and UpstreamMaxAttempts at least 1.";
+        "Mirror: every Upstreams:N:IndexUrl must be an absolute http(s) URL and Timeout positive; upstream names (Name, else the " +
+        "IndexUrl's host:port) must differ, so give upstreams on one host a Name; PublicUrl, if set, an absolute http(s) URL; " +
+        "IndexTtl, NotFoundTtl, FailureBackoff and UpstreamCooldown not negative; MaxUpstreamConcurrency and UpstreamMaxAttempts at least 1.";
 
     public static bool IsValid(MirrorOptions o) =>
         o.Upstreams.All(u => IsHttpUrl(u.IndexUrl) && u.Timeout > TimeSpan.Zero) &&
+        o.Upstreams.Select(u => u.ResolveName()).Distinct(StringComparer.Ordinal).Count() == o.Upstreams.Count &&
+        o.UpstreamCooldown >= TimeSpan.Zero &&
         (string.IsNullOrEmpty(o.PublicUrl) || IsHttpUrl(o.PublicUrl)) &&
         o.IndexTtl >= TimeSpan.Zero && o.NotFoundTtl >= TimeSpan.Zero && o.FailureBackoff >= TimeSpan.Zero &&
         o.MaxUpstreamConcurrency >= 1 && o.UpstreamMaxAttempts >= 1;
