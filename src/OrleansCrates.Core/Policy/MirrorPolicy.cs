@@ -33,6 +33,9 @@ public sealed partial class MirrorPolicy : IDisposable
     public CratePolicy Policy => _policy;
 
     /// <summary>Denied or NotAllowed when no version of the crate can be served, so upstream need not be asked at all.</summary>
+    /// <summary>Whether any curation is configured; when not, nothing is filtered and storage is never consulted.</summary>
+    public bool IsActive => _policy.IsActive;
+
     public PolicyVerdict EvaluateName(CrateName name) => _policy.IsActive ? _policy.EvaluateName(name) : PolicyVerdict.Visible;
 
     /// <summary>

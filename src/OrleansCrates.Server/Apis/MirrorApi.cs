@@ -13,7 +13,7 @@ public static class MirrorApi
 
     public static IEndpointRouteBuilder MapMirrorApi(this IEndpointRouteBuilder app)
     {
-        var mirror = app.MapGroup("").RequireTokenWhen(IsRestricted);
+        var mirror = app.MapGroup("").RequireTokenWhen(app, IsRestricted);
         mirror.MapGet("/index/config.json", GetConfig);
         mirror.MapGet("/index/{**path}", GetIndexFile);
         mirror.MapGet(DownloadRoute, Download);

@@ -21,7 +21,7 @@ public static class PrivateRegistryApi
         var root = app.MapGroup("/private");
         root.MapGet("/me", Me);
 
-        var reads = root.MapGroup("").RequireTokenWhen(IsRestricted);
+        var reads = root.MapGroup("").RequireTokenWhen(app, IsRestricted);
         reads.MapGet("/index/config.json", GetConfig);
         reads.MapGet("/index/{**path}", GetIndexFile);
         reads.MapGet("/crates/{name}/{version}/download", Download);

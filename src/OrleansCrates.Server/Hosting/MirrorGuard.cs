@@ -37,6 +37,11 @@ public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry,
     /// <summary>The index file as the policy lets cargo see it: hidden versions' lines removed, 404 when none is left.</summary>
     public async Task<IResult> PolicyIndexAsync(HttpContext context, CrateName name, IndexResult result)
     {
+        if (!policy.IsActive)
+        {
+            return new IndexBytesResult(result.Entry!.Stored!.Body, "text/plain", result.IsStale ? result.Age : null, result.Entry.ETag);
+        }
+
         var served = await policy.FilterAsync(name, result.Entry!, RequesterOf(context), context.RequestAborted);
         return served.AnyVisible
             ? new IndexBytesResult(served.Body, "text/plain", result.IsStale ? result.Age : null, served.ETag)
@@ -46,6 +51,11 @@ public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry,
     /// <summary>403 with the reason when the policy does not let this version be downloaded.</summary>
     public async Task<IResult?> PolicyRefusalOrNullAsync(HttpContext context, CrateName name, string version)
     {
+        if (!policy.IsActive)
+        {
+            return null;
+        }
+
         var verdict = await policy.CheckVersionAsync(name, version, RequesterOf(context), context.RequestAborted);
         return verdict == PolicyVerdict.Visible ? null : PlainText.Status(StatusCodes.Status403Forbidden, MirrorPolicy.Explain(verdict, name, version));
     }

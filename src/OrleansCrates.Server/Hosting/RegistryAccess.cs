@@ -13,6 +13,11 @@ public sealed class RegistryAccess(TokenStore tokens, AccessPolicy policy, Downl
     /// <summary>The caller's valid token, or null when none (or an unknown or revoked one) was sent.</summary>
     public async Task<TokenInfo?> CallerOrNullAsync(HttpContext context)
     {
+        if (context.Request.Headers.Authorization.Count == 0)
+        {
+            return null; // the common anonymous case: nothing to look up or remember
+        }
+
         if (context.Items.TryGetValue(CallerItem, out var known))
         {
             return known as TokenInfo;
@@ -62,16 +67,17 @@ public static class ReadGate
     /// cargo's auth-required handshake (RFC 3139): where reads need a token, a request without a valid one gets 401 with
     /// <c>WWW-Authenticate: Cargo login_url="…/private/me"</c> — config.json included, since cargo asks for it first.
     /// </summary>
-    public static RouteGroupBuilder RequireTokenWhen(this RouteGroupBuilder group, Func<IServiceProvider, bool> restricted)
+    public static RouteGroupBuilder RequireTokenWhen(this RouteGroupBuilder group, IEndpointRouteBuilder app, Func<IServiceProvider, bool> restricted)
     {
+        // Settled at start-up: an unrestricted root pays nothing per request for the check.
+        if (!restricted(app.ServiceProvider))
+        {
+            return group;
+        }
+
         group.AddEndpointFilter(async (invocation, next) =>
         {
             var context = invocation.HttpContext;
-            if (!restricted(context.RequestServices))
-            {
-                return await next(invocation);
-            }
-
             var access = context.RequestServices.GetRequiredService<RegistryAccess>();
             return await access.CallerOrNullAsync(context) is null
                 ? Apis.CargoErrors.Unauthorized(context, "this registry requires a token: see the login URL")
