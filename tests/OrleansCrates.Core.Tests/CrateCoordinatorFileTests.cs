@@ -107,6 +107,9 @@ public sealed class CrateCoordinatorFileTests
         mirror.Clock.Advance(TimeSpan.FromSeconds(31)); // past the Retry-After a 429 asked for
         await using var retried = await mirror.FileAsync(crate.Name, crate.Version);
         Assert.Equal(CrateFileStatus.Found, retried.Status);
+        Assert.Equal(CacheOutcome.Miss, retried.Outcome);
+        await using var again = await mirror.FileAsync(crate.Name, crate.Version);
+        Assert.Equal(CacheOutcome.Hit, again.Outcome);
         Assert.Equal(crate.CrateBytes.Length, retried.File!.Length);
     }
 

@@ -16,6 +16,7 @@ public sealed class CrateCoordinatorIndexTests
         for (var i = 0; i < 10; i++)
         {
             var result = await mirror.IndexAsync("MixedCase");
+            Assert.Equal(i == 0 ? CacheOutcome.Miss : CacheOutcome.Hit, result.Outcome);
             Assert.Equal(IndexStatus.Found, result.Status);
             Assert.Equal(Graph.IndexFileFor("MixedCase"), result.Entry!.Stored!.Body);
             Assert.False(result.IsStale);
@@ -70,6 +71,7 @@ public sealed class CrateCoordinatorIndexTests
         var stale = await mirror.IndexAsync("abc");
         Assert.Equal(IndexStatus.Found, stale.Status);
         Assert.True(stale.IsStale);
+        Assert.Equal(CacheOutcome.Stale, stale.Outcome);
         Assert.True(stale.Age >= TimeSpan.FromMinutes(10));
         Assert.NotNull(stale.Error);
         Assert.Equal(good.Entry!.Stored!.Body, stale.Entry!.Stored!.Body);

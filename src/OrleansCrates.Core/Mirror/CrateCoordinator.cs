@@ -82,13 +82,18 @@ public sealed partial class CrateCoordinator : IDisposable
         var (flight, started) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, cached, _options.IndexTtl));
         if (!started && cached is { Exists: true })
         {
-            return ResultOf(cached, now); // someone else is revalidating: serve what we have meanwhile
+            return ResultOf(cached, now); // someone else is revalidating: serve what we have meanwhile (stale)
         }
 
         var refresh = await flight.WaitAsync(cancellationToken);
-        return refresh.Entry is null
-            ? IndexResult.Unavailable(refresh.Error ?? "upstream unavailable", refresh.RetryAfter ?? TimeSpan.FromSeconds(5))
-            : ResultOf(refresh.Entry, _time.GetUtcNow());
+        if (refresh.Entry is null)
+        {
+            return IndexResult.Unavailable(refresh.Error ?? "upstream unavailable", refresh.RetryAfter ?? TimeSpan.FromSeconds(5));
+        }
+
+        // This request waited for the cache to be filled: a miss, unless all it got was a stale copy.
+        var result = ResultOf(refresh.Entry, _time.GetUtcNow());
+        return result.IsStale ? result : result with { Outcome = CacheOutcome.Miss };
     }
 
     /// <summary>
@@ -115,7 +120,7 @@ public sealed partial class CrateCoordinator : IDisposable
         var stored = _hotFiles.OpenOrNull(key) ?? await _store.OpenReadOrNullAsync(key, cancellationToken);
         return stored is null
             ? new CrateFileResult(CrateFileStatus.UpstreamUnavailable, null, "stored file vanished", TimeSpan.FromSeconds(1))
-            : CrateFileResult.Found(stored);
+            : CrateFileResult.Found(stored) with { Outcome = outcome.FromUpstream ? CacheOutcome.Miss : CacheOutcome.Hit };
     }
 
     /// <summary>
@@ -154,6 +159,9 @@ public sealed partial class CrateCoordinator : IDisposable
             {
                 return fetched;
             }
+
+            await _hotFiles.WarmAsync(key, _store, _stopping);
+            return FetchOutcome.Fetched;
         }
 
         await _hotFiles.WarmAsync(key, _store, _stopping);
@@ -174,7 +182,11 @@ public sealed partial class CrateCoordinator : IDisposable
         }
 
         var age = now - entry.Stored!.FetchedAt;
-        return new IndexResult(IndexStatus.Found, entry, age < TimeSpan.Zero ? TimeSpan.Zero : age, age > _options.IndexTtl, entry.UpstreamError, null);
+        var stale = age > _options.IndexTtl;
+        return new IndexResult(IndexStatus.Found, entry, age < TimeSpan.Zero ? TimeSpan.Zero : age, stale, entry.UpstreamError, null)
+        {
+            Outcome = stale ? CacheOutcome.Stale : CacheOutcome.Hit,
+        };
     }
 
     /// <summary>

@@ -11,9 +11,25 @@ public enum IndexStatus
     Unavailable,
 }
 
+/// <summary>Where an answer came from, for metrics and traffic statistics.</summary>
+public enum CacheOutcome
+{
+    /// <summary>From this node's memory or storage, without waiting on upstream.</summary>
+    Hit,
+
+    /// <summary>This request waited for the cache to be filled (from storage or upstream).</summary>
+    Miss,
+
+    /// <summary>A copy older than its TTL, served because upstream failed or another request is revalidating.</summary>
+    Stale,
+}
+
 /// <summary>The outcome of asking for a crate's index file.</summary>
 public sealed record IndexResult(IndexStatus Status, IndexEntry? Entry, TimeSpan Age, bool IsStale, string? Error, TimeSpan? RetryAfter)
 {
+    /// <summary>Hit, miss or stale (set on found entries).</summary>
+    public CacheOutcome Outcome { get; init; } = CacheOutcome.Hit;
+
     public static IndexResult Unavailable(string error, TimeSpan? retryAfter) => new(IndexStatus.Unavailable, null, TimeSpan.Zero, false, error, retryAfter);
 
     public static readonly IndexResult Missing = new(IndexStatus.NotFound, null, TimeSpan.Zero, false, null, null);
@@ -37,6 +53,9 @@ public enum CrateFileStatus
 /// <summary>The outcome of asking for a crate file. Dispose it to release <see cref="File"/>.</summary>
 public sealed record CrateFileResult(CrateFileStatus Status, StoredObject? File, string? Error, TimeSpan? RetryAfter) : IAsyncDisposable
 {
+    /// <summary>Hit when the file was already held (memory or storage), miss when this request waited for it to be fetched upstream.</summary>
+    public CacheOutcome Outcome { get; init; } = CacheOutcome.Hit;
+
     public static CrateFileResult Found(StoredObject file) => new(CrateFileStatus.Found, file, null, null);
 
     public static CrateFileResult NotFound(string reason) => new(CrateFileStatus.NotFound, null, reason, null);
@@ -48,6 +67,11 @@ public sealed record CrateFileResult(CrateFileStatus Status, StoredObject? File,
 internal sealed record FetchOutcome(CrateFileStatus Status, string? Error, TimeSpan? RetryAfter)
 {
     public static readonly FetchOutcome Stored = new(CrateFileStatus.Found, null, null);
+
+    /// <summary>Stored now, having been downloaded from upstream for this flight.</summary>
+    public static readonly FetchOutcome Fetched = new(CrateFileStatus.Found, null, null) { FromUpstream = true };
+
+    public bool FromUpstream { get; init; }
 }
 
 /// <summary>The outcome of one index refresh, shared by every waiter: an entry, or why there is none.</summary>
