@@ -157,10 +157,13 @@ public sealed class MirrorHttpTests : IAsyncLifetime
     [InlineData(FaultKind.Slow)]
     public async Task A_bad_upstream_transfer_is_502_stores_nothing_and_the_next_request_recovers(FaultKind fault)
     {
-        await StartMirrorAsync(("Mirror__Upstreams__0__Timeout", "00:00:01"), ("Mirror__UpstreamMaxAttempts", "1"));
+        // Only the Slow case needs a short upstream timeout; a loaded machine must not turn other cases into timeouts.
+        var timeout = fault == FaultKind.Slow ? "00:00:02" : "00:00:30";
+        await StartMirrorAsync(("Mirror__Upstreams__0__Timeout", timeout), ("Mirror__UpstreamMaxAttempts", "1"));
         var crate = Graph.Get("abcd", "2.0.1");
         var url = Url($"crates/{crate.Name}/{crate.Version}/download");
-        _upstream.AddFault(new FaultRule { PathContains = "/download", Kind = fault, Delay = TimeSpan.FromSeconds(5), RetryAfterSeconds = 1, Times = 1 });
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(Url("index/ab/cd/abcd"))).StatusCode); // only the download is under test
+        _upstream.AddFault(new FaultRule { PathContains = "/download", Kind = fault, Delay = TimeSpan.FromSeconds(10), RetryAfterSeconds = 1, Times = 1 });
 
         using (var failed = await _http.GetAsync(url))
         {
