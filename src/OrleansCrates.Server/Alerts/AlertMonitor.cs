@@ -1,0 +1,170 @@
+using System.Net.Http.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using OrleansCrates.Core.Mirror;
+using OrleansCrates.Storage;
+
+namespace OrleansCrates.Server.Alerts;
+
+/// <summary>
+/// Every <see cref="AlertOptions.CheckInterval"/>, looks at storage (<see cref="IObjectStore.CheckHealthAsync"/>) and
+/// at each upstream's state on this node (<see cref="UpstreamSet.Status"/>, which asks no upstream), and POSTs each
+/// transition <see cref="AlertTracker"/> finds to <see cref="AlertOptions.WebhookUrl"/>. Sending runs on its own loop
+/// with a timeout and a few retries, so a slow webhook delays neither the checks nor any request. Off when no webhook
+/// is configured.
+/// </summary>
+internal sealed partial class AlertMonitor(
+    IOptions<AlertOptions> options,
+    IObjectStore store,
+    UpstreamSet upstreams,
+    TimeProvider time,
+    ILogger<AlertMonitor> logger) : BackgroundService
+{
+    private readonly Channel<Alert> _outbox = Channel.CreateUnbounded<Alert>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (!settings.Enabled)
+        {
+            LogDisabled(logger);
+            return;
+        }
+
+        var webhook = new Uri(settings.WebhookUrl!);
+        var node = string.IsNullOrWhiteSpace(settings.NodeName) ? Environment.MachineName : settings.NodeName.Trim();
+        var tracker = new AlertTracker(settings.UpstreamFailingFor, node);
+        LogEnabled(logger, webhook.GetLeftPart(UriPartial.Authority), node, settings.CheckInterval, settings.UpstreamFailingFor);
+
+        using var http = new HttpClient { Timeout = settings.Timeout };
+        var sending = SendLoopAsync(http, webhook, settings.MaxAttempts, stoppingToken);
+        using var timer = new PeriodicTimer(settings.CheckInterval, time);
+        try
+        {
+            // The first look comes one interval after start, so a node still creating its container does not alert.
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var now = time.GetUtcNow();
+                var storage = await CheckStorageAsync(settings.Timeout, stoppingToken);
+                Enqueue(tracker.ObserveStorage(storage, now));
+                Enqueue(tracker.ObserveUpstreams(upstreams.Status(), now));
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        finally
+        {
+            _outbox.Writer.TryComplete();
+        }
+
+        await sending;
+    }
+
+    private async Task<StorageHealth> CheckStorageAsync(TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        bounded.CancelAfter(timeout);
+        try
+        {
+            return await store.CheckHealthAsync(bounded.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return new StorageHealth(false, "storage", $"the health check did not finish within {timeout}");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new StorageHealth(false, "storage", e.Message);
+        }
+    }
+
+    private void Enqueue(Alert? alert)
+    {
+        if (alert is null)
+        {
+            return;
+        }
+
+        if (alert.Event is AlertEvents.StorageFailed or AlertEvents.UpstreamFailing)
+        {
+            LogProblem(logger, alert.Event, alert.Detail);
+        }
+        else
+        {
+            LogRecovery(logger, alert.Event, alert.Detail);
+        }
+
+        _outbox.Writer.TryWrite(alert);
+    }
+
+    private async Task SendLoopAsync(HttpClient http, Uri webhook, int maxAttempts, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var alert in _outbox.Reader.ReadAllAsync(stoppingToken))
+            {
+                await SendAsync(http, webhook, alert, maxAttempts, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down; alerts not sent yet are dropped (and were logged when they were raised).
+        }
+    }
+
+    private async Task SendAsync(HttpClient http, Uri webhook, Alert alert, int maxAttempts, CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            string error;
+            try
+            {
+                using var response = await http.PostAsJsonAsync(webhook, alert, AlertJson.Default.Alert, stoppingToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    LogSent(logger, alert.Event, attempt);
+                    return;
+                }
+
+                error = $"HTTP {(int)response.StatusCode}";
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
+            {
+                error = e is TaskCanceledException ? "timed out" : e.Message;
+            }
+
+            if (attempt >= maxAttempts)
+            {
+                LogGaveUp(logger, alert.Event, attempt, error);
+                return;
+            }
+
+            var delay = TimeSpan.FromSeconds(Math.Pow(2, attempt - 1));
+            LogRetrying(logger, alert.Event, attempt, error, delay.TotalSeconds);
+            await Task.Delay(delay, time, stoppingToken);
+        }
+    }
+
+    [LoggerMessage(EventId = 7501, Level = LogLevel.Debug, Message = "Alerts are off (Alerts:WebhookUrl is not set)")]
+    private static partial void LogDisabled(ILogger logger);
+
+    [LoggerMessage(EventId = 7502, Level = LogLevel.Information, Message = "Alerts go to {Webhook} as node {Node}: checks every {Interval}, upstream alert after {FailingFor} of failures")]
+    private static partial void LogEnabled(ILogger logger, string webhook, string node, TimeSpan interval, TimeSpan failingFor);
+
+    [LoggerMessage(EventId = 7503, Level = LogLevel.Warning, Message = "Alert {Event}: {Detail}")]
+    private static partial void LogProblem(ILogger logger, string @event, string detail);
+
+    [LoggerMessage(EventId = 7504, Level = LogLevel.Information, Message = "Alert {Event}: {Detail}")]
+    private static partial void LogRecovery(ILogger logger, string @event, string detail);
+
+    [LoggerMessage(EventId = 7505, Level = LogLevel.Information, Message = "Alert {Event} delivered to the webhook (attempt {Attempt})")]
+    private static partial void LogSent(ILogger logger, string @event, int attempt);
+
+    [LoggerMessage(EventId = 7506, Level = LogLevel.Warning, Message = "Alert {Event}: webhook attempt {Attempt} failed ({Error}); retrying in {Seconds} s")]
+    private static partial void LogRetrying(ILogger logger, string @event, int attempt, string error, double seconds);
+
+    [LoggerMessage(EventId = 7507, Level = LogLevel.Error, Message = "Alert {Event} was not delivered after {Attempts} attempts ({Error})")]
+    private static partial void LogGaveUp(ILogger logger, string @event, int attempts, string error);
+}

@@ -1,0 +1,70 @@
+using System.Globalization;
+using OrleansCrates.Core.Mirror;
+using OrleansCrates.Storage;
+using OrleansCrates.Upstream;
+
+namespace OrleansCrates.Server.Alerts;
+
+/// <summary>
+/// Turns successive looks at storage and the upstreams into transitions, so each outage gives one alert and one
+/// recovery, however many requests fail meanwhile. Storage: every failed check after a good one is "failed", the first
+/// good check after that "recovered". Upstream: "failing" once every configured upstream has been down (as this node
+/// last saw it) for <c>upstreamFailingFor</c>, counted from the first check that found them all down; "recovered" at
+/// the first check after that which finds one answering. One upstream down while another answers is failover working,
+/// not an outage, so it does not alert. Not thread-safe: one monitor loop owns it.
+/// </summary>
+internal sealed class AlertTracker(TimeSpan upstreamFailingFor, string node)
+{
+    private bool _storageFailed;
+    private DateTimeOffset? _allUpstreamsDownSince;
+    private bool _upstreamFailing;
+
+    public Alert? ObserveStorage(StorageHealth health, DateTimeOffset now)
+    {
+        if (!health.Healthy && !_storageFailed)
+        {
+            _storageFailed = true;
+            return new Alert(AlertEvents.StorageFailed, "storage", node, now, $"{health.Provider} storage is not usable: {health.Detail}");
+        }
+
+        if (health.Healthy && _storageFailed)
+        {
+            _storageFailed = false;
+            return new Alert(AlertEvents.StorageRecovered, "storage", node, now, $"{health.Provider} storage is usable again: {health.Detail}");
+        }
+
+        return null;
+    }
+
+    public Alert? ObserveUpstreams(IReadOnlyList<UpstreamStatus> upstreams, DateTimeOffset now)
+    {
+        var allDown = upstreams.Count > 0 && upstreams.All(u => u.Health.State == UpstreamState.Down);
+        if (allDown)
+        {
+            var since = _allUpstreamsDownSince ??= now;
+            if (!_upstreamFailing && now - since >= upstreamFailingFor)
+            {
+                _upstreamFailing = true;
+                var errors = string.Join("; ", upstreams.Select(u =>
+                    $"{u.Name}: {u.Health.LastError ?? "failed"} (last failure {Format(u.Health.LastErrorAt)})"));
+                return new Alert(
+                    AlertEvents.UpstreamFailing, "upstream", node, now,
+                    $"every upstream has been failing since {Format(since)}: {errors}");
+            }
+
+            return null;
+        }
+
+        _allUpstreamsDownSince = null;
+        if (!_upstreamFailing)
+        {
+            return null;
+        }
+
+        _upstreamFailing = false;
+        var answering = string.Join(", ", upstreams.Where(u => u.Health.State == UpstreamState.Up).Select(u => u.Name));
+        return new Alert(AlertEvents.UpstreamRecovered, "upstream", node, now, $"upstream answers again: {answering}");
+    }
+
+    private static string Format(DateTimeOffset? at) => at?.ToString("O", CultureInfo.InvariantCulture) ?? "unknown";
+}
