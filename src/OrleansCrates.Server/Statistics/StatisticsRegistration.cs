@@ -1,0 +1,17 @@
+using OrleansCrates.Core.Statistics;
+using OrleansCrates.Server.Mirrors;
+
+namespace OrleansCrates.Server.Statistics;
+
+public static class StatisticsRegistration
+{
+    /// <summary>Traffic statistics and their flusher, recent errors, the pending-approvals count and the mirror directory.</summary>
+    public static IServiceCollection AddStatisticsAndDirectory(this IServiceCollection services)
+    {
+        services.AddTrafficStatistics();
+        services.AddSingleton<RecentErrors>();
+        services.AddSingleton<PendingApprovalsCounter>();
+        services.AddMirrorDirectory();
+        return services;
+    }
+}

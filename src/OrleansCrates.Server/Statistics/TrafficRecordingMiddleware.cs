@@ -1,0 +1,152 @@
+using System.Net;
+using OrleansCrates.Core.Statistics;
+using OrleansCrates.Server.Hosting;
+using OrleansCrates.Storage;
+
+namespace OrleansCrates.Server.Statistics;
+
+/// <summary>
+/// Counts every registry request (index files, config.json, downloads; mirror and private) in
+/// <see cref="TrafficStatistics"/> after it is answered — route, crate, version, status, bytes, cache outcome and
+/// client (token, else address) — and keeps every 5xx answer in <see cref="RecentErrors"/>. Memory only: the counters
+/// reach storage through the flusher.
+/// </summary>
+public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStatistics statistics, RecentErrors errors, RegistryAccess access, TimeProvider time)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            var status = e is StorageUnavailableException or IOException ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
+            errors.Add(new RecentError(time.GetUtcNow(), context.Request.Method, context.Request.Path, status, e.GetType().Name + ": " + e.Message));
+            throw;
+        }
+
+        var response = context.Response;
+        var tag = TrafficTag.Get(context);
+        if (response.StatusCode >= 500)
+        {
+            errors.Add(new RecentError(time.GetUtcNow(), context.Request.Method, context.Request.Path, response.StatusCode, tag?.Error));
+        }
+
+        if (Classify(context) is not { } route)
+        {
+            return;
+        }
+
+        var answered = response.StatusCode is StatusCodes.Status200OK or StatusCodes.Status304NotModified;
+        statistics.Record(new TrafficEvent(
+            time.GetUtcNow(),
+            route.Kind,
+            route.Registry,
+            route.Crate,
+            route.Version,
+            response.StatusCode,
+            response.StatusCode == StatusCodes.Status200OK ? response.ContentLength ?? 0 : 0,
+            answered ? tag?.Outcome : null,
+            await ClientOfAsync(context)));
+    }
+
+    private readonly record struct Route(TrafficKind Kind, string Registry, string? Crate, string? Version);
+
+    /// <summary>The registry route a request took, or null for everything else (health, dashboard, publish, admin).</summary>
+    private static Route? Classify(HttpContext context)
+    {
+        if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+        {
+            return null;
+        }
+
+        var path = context.Request.Path.Value ?? "";
+        var registry = "mirror";
+        if (path.StartsWith("/private/", StringComparison.Ordinal))
+        {
+            registry = "private";
+            path = path["/private".Length..];
+        }
+
+        if (path.StartsWith("/index/", StringComparison.Ordinal))
+        {
+            return new Route(TrafficKind.Index, registry, null, null);
+        }
+
+        if (path.StartsWith("/crates/", StringComparison.Ordinal) && path.EndsWith("/download", StringComparison.Ordinal))
+        {
+            var values = context.Request.RouteValues;
+            var name = values["name"] as string;
+            var version = values["version"] as string;
+            return new Route(TrafficKind.Download, registry, name?.ToLowerInvariant(), version);
+        }
+
+        return null;
+    }
+
+    /// <summary><c>token:{id}</c> for a valid token, else <c>ip:{address}</c>; hashed with the deployment's salt before it is written.</summary>
+    private async Task<string?> ClientOfAsync(HttpContext context)
+    {
+        if (context.Request.Headers.Authorization.Count > 0)
+        {
+            try
+            {
+                if (await access.CallerOrNullAsync(context) is { } caller)
+                {
+                    return "token:" + caller.Id;
+                }
+            }
+            catch (Exception e) when (e is StorageUnavailableException or IOException or OperationCanceledException)
+            {
+                // Counted by address instead.
+            }
+        }
+
+        var address = context.Connection.RemoteIpAddress;
+        return address is null ? null : "ip:" + (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
+    }
+}
+
+public static class TrafficRecordingExtensions
+{
+    /// <summary>Counts registry traffic and keeps recent errors; place it after the error handler, so it sees handlers' exceptions.</summary>
+    public static IApplicationBuilder UseTrafficStatistics(this IApplicationBuilder app) => app.UseMiddleware<TrafficRecordingMiddleware>();
+}
+
+/// <summary>For the dashboard: the number of pending approvals, read from the policy's store at most every few seconds per node.</summary>
+public sealed class PendingApprovalsCounter(Core.Policy.ApprovalStore store, Microsoft.Extensions.Options.IOptions<Core.Mirror.MirrorOptions> options, TimeProvider time)
+{
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private (int Count, DateTimeOffset At)? _cached;
+
+    public bool ApprovalMode => options.Value.Policy.RequireApproval;
+
+    /// <summary>Crates with versions waiting for a decision, or null when approval mode is off.</summary>
+    public async Task<int?> CountOrNullAsync(CancellationToken cancellationToken)
+    {
+        if (!ApprovalMode)
+        {
+            return null;
+        }
+
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_cached is { } c && time.GetUtcNow() - c.At < Ttl)
+            {
+                return c.Count;
+            }
+
+            var decisions = await store.GetCurrentAsync(cancellationToken);
+            var pending = await store.ListPendingAsync(decisions, cancellationToken);
+            _cached = (pending.Count, time.GetUtcNow());
+            return pending.Count;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

@@ -1,0 +1,23 @@
+using OrleansCrates.Core.Mirror;
+
+namespace OrleansCrates.Server.Statistics;
+
+/// <summary>
+/// What a handler knows and the statistics middleware does not: whether the answer came from the cache, and why a
+/// request failed. Handlers set it with one line; <see cref="TrafficRecordingMiddleware"/> reads it.
+/// </summary>
+public static class TrafficTag
+{
+    private const string Item = "OrleansCrates.TrafficTag";
+
+    /// <summary>Marks the request's cache outcome (counted only if the answer is 200 or 304) and error detail (shown when it fails).</summary>
+    public static void Set(HttpContext context, CacheOutcome outcome, string? error)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Items[Item] = new Tag(outcome, error);
+    }
+
+    internal static Tag? Get(HttpContext context) => context.Items.TryGetValue(Item, out var value) ? value as Tag : null;
+
+    internal sealed record Tag(CacheOutcome Outcome, string? Error);
+}
