@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using OrleansCrates.Storage;
+
+namespace OrleansCrates.Core.Telemetry;
+
+/// <summary>
+/// Times every call to the real store (<c>orleanscrates_storage_operation_duration_seconds</c>, by operation and
+/// result). A read is timed until the object is open (its first bytes can be read), a write from its start to the end
+/// of its commit minus the time the caller spent producing the content (that is upstream's or the client's time, not
+/// storage's), a list over the whole enumeration. Results: ok, not_found, conflict (a create-only or conditional write
+/// or delete that did not apply), cancelled, error (it threw).
+/// </summary>
+public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMetrics metrics) : IObjectStore
+{
+    public IObjectStore Inner => inner;
+
+    public async Task<StoredObject?> OpenReadOrNullAsync(string key, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var stored = await inner.OpenReadOrNullAsync(key, cancellationToken);
+            Record(StorageOperation.Read, stored is null ? "not_found" : "ok", started);
+            return stored;
+        }
+        catch (Exception e)
+        {
+            Record(StorageOperation.Read, Failure(e), started);
+            throw;
+        }
+    }
+
+    public async Task<ObjectProperties?> GetPropertiesOrNullAsync(string key, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var properties = await inner.GetPropertiesOrNullAsync(key, cancellationToken);
+            Record(StorageOperation.Properties, properties is null ? "not_found" : "ok", started);
+            return properties;
+        }
+        catch (Exception e)
+        {
+            Record(StorageOperation.Properties, Failure(e), started);
+            throw;
+        }
+    }
+
+    public async Task<IObjectUpload> BeginUploadAsync(string key, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var upload = await inner.BeginUploadAsync(key, condition, cancellationToken);
+            return new InstrumentedUpload(upload, this, Stopwatch.GetElapsedTime(started));
+        }
+        catch (Exception e)
+        {
+            Record(StorageOperation.Write, Failure(e), started);
+            throw;
+        }
+    }
+
+    public async Task<DeleteResult> DeleteAsync(string key, string? ifMatch, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await inner.DeleteAsync(key, ifMatch, cancellationToken);
+            Record(StorageOperation.Delete, result switch
+            {
+                DeleteResult.Deleted => "ok",
+                DeleteResult.NotFound => "not_found",
+                _ => "conflict",
+            }, started);
+            return result;
+        }
+        catch (Exception e)
+        {
+            Record(StorageOperation.Delete, Failure(e), started);
+            throw;
+        }
+    }
+
+    public async IAsyncEnumerable<ObjectProperties> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var result = "error";
+        try
+        {
+            await foreach (var item in inner.ListAsync(prefix, cancellationToken))
+            {
+                yield return item;
+            }
+
+            result = "ok";
+        }
+        finally
+        {
+            // Abandoned enumerations count as cancelled; a throw leaves "error".
+            Record(StorageOperation.List, result == "ok" || !cancellationToken.IsCancellationRequested ? result : "cancelled", started);
+        }
+    }
+
+    public Task<StorageHealth> CheckHealthAsync(CancellationToken cancellationToken) => inner.CheckHealthAsync(cancellationToken);
+
+    private void Record(StorageOperation operation, string result, long started) =>
+        metrics.StorageCall(operation, result, Stopwatch.GetElapsedTime(started).TotalSeconds);
+
+    private void Record(StorageOperation operation, string result, TimeSpan elapsed) =>
+        metrics.StorageCall(operation, result, elapsed.TotalSeconds);
+
+    private static string Failure(Exception e) => e is OperationCanceledException ? "cancelled" : "error";
+
+    private sealed class InstrumentedUpload(IObjectUpload inner, InstrumentedObjectStore store, TimeSpan begin) : IObjectUpload
+    {
+        private bool _recorded;
+
+        public Stream Content => inner.Content;
+
+        public async Task<PutResult> CommitAsync(CancellationToken cancellationToken)
+        {
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                var result = await inner.CommitAsync(cancellationToken);
+                Finish(result.Succeeded ? "ok" : "conflict", started);
+                return result;
+            }
+            catch (Exception e)
+            {
+                Finish(Failure(e), started);
+                throw;
+            }
+        }
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+        private void Finish(string result, long started)
+        {
+            if (!_recorded)
+            {
+                _recorded = true;
+                store.Record(StorageOperation.Write, result, begin + Stopwatch.GetElapsedTime(started));
+            }
+        }
+    }
+}

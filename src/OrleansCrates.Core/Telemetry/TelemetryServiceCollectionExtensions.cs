@@ -1,0 +1,52 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OrleansCrates.Storage;
+
+namespace OrleansCrates.Core.Telemetry;
+
+public static class TelemetryServiceCollectionExtensions
+{
+    /// <summary>
+    /// The <see cref="OrleansCratesMetrics"/> instruments, and the registered <see cref="IObjectStore"/> wrapped in an
+    /// <see cref="InstrumentedObjectStore"/>. Call after the store is registered.
+    /// </summary>
+    public static IServiceCollection AddOrleansCratesMetrics(this IServiceCollection services)
+    {
+        services.AddMetrics();
+        services.TryAddSingleton<OrleansCratesMetrics>();
+        for (var i = services.Count - 1; i >= 0; i--)
+        {
+            var registered = services[i];
+            if (registered.ServiceType != typeof(IObjectStore) || registered.IsKeyedService)
+            {
+                continue;
+            }
+
+            services[i] = ServiceDescriptor.Singleton<IObjectStore>(sp =>
+                new InstrumentedObjectStore(Resolve(sp, registered), sp.GetRequiredService<OrleansCratesMetrics>()));
+            break;
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// The in-memory aggregation behind <c>/metrics</c> and the optional OTLP push (<c>Telemetry:Otlp</c>, validated on
+    /// start). The exporter is always registered: it creates the collector at start even when it pushes nothing.
+    /// </summary>
+    public static IServiceCollection AddMetricsExport(this IServiceCollection services)
+    {
+        services.AddOptions<TelemetryOptions>()
+            .BindConfiguration(TelemetryOptions.SectionName)
+            .Validate(o => OtlpOptions.IsValid(o.Otlp), "Telemetry:Otlp:Endpoint, if set, must be an absolute http(s) URL; Telemetry:Otlp:Interval at least 00:00:01.")
+            .ValidateOnStart();
+        services.TryAddSingleton(sp => new MetricsCollector(sp.GetRequiredService<OrleansCratesMetrics>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddHostedService<OtlpMetricsExporter>();
+        return services;
+    }
+
+    private static IObjectStore Resolve(IServiceProvider services, ServiceDescriptor registered) =>
+        registered.ImplementationInstance as IObjectStore
+        ?? registered.ImplementationFactory?.Invoke(services) as IObjectStore
+        ?? (IObjectStore)ActivatorUtilities.CreateInstance(services, registered.ImplementationType!);
+}

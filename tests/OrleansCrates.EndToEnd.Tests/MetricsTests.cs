@@ -1,0 +1,240 @@
+using System.Net;
+using System.Text.Json;
+using OrleansCrates.Testing;
+
+namespace OrleansCrates.EndToEnd.Tests;
+
+/// <summary><c>/metrics</c>, request ids and structured logs, against a real mirror process and the fake upstream.</summary>
+public sealed class MetricsTests : IAsyncLifetime
+{
+    private static readonly CrateGraph Graph = CrateGraph.CreateDefault();
+    private readonly string _sandbox = Directory.CreateTempSubdirectory("oc-metrics-").FullName;
+    private readonly HttpClient _http = new(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None });
+    private FakeUpstream _upstream = null!;
+    private MirrorProcess? _mirror;
+
+    private string Upstream => _upstream.BaseUri.Authority; // the upstream's default name: host:port
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await FakeUpstream.StartAsync(Graph);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_mirror is not null)
+        {
+            await _mirror.DisposeAsync();
+        }
+
+        await _upstream.DisposeAsync();
+        _http.Dispose();
+        Directory.Delete(_sandbox, recursive: true);
+    }
+
+    [Fact]
+    public async Task Metrics_parse_as_prometheus_text_and_counters_move_with_traffic()
+    {
+        await StartMirrorAsync();
+        var scrape = await ScrapeAsync();
+        foreach (var family in new[]
+                 {
+                     "orleanscrates_http_requests_total", "orleanscrates_http_request_duration_seconds", "orleanscrates_bytes_served_total",
+                     "orleanscrates_cache_results_total", "orleanscrates_upstream_requests_total", "orleanscrates_upstream_request_duration_seconds",
+                     "orleanscrates_coalesced_waiters_total", "orleanscrates_storage_operation_duration_seconds", "orleanscrates_inflight_fetches",
+                 })
+        {
+            Assert.True(scrape.Types.ContainsKey(family), $"expected a TYPE line for {family} in:\n{scrape.Types.Count} families");
+            Assert.False(string.IsNullOrWhiteSpace(scrape.Help[family]));
+        }
+
+        var index = "index/" + RegistryPaths.IndexPath("abc");
+        var crate = Graph.Get("abc", "1.1.0");
+        var download = $"crates/{crate.Name}/{crate.Version}/download";
+        var indexBytes = Graph.IndexFileFor("abc")!.Length;
+
+        // An index miss: fetched upstream.
+        var before = scrape;
+        scrape = await AfterAsync(index, HttpStatusCode.OK);
+        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/index/{**path}"), ("method", "GET"), ("status", "200"));
+        AssertMoved(before, scrape, 1, "orleanscrates_http_request_duration_seconds_count", ("route", "/index/{**path}"), ("method", "GET"), ("status", "200"));
+        AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "miss"));
+        AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "hit"));
+        AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "index"), ("result", "ok"));
+        AssertMoved(before, scrape, 1, "orleanscrates_upstream_request_duration_seconds_count", ("upstream", Upstream));
+        AssertMoved(before, scrape, indexBytes, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "index"));
+        Assert.True(Delta(before, scrape, "orleanscrates_storage_operation_duration_seconds_count", ("operation", "write"), ("result", "ok")) >= 1, "the fetched index file was stored");
+
+        // An index hit: from memory, upstream not asked.
+        before = scrape;
+        scrape = await AfterAsync(index, HttpStatusCode.OK);
+        AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "hit"));
+        AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "miss"));
+        AssertMoved(before, scrape, 0, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "index"), ("result", "ok"));
+        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/index/{**path}"), ("method", "GET"), ("status", "200"));
+        AssertMoved(before, scrape, indexBytes, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "index"));
+
+        // A download miss: fetched upstream, stored; its own index lookup is not a client's cache result.
+        before = scrape;
+        scrape = await AfterAsync(download, HttpStatusCode.OK);
+        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/crates/{name}/{version}/download"), ("method", "GET"), ("status", "200"));
+        AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "miss"));
+        AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "hit"));
+        AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "hit"));
+        AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "download"), ("result", "ok"));
+        AssertMoved(before, scrape, crate.CrateBytes.Length, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "crate"));
+        Assert.True(Delta(before, scrape, "orleanscrates_storage_operation_duration_seconds_count", ("operation", "write"), ("result", "ok")) >= 1, "the crate file was stored");
+
+        // A download hit.
+        before = scrape;
+        scrape = await AfterAsync(download, HttpStatusCode.OK);
+        AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "hit"));
+        AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "miss"));
+        AssertMoved(before, scrape, 0, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "download"), ("result", "ok"));
+        AssertMoved(before, scrape, crate.CrateBytes.Length, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "crate"));
+
+        // A 404: upstream says the crate does not exist.
+        before = scrape;
+        scrape = await AfterAsync("index/" + RegistryPaths.IndexPath("no-such"), HttpStatusCode.NotFound);
+        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/index/{**path}"), ("method", "GET"), ("status", "404"));
+        AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "index"), ("result", "not_found"));
+        AssertMoved(before, scrape, 0, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "index"));
+
+        // An upstream failure with nothing cached: 503, an upstream error.
+        _upstream.AddFault(new FaultRule { PathContains = RegistryPaths.IndexPath("opt-helper"), Kind = FaultKind.Status500 });
+        before = scrape;
+        scrape = await AfterAsync("index/" + RegistryPaths.IndexPath("opt-helper"), HttpStatusCode.ServiceUnavailable);
+        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/index/{**path}"), ("method", "GET"), ("status", "503"));
+        AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "index"), ("result", "error"));
+        AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "miss"));
+
+        // Requests that arrive while a fetch runs join it: coalesced waiters.
+        var slow = Graph.Get("real-name", "1.3.0");
+        var fault = _upstream.AddFault(new FaultRule { PathContains = $"/{slow.Name}/{slow.Version}/download", Kind = FaultKind.Slow, Delay = TimeSpan.FromSeconds(2) });
+        before = scrape;
+        var answers = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => _http.GetAsync(Url($"crates/{slow.Name}/{slow.Version}/download"))));
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        Assert.Equal(1, fault.Hits);
+        scrape = await ScrapeAsync();
+        AssertMoved(before, scrape, 4, "orleanscrates_coalesced_waiters_total", ("kind", "crate"));
+        AssertMoved(before, scrape, 5, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "miss"));
+        AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "download"), ("result", "ok"));
+
+        // Routes are templates, never raw paths.
+        Assert.DoesNotContain(scrape.Samples.Keys, k => k.Contains("abc", StringComparison.Ordinal) || k.Contains("real-name", StringComparison.Ordinal));
+        Assert.Equal(0, scrape.Value("orleanscrates_inflight_fetches", ("kind", "crate")));
+    }
+
+    [Fact]
+    public async Task Responses_carry_a_request_id_echoing_a_valid_one()
+    {
+        await StartMirrorAsync();
+        using var plain = await _http.GetAsync(Url("index/config.json"));
+        var generated = Assert.Single(plain.Headers.GetValues("X-Request-Id"));
+        Assert.False(string.IsNullOrWhiteSpace(generated));
+
+        using var echoed = await SendAsync("index/config.json", "build-42:step.7");
+        Assert.Equal("build-42:step.7", Assert.Single(echoed.Headers.GetValues("X-Request-Id")));
+
+        using var invalid = await SendAsync("index/config.json", "has spaces and \"quotes\"");
+        var replaced = Assert.Single(invalid.Headers.GetValues("X-Request-Id"));
+        Assert.NotEqual("has spaces and \"quotes\"", replaced);
+        Assert.NotEqual(generated, replaced);
+
+        using var missing = await _http.GetAsync(Url("no/such/route"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Single(missing.Headers.GetValues("X-Request-Id"));
+        var scrape = await ScrapeAsync();
+        Assert.Equal(1, scrape.Value("orleanscrates_http_requests_total", ("route", "unmatched"), ("method", "GET"), ("status", "404")));
+        Assert.Equal(3, scrape.Value("orleanscrates_http_requests_total", ("route", "/index/config.json"), ("method", "GET"), ("status", "200")));
+    }
+
+    [Fact]
+    public async Task Json_log_lines_of_a_failing_request_carry_its_request_id()
+    {
+        await StartMirrorAsync(("Logging__Console__FormatterName", "json"));
+        _upstream.AddFault(new FaultRule { PathContains = RegistryPaths.IndexPath("abcd"), Kind = FaultKind.Status500 });
+
+        using var response = await _http.GetAsync(Url("index/" + RegistryPaths.IndexPath("abcd")));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var requestId = Assert.Single(response.Headers.GetValues("X-Request-Id"));
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        JsonElement? found = null;
+        while (found is null && DateTime.UtcNow < deadline)
+        {
+            foreach (var line in _mirror!.Output.Split('\n'))
+            {
+                if (line.StartsWith('{') && line.Contains("Revalidating the index of abcd failed", StringComparison.Ordinal))
+                {
+                    found = JsonDocument.Parse(line).RootElement.Clone();
+                    break;
+                }
+            }
+
+            if (found is null)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.True(found is not null, $"expected a JSON log line about the failed revalidation; the mirror wrote:\n{_mirror!.Output}");
+        var log = found.Value;
+        Assert.Equal("Warning", log.GetProperty("LogLevel").GetString());
+        var ids = log.GetProperty("Scopes").EnumerateArray()
+            .Where(s => s.ValueKind == JsonValueKind.Object && s.TryGetProperty("RequestId", out _))
+            .Select(s => s.GetProperty("RequestId").GetString())
+            .ToList();
+        Assert.Contains(requestId, ids);
+    }
+
+    private async Task StartMirrorAsync(params (string Key, string Value)[] settings)
+    {
+        var environment = new Dictionary<string, string> { ["Mirror__UpstreamMaxAttempts"] = "1" };
+        foreach (var (key, value) in settings)
+        {
+            environment[key] = value;
+        }
+
+        _mirror = await MirrorProcess.StartAsync(_upstream.IndexUrl, Path.Combine(_sandbox, "store"), environment);
+    }
+
+    private Uri Url(string path) => new(_mirror!.BaseUri, path);
+
+    private async Task<HttpResponseMessage> SendAsync(string path, string requestId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Url(path));
+        request.Headers.TryAddWithoutValidation("X-Request-Id", requestId);
+        return await _http.SendAsync(request);
+    }
+
+    private async Task<PrometheusScrape> ScrapeAsync()
+    {
+        using var response = await _http.GetAsync(Url("metrics"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType!.ToString());
+        return PrometheusScrape.Parse(await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>GETs <paramref name="path"/> (reading the whole body), checks the status, and scrapes.</summary>
+    private async Task<PrometheusScrape> AfterAsync(string path, HttpStatusCode expected)
+    {
+        using (var response = await _http.GetAsync(Url(path)))
+        {
+            await response.Content.ReadAsByteArrayAsync();
+            Assert.Equal(expected, response.StatusCode);
+        }
+
+        return await ScrapeAsync();
+    }
+
+    private static double Delta(PrometheusScrape before, PrometheusScrape after, string name, params (string, string)[] labels) =>
+        after.Value(name, labels) - before.Value(name, labels);
+
+    private static void AssertMoved(PrometheusScrape before, PrometheusScrape after, double expected, string name, params (string, string)[] labels)
+    {
+        var moved = Delta(before, after, name, labels);
+        Assert.True(moved == expected,
+            $"expected {name}{{{string.Join(",", labels.Select(l => $"{l.Item1}=\"{l.Item2}\""))}}} to move by {expected}, it moved by {moved} (from {before.Value(name, labels)})");
+    }
+}
