@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need, then `dotnet test`.
-# Needs: the .NET 10 SDK, cargo (rustup's default toolchain), node + npm. Prints one closing line:
+# Needs: the .NET 10 SDK, cargo (rustup's default toolchain), node + npm (and Debian's chromium, installed here as root). Prints one closing line:
 #   tests: N passed, N failed, N skipped
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,6 +14,19 @@ command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&
 # Azurite: the Azure Blob tests run against a real emulator, pinned in tests/azurite/package-lock.json.
 if [ ! -x tests/azurite/node_modules/.bin/azurite-blob ]; then
   npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error
+fi
+
+# Dashboard test: Debian's headless Chromium (never a downloaded browser) driven by playwright-core, pinned in
+# tests/dashboard/package-lock.json.
+if [ ! -d tests/dashboard/node_modules/playwright-core ]; then
+  npm ci --prefix tests/dashboard --no-audit --no-fund --loglevel=error
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "warning: /usr/bin/chromium is missing and this is not root: the dashboard test will fail (apt-get install -y chromium)" >&2
+  fi
 fi
 
 log=$(mktemp)

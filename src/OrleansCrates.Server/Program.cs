@@ -1,6 +1,9 @@
 using OrleansCrates.Server.Apis;
 using OrleansCrates.Server.Cli;
+using OrleansCrates.Server.Dashboard;
 using OrleansCrates.Server.Hosting;
+using OrleansCrates.Server.Mirrors;
+using OrleansCrates.Server.Statistics;
 
 // `token ...`, `downloads ...`: administration against the configured storage, with no web server.
 if (Cli.IsCommand(args))
@@ -14,11 +17,17 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.AddOrleansCrates();
 
 var app = builder.Build();
+app.UseRequestTelemetry(); // outermost: X-Request-Id and request metrics see the final status, errors included
 app.UseOrleansCratesErrorHandling();
+app.UseTrafficStatistics();
 app.MapHealthApi();
+app.MapMetricsApi();
 app.MapMirrorApi();
 app.MapPrivateRegistryApi();
 app.MapAdminApi();
+app.MapStatisticsApi();
+app.MapDirectoryApi();
+app.MapDashboardApi();
 app.Run();
 
 /// <summary>The web host; public so tests can reference the assembly.</summary>

@@ -118,7 +118,9 @@ public sealed class MirrorProcess : IAsyncDisposable
             var at = line.IndexOf(ListeningMarker, StringComparison.Ordinal);
             if (at >= 0)
             {
-                listening.TrySetResult(new Uri(line[(at + ListeningMarker.Length)..].Trim().TrimEnd('/') + "/"));
+                // Up to a quote too: with Logging:Console:FormatterName=json the marker is inside a JSON string.
+                var address = line[(at + ListeningMarker.Length)..].Split('"', 2)[0];
+                listening.TrySetResult(new Uri(address.Trim().TrimEnd('/') + "/"));
             }
         }
 

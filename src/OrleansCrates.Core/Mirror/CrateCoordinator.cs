@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Core.Coordination;
+using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Protocol;
 using OrleansCrates.Storage;
 using OrleansCrates.Upstream;
@@ -32,6 +33,7 @@ public sealed partial class CrateCoordinator : IDisposable
     private readonly HotFileCache _hotFiles;
     private readonly SingleFlight<string, IndexRefresh> _indexFlights = new();
     private readonly SingleFlight<string, FetchOutcome> _fileFlights = new();
+    private readonly OrleansCratesMetrics _metrics;
 
     public CrateCoordinator(
         IObjectStore store,
@@ -41,7 +43,8 @@ public sealed partial class CrateCoordinator : IDisposable
         IOptions<ClusterOptions> cluster,
         TimeProvider time,
         IHostApplicationLifetime lifetime,
-        ILogger<CrateCoordinator> logger)
+        ILogger<CrateCoordinator> logger,
+        OrleansCratesMetrics? metrics = null)
     {
         _store = store;
         _leases = leases;
@@ -53,6 +56,9 @@ public sealed partial class CrateCoordinator : IDisposable
         _stopping = lifetime.ApplicationStopping;
         _hot = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, _options.IndexMemoryCacheBytes) });
         _hotFiles = new HotFileCache(_options.HotFileCacheBytes, _options.HotFileMaxBytes);
+        _metrics = metrics ?? OrleansCratesMetrics.Unobserved;
+        _metrics.ObserveInFlight(FileKind.Index, () => _indexFlights.InFlightCount);
+        _metrics.ObserveInFlight(FileKind.Crate, () => _fileFlights.InFlightCount);
     }
 
     /// <summary>Counts of upstream work actually started on this node, for tests and metrics.</summary>
@@ -70,30 +76,50 @@ public sealed partial class CrateCoordinator : IDisposable
     /// The crate's index file. Fresh copies come from memory; a stale one is revalidated upstream by the first caller
     /// while everyone else is served the cached copy; when upstream fails the last good copy is served, marked stale.
     /// </summary>
-    public async Task<IndexResult> GetIndexAsync(CrateName name, CancellationToken cancellationToken)
+    public Task<IndexResult> GetIndexAsync(CrateName name, CancellationToken cancellationToken) =>
+        GetIndexAsync(name, countRequest: true, cancellationToken);
+
+    /// <param name="countRequest">Count the outcome in the cache metrics (a client's request, not a download's own index lookup).</param>
+    private async Task<IndexResult> GetIndexAsync(CrateName name, bool countRequest, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         var cached = _hot.Get<IndexEntry>(name.Lower);
         if (cached is not null && now < cached.NextCheckAt)
         {
-            return ResultOf(cached, now);
+            return Counted(ResultOf(cached, now), countRequest);
         }
 
         var (flight, started) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, cached, _options.IndexTtl));
+        if (!started)
+        {
+            _metrics.CoalescedWaiter(FileKind.Index);
+        }
+
         if (!started && cached is { Exists: true })
         {
-            return ResultOf(cached, now); // someone else is revalidating: serve what we have meanwhile (stale)
+            return Counted(ResultOf(cached, now), countRequest); // someone else is revalidating: serve what we have meanwhile (stale)
         }
 
         var refresh = await flight.WaitAsync(cancellationToken);
         if (refresh.Entry is null)
         {
-            return IndexResult.Unavailable(refresh.Error ?? "upstream unavailable", refresh.RetryAfter ?? TimeSpan.FromSeconds(5));
+            return Counted(IndexResult.Unavailable(refresh.Error ?? "upstream unavailable", refresh.RetryAfter ?? TimeSpan.FromSeconds(5)), countRequest);
         }
 
         // This request waited for the cache to be filled: a miss, unless all it got was a stale copy.
         var result = ResultOf(refresh.Entry, _time.GetUtcNow());
-        return result.IsStale ? result : result with { Outcome = CacheOutcome.Miss };
+        return Counted(result.IsStale ? result : result with { Outcome = CacheOutcome.Miss }, countRequest);
+    }
+
+    /// <summary>Counts one index request's cache outcome; one that found nothing to serve (503) is a miss.</summary>
+    private IndexResult Counted(IndexResult result, bool countRequest)
+    {
+        if (countRequest)
+        {
+            _metrics.CacheResult(FileKind.Index, result.Status == IndexStatus.Unavailable ? CacheOutcome.Miss : result.Outcome);
+        }
+
+        return result;
     }
 
     /// <summary>
@@ -106,18 +132,26 @@ public sealed partial class CrateCoordinator : IDisposable
         var hot = _hotFiles.OpenOrNull(key);
         if (hot is not null)
         {
+            _metrics.CacheResult(FileKind.Crate, CacheOutcome.Hit);
             return CrateFileResult.Found(hot);
         }
 
         // However many local requests miss the hot layer at once, one of them asks storage (and upstream if need be).
-        var (flight, _) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
+        var (flight, started) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
+        if (!started)
+        {
+            _metrics.CoalescedWaiter(FileKind.Crate);
+        }
+
         var outcome = await flight.WaitAsync(cancellationToken);
         if (outcome.Status != CrateFileStatus.Found)
         {
+            _metrics.CacheResult(FileKind.Crate, CacheOutcome.Miss); // nothing served from the cache
             return new CrateFileResult(outcome.Status, null, outcome.Error, outcome.RetryAfter);
         }
 
         var stored = _hotFiles.OpenOrNull(key) ?? await _store.OpenReadOrNullAsync(key, cancellationToken);
+        _metrics.CacheResult(FileKind.Crate, stored is not null && !outcome.FromUpstream ? CacheOutcome.Hit : CacheOutcome.Miss);
         return stored is null
             ? new CrateFileResult(CrateFileStatus.UpstreamUnavailable, null, "stored file vanished", TimeSpan.FromSeconds(1))
             : CrateFileResult.Found(stored) with { Outcome = outcome.FromUpstream ? CacheOutcome.Miss : CacheOutcome.Hit };
@@ -131,7 +165,7 @@ public sealed partial class CrateCoordinator : IDisposable
     {
         if (await _store.GetPropertiesOrNullAsync(key, _stopping) is null)
         {
-            var index = await GetIndexAsync(name, _stopping);
+            var index = await GetIndexAsync(name, countRequest: false, _stopping);
             if (index.Status == IndexStatus.Unavailable)
             {
                 return new FetchOutcome(CrateFileStatus.IndexUnavailable, index.Error, index.RetryAfter);
@@ -142,7 +176,12 @@ public sealed partial class CrateCoordinator : IDisposable
                 _time.GetUtcNow() - entry.Stored!.FetchedAt > MinRevalidationAge)
             {
                 // Maybe published upstream since our copy was fetched: revalidate once, shared with everyone asking.
-                var (flight, _) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, entry, MinRevalidationAge));
+                var (flight, started) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, entry, MinRevalidationAge));
+                if (!started)
+                {
+                    _metrics.CoalescedWaiter(FileKind.Index);
+                }
+
                 line = (await flight).Entry?.FindVersion(version);
             }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Protocol;
 using OrleansCrates.Upstream;
 
@@ -21,8 +22,9 @@ public sealed partial class UpstreamSet : IDisposable
     private readonly TimeProvider _time;
     private readonly TimeSpan _cooldown;
     private readonly ILogger _logger;
+    private readonly OrleansCratesMetrics _metrics;
 
-    public UpstreamSet(IOptions<MirrorOptions> options, TimeProvider time, ILoggerFactory loggers)
+    public UpstreamSet(IOptions<MirrorOptions> options, TimeProvider time, ILoggerFactory loggers, OrleansCratesMetrics? metrics = null)
     {
         var mirror = options.Value;
         var policy = new UpstreamPolicy
@@ -36,6 +38,7 @@ public sealed partial class UpstreamSet : IDisposable
         _time = time;
         _cooldown = mirror.UpstreamCooldown > TimeSpan.Zero ? mirror.UpstreamCooldown : TimeSpan.Zero;
         _logger = loggers.CreateLogger<UpstreamSet>();
+        _metrics = metrics ?? OrleansCratesMetrics.Unobserved;
     }
 
     public IReadOnlyList<UpstreamRegistry> All { get; }
@@ -62,6 +65,12 @@ public sealed partial class UpstreamSet : IDisposable
             var started = _time.GetTimestamp();
             var result = await upstream.FetchIndexFileAsync(
                 relativePath, validators?.UpstreamETag, validators?.UpstreamLastModified, budget, cancellationToken);
+            _metrics.UpstreamRequest(upstream.Name, download: false, result.Status switch
+            {
+                IndexFetchStatus.Modified or IndexFetchStatus.NotModified => UpstreamResult.Ok,
+                IndexFetchStatus.NotFound => UpstreamResult.NotFound,
+                _ => FailureKind(result.Error),
+            }, _time.GetElapsedTime(started));
             if (result.Status != IndexFetchStatus.Failed)
             {
                 upstream.Health.RecordAnswer(_time.GetElapsedTime(started));
@@ -111,6 +120,8 @@ public sealed partial class UpstreamSet : IDisposable
                         CrateFileStatus.BadUpstreamFile, $"no file for {name} {line.Version} (404) although the index lists it", null),
                     _ => new FetchOutcome(CrateFileStatus.UpstreamUnavailable, download.Error, download.RetryAfter ?? TimeSpan.FromSeconds(1)),
                 };
+                _metrics.UpstreamRequest(upstream.Name, download: true, download.Status == DownloadStatus.NotFound ? UpstreamResult.NotFound :
+                    outcome.Status == CrateFileStatus.Found ? UpstreamResult.Ok : FailureKind(outcome.Error), latency);
             }
 
             if (outcome.Status == CrateFileStatus.Found)
@@ -192,6 +203,10 @@ public sealed partial class UpstreamSet : IDisposable
             yield return (upstream, AttemptBudget.Once);
         }
     }
+
+    /// <summary>A failure is a timeout when the upstream client says so (its errors end in "timed out" for those).</summary>
+    private static UpstreamResult FailureKind(string? error) =>
+        error is not null && error.Contains("timed out", StringComparison.OrdinalIgnoreCase) ? UpstreamResult.Timeout : UpstreamResult.Error;
 
     private static TimeSpan? ShortestRetryAfter(IEnumerable<TimeSpan?> retryAfters)
     {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using Microsoft.Net.Http.Headers;
+using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Apis;
@@ -35,6 +36,7 @@ public sealed class IndexBytesResult(ReadOnlyMemory<byte> body, string contentTy
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = contentType;
         response.ContentLength = body.Length;
+        BytesServed.Count(httpContext, FileKind.Index, body.Length);
         return response.Body.WriteAsync(body, httpContext.RequestAborted).AsTask();
     }
 }
@@ -57,22 +59,41 @@ public sealed class CrateFileHttpResult(StoredObject stored, IAsyncDisposable ow
         if (stored.Content is MemoryStream memory && memory.TryGetBuffer(out var hot))
         {
             await response.Body.WriteAsync(hot, httpContext.RequestAborted); // from the hot layer: one write, no copy
+            BytesServed.Count(httpContext, FileKind.Crate, hot.Count);
             return;
         }
 
         // Streamed in large chunks: never the whole file in memory, and few flushes per file.
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        long sent = 0;
         try
         {
             int read;
             while ((read = await stored.Content.ReadAsync(buffer, httpContext.RequestAborted)) > 0)
             {
                 await response.Body.WriteAsync(buffer.AsMemory(0, read), httpContext.RequestAborted);
+                sent += read;
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            BytesServed.Count(httpContext, FileKind.Crate, sent);
+        }
+    }
+}
+
+/// <summary><c>orleanscrates_bytes_served</c>: body bytes written, by registry (the private one lives under <c>/private</c>) and kind.</summary>
+internal static class BytesServed
+{
+    public static void Count(HttpContext httpContext, FileKind kind, long bytes)
+    {
+        if (bytes > 0 && httpContext.RequestServices?.GetService(typeof(OrleansCratesMetrics)) is OrleansCratesMetrics metrics)
+        {
+            var registry = httpContext.Request.Path.StartsWithSegments("/private", StringComparison.OrdinalIgnoreCase)
+                ? ServedRegistry.Private
+                : ServedRegistry.Mirror;
+            metrics.BytesServed(registry, kind, bytes);
         }
     }
 }

@@ -48,6 +48,7 @@ public static class MirrorApi
         }
 
         var result = await coordinator.GetIndexAsync(name.Value, context.RequestAborted);
+        Statistics.TrafficTag.Set(context, result.Outcome, result.Error);
         return result.Status switch
         {
             IndexStatus.Found => await guard.PolicyIndexAsync(context, name.Value, result),
@@ -79,6 +80,7 @@ public static class MirrorApi
         }
 
         var result = await coordinator.OpenCrateFileAsync(crate.Value, version, context.RequestAborted);
+        Statistics.TrafficTag.Set(context, result.Outcome, result.Error);
         if (result.Status == CrateFileStatus.Found)
         {
             await access.RecordDownloadAsync(context, DownloadRecord.Mirror, crate.Value.Value, version);

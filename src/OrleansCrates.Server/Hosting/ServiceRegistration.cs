@@ -3,7 +3,10 @@ using OrleansCrates.Accounts;
 using OrleansCrates.Core.Coordination;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Core.Policy;
+using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Registry;
+using OrleansCrates.Server.Alerts;
+using OrleansCrates.Server.Statistics;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Storage.FileSystem;
@@ -22,6 +25,8 @@ public static class ServiceRegistration
         });
         var services = builder.Services;
         services.AddMirrorCore(builder.Configuration);
+        services.AddMetricsExport();
+        services.AddRequestTelemetry();
 
         services.AddAccounts();
         services.AddSingleton<IUserDirectory, TokenStoreUserDirectory>();
@@ -29,6 +34,8 @@ public static class ServiceRegistration
         services.AddSingleton<RegistryAccess>();
         services.AddSingleton<MirrorGuard>();
         services.AddMirrorPolicy();
+        services.AddStatisticsAndDirectory();
+        services.AddAlerts();
         return builder;
     }
 
@@ -56,6 +63,7 @@ public static class ServiceRegistration
             .Validate(o => o.Provider != "FileSystem" || !string.IsNullOrWhiteSpace(o.FileSystem.Root), "Storage:FileSystem:Root must not be empty.")
             .ValidateOnStart();
         AddStorage(services, configuration);
+        services.AddOrleansCratesMetrics(); // after the store: wraps it to time every storage call
         services.AddSingleton<UpstreamSet>();
         services.AddSingleton<CrateCoordinator>();
         return services;
