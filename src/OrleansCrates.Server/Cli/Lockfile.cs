@@ -28,6 +28,32 @@ internal static class Lockfile
     public const string CratesIoSparseSource = "sparse+https://index.crates.io/";
 
     /// <summary>Reads and parses a lockfile. Throws <see cref="IOException"/> and friends when it cannot be read.</summary>
+    /// <summary>
+    /// Reads a lockfile for a command: the packages, or null after telling the user on stderr why there are none
+    /// (unreadable file, or no <c>[[package]]</c> entries).
+    /// </summary>
+    public static async Task<IReadOnlyList<LockedPackage>?> ReadForCommandAsync(string path, CommandOutput output, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<LockedPackage> packages;
+        try
+        {
+            packages = await ReadAsync(path, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await output.Stderr.WriteLineAsync($"Cannot read {path}: {e.Message}");
+            return null;
+        }
+
+        if (packages.Count == 0)
+        {
+            await output.Stderr.WriteLineAsync($"{path} has no [[package]] entries; is it a Cargo.lock?");
+            return null;
+        }
+
+        return packages;
+    }
+
     public static async Task<IReadOnlyList<LockedPackage>> ReadAsync(string path, CancellationToken cancellationToken) =>
         Parse(await File.ReadAllTextAsync(path, Encoding.UTF8, cancellationToken));
 

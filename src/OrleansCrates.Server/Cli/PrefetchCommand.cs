@@ -34,20 +34,9 @@ internal static class PrefetchCommand
     {
         public async Task<int> RunAsync(CommandOutput output, IConfiguration configuration, CancellationToken cancellationToken)
         {
-            IReadOnlyList<LockedPackage> packages;
-            try
+            var packages = await Lockfile.ReadForCommandAsync(Path, output, cancellationToken);
+            if (packages is null)
             {
-                packages = await Lockfile.ReadAsync(Path, cancellationToken);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                await output.Stderr.WriteLineAsync($"Cannot read {Path}: {e.Message}");
-                return Cli.Failed;
-            }
-
-            if (packages.Count == 0)
-            {
-                await output.Stderr.WriteLineAsync($"{Path} has no [[package]] entries; is it a Cargo.lock?");
                 return Cli.Failed;
             }
 
