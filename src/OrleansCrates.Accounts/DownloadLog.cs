@@ -244,7 +244,7 @@ public sealed class DownloadLog(IObjectStore store, TimeProvider time)
 
             if (end > start)
             {
-                var record = AccountsJson.ParseOrNull(content.AsSpan(start, end - start), AccountsJson.Default.DownloadRecord);
+                var record = StoredJson.ParseOrNull(content.AsSpan(start, end - start), AccountsJson.Default.DownloadRecord);
                 if (record is not null)
                 {
                     yield return record; // a torn or foreign line is skipped, never fatal

@@ -34,19 +34,4 @@ internal sealed class UserDocument
 [JsonSerializable(typeof(TokenDocument))]
 [JsonSerializable(typeof(UserDocument))]
 [JsonSerializable(typeof(DownloadRecord))]
-internal sealed partial class AccountsJson : JsonSerializerContext
-{
-    /// <summary>Parses <paramref name="utf8"/>; null when it is not a valid <typeparamref name="T"/> (a corrupt object).</summary>
-    public static T? ParseOrNull<T>(ReadOnlySpan<byte> utf8, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
-        where T : class
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(utf8, type);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-}
+internal sealed partial class AccountsJson : JsonSerializerContext;

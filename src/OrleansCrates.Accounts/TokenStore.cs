@@ -220,7 +220,7 @@ public sealed partial class TokenStore
         }
 
         var stored = await _store.ReadSmallOrNullAsync(UserKey(login), cancellationToken);
-        var document = stored is null ? null : AccountsJson.ParseOrNull(stored.Value.Content, AccountsJson.Default.UserDocument);
+        var document = stored is null ? null : StoredJson.ParseOrNull(stored.Value.Content, AccountsJson.Default.UserDocument);
         return document is null ? null : new UserInfo(document.Login, document.CreatedAt);
     }
 
@@ -282,7 +282,7 @@ public sealed partial class TokenStore
                 return false;
             }
 
-            var document = AccountsJson.ParseOrNull(stored.Value.Content, AccountsJson.Default.TokenDocument);
+            var document = StoredJson.ParseOrNull(stored.Value.Content, AccountsJson.Default.TokenDocument);
             if (document is null)
             {
                 Log.CorruptRecord(_logger, key);
@@ -331,7 +331,7 @@ public sealed partial class TokenStore
         }
 
         var hash = HashFromKey(key);
-        var document = AccountsJson.ParseOrNull(stored.Value.Content, AccountsJson.Default.TokenDocument);
+        var document = StoredJson.ParseOrNull(stored.Value.Content, AccountsJson.Default.TokenDocument);
         if (document is null || hash.Length != 64 || ParseScopeOrNull(document.Scope) is null)
         {
             Log.CorruptRecord(_logger, key); // fail closed: a record we cannot read grants nothing

@@ -139,7 +139,7 @@ public sealed partial class ApprovalStore
                 continue; // decided and dropped meanwhile: create it again
             }
 
-            var existing = PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
+            var existing = StoredJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
             var listed = existing?.Versions ?? [];
             var missing = versions.Where(v => !listed.Contains(v, StringComparer.Ordinal)).ToList();
             if (existing is not null && missing.Count == 0)
@@ -205,7 +205,7 @@ public sealed partial class ApprovalStore
             await foreach (var properties in _store.ListAsync($"{AuditPrefix}{day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}/", cancellationToken))
             {
                 var stored = await _store.ReadSmallOrNullAsync(properties.Key, cancellationToken);
-                var document = stored is null ? null : PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.AuditDocument);
+                var document = stored is null ? null : StoredJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.AuditDocument);
                 if (document is not null && ApprovalRule.ParseDecisionOrNull(document.Decision) is { } decision)
                 {
                     entries.Add((properties.Key, new AuditEntry(document.At, document.By, decision, document.Name, document.Req, ApprovalRule.ParseDecisionOrNull(document.Replaced))));
@@ -236,7 +236,7 @@ public sealed partial class ApprovalStore
             return null;
         }
 
-        var document = PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.ApprovalsDocument);
+        var document = StoredJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.ApprovalsDocument);
         return document is null
             ? throw new StorageUnavailableException($"{ApprovalsKey} is not a valid approvals document; fix or restore it.")
             : (document, stored.Value.ETag);
@@ -245,7 +245,7 @@ public sealed partial class ApprovalStore
     private async Task<PendingDocument?> ReadPendingOrNullAsync(string key, CancellationToken cancellationToken)
     {
         var stored = await _store.ReadSmallOrNullAsync(key, cancellationToken);
-        return stored is null ? null : PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
+        return stored is null ? null : StoredJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
     }
 
     private async Task WriteAuditAsync(ApprovalRule rule, ApprovalRule? replaced, CancellationToken cancellationToken)
@@ -277,7 +277,7 @@ public sealed partial class ApprovalStore
     {
         var key = PendingKey(name);
         var stored = await _store.ReadSmallOrNullAsync(key, cancellationToken);
-        var document = stored is null ? null : PolicyJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
+        var document = stored is null ? null : StoredJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
         if (document is not null && document.Versions.All(v => decisions.Lookup(name, v) is not null))
         {
             await _store.DeleteAsync(key, stored!.Value.ETag, cancellationToken); // a request that added a version meanwhile keeps it

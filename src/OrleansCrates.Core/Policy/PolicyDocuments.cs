@@ -64,19 +64,4 @@ internal sealed class AuditDocument
 [JsonSerializable(typeof(ApprovalsDocument))]
 [JsonSerializable(typeof(PendingDocument))]
 [JsonSerializable(typeof(AuditDocument))]
-internal sealed partial class PolicyJson : JsonSerializerContext
-{
-    /// <summary>Parses <paramref name="utf8"/>; null when it is not a valid <typeparamref name="T"/>.</summary>
-    public static T? ParseOrNull<T>(ReadOnlySpan<byte> utf8, JsonTypeInfo<T> type)
-        where T : class
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(utf8, type);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-}
+internal sealed partial class PolicyJson : JsonSerializerContext;

@@ -243,18 +243,4 @@ internal sealed class SaltDocument
     RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(StatisticsDocument))]
 [JsonSerializable(typeof(SaltDocument))]
-internal sealed partial class StatisticsJson : JsonSerializerContext
-{
-    public static T? ParseOrNull<T>(ReadOnlySpan<byte> utf8, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
-        where T : class
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(utf8, type);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-}
+internal sealed partial class StatisticsJson : JsonSerializerContext;

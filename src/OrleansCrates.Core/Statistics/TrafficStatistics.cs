@@ -192,7 +192,7 @@ public sealed class TrafficStatistics
                 foreach (var key in fresh)
                 {
                     var stored = await _store.ReadSmallOrNullAsync(key, cancellationToken);
-                    var document = stored is null ? null : StatisticsJson.ParseOrNull(stored.Value.Content, StatisticsJson.Default.StatisticsDocument);
+                    var document = stored is null ? null : StoredJson.ParseOrNull(stored.Value.Content, StatisticsJson.Default.StatisticsDocument);
                     if (document is not null)
                     {
                         next.Merge(DayStatistics.FromDocument(document)); // a torn or foreign object is skipped, never fatal
@@ -240,7 +240,7 @@ public sealed class TrafficStatistics
         {
             var stored = await _store.ReadSmallOrNullAsync(SaltKey, cancellationToken);
             if (stored is not null &&
-                StatisticsJson.ParseOrNull(stored.Value.Content, StatisticsJson.Default.SaltDocument) is { } document &&
+                StoredJson.ParseOrNull(stored.Value.Content, StatisticsJson.Default.SaltDocument) is { } document &&
                 TryDecode(document.Salt) is { } existing)
             {
                 return _salt = existing;
