@@ -34,29 +34,8 @@ internal static class ApprovalCommands
             return (null, $"Unexpected argument '{operands[0]}'.");
         }
 
-        var (fromText, fromError) = args.Single("from");
-        var (toText, toError) = args.Single("to");
-        if ((fromError ?? toError) is { } error)
-        {
-            return (null, error);
-        }
-
-        DateOnly? from = null, to = null;
-        if (fromText is not null && (from = ParseDay(fromText)) is null)
-        {
-            return (null, $"--from must be a date YYYY-MM-DD, not '{fromText}'.");
-        }
-
-        if (toText is not null && (to = ParseDay(toText)) is null)
-        {
-            return (null, $"--to must be a date YYYY-MM-DD, not '{toText}'.");
-        }
-
-        var last = to ?? DateOnly.FromDateTime(TimeProvider.System.GetUtcNow().UtcDateTime);
-        var first = from ?? last.AddDays(-6);
-        return first > last ? (null, "--from must not be after --to.")
-            : last.DayNumber - first.DayNumber >= MaxDays ? (null, $"At most {MaxDays} days at a time.")
-            : (new Audit(first, last, args.Flags.Contains("json")), null);
+        var (range, error) = args.DayRange(MaxDays);
+        return range is { } days ? (new Audit(days.First, days.Last, args.Flags.Contains("json")), null) : (null, error);
     }
 
     private static (ICliCommand? Command, string? Error) ParseDecision(CliArguments args, IReadOnlyList<string> operands, ApprovalDecision decision)
@@ -99,9 +78,6 @@ internal static class ApprovalCommands
 
     private static bool IsValidWho(string who) =>
         who.Length is > 0 and <= 64 && who.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '@');
-
-    private static DateOnly? ParseDay(string text) =>
-        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day : null;
 
     private sealed record Decide(CrateName Name, VersionReq Req, ApprovalDecision Decision, string By) : ICliCommand
     {

@@ -126,4 +126,38 @@ internal sealed class CliArguments
         Error = error;
         return this;
     }
+
+    /// <summary>
+    /// The inclusive day range given by <c>--from</c> and <c>--to</c> (YYYY-MM-DD, UTC): by default the last 7 days up
+    /// to <c>--to</c> (or today), at most <paramref name="maxDays"/> days.
+    /// </summary>
+    public ((DateOnly First, DateOnly Last)? Range, string? Error) DayRange(int maxDays)
+    {
+        var (fromText, fromError) = Single("from");
+        var (toText, toError) = Single("to");
+        if ((fromError ?? toError) is { } error)
+        {
+            return (null, error);
+        }
+
+        DateOnly? from = null, to = null;
+        if (fromText is not null && (from = ParseDay(fromText)) is null)
+        {
+            return (null, $"--from must be a date YYYY-MM-DD, not '{fromText}'.");
+        }
+
+        if (toText is not null && (to = ParseDay(toText)) is null)
+        {
+            return (null, $"--to must be a date YYYY-MM-DD, not '{toText}'.");
+        }
+
+        var last = to ?? DateOnly.FromDateTime(TimeProvider.System.GetUtcNow().UtcDateTime);
+        var first = from ?? last.AddDays(-6);
+        return first > last ? (null, "--from must not be after --to.")
+            : last.DayNumber - first.DayNumber >= maxDays ? (null, $"At most {maxDays} days at a time.")
+            : ((first, last), null);
+    }
+
+    private static DateOnly? ParseDay(string text) =>
+        DateOnly.TryParseExact(text, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var day) ? day : null;
 }

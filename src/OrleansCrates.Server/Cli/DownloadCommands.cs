@@ -22,43 +22,17 @@ internal static class DownloadCommands
             return (null, $"Unexpected argument '{operands[0]}'.");
         }
 
-        var (fromText, fromError) = args.Single("from");
-        var (toText, toError) = args.Single("to");
         var (user, userError) = args.Single("user");
         var (crate, crateError) = args.Single("crate");
-        if ((fromError ?? toError ?? userError ?? crateError) is { } error)
+        var (range, rangeError) = args.DayRange(MaxDays);
+        if ((rangeError ?? userError ?? crateError) is { } error)
         {
             return (null, error);
         }
 
-        DateOnly? from = null, to = null;
-        if (fromText is not null && (from = ParseDay(fromText)) is null)
-        {
-            return (null, $"--from must be a date YYYY-MM-DD, not '{fromText}'.");
-        }
-
-        if (toText is not null && (to = ParseDay(toText)) is null)
-        {
-            return (null, $"--to must be a date YYYY-MM-DD, not '{toText}'.");
-        }
-
-        var last = to ?? DateOnly.FromDateTime(TimeProvider.System.GetUtcNow().UtcDateTime);
-        var first = from ?? last.AddDays(-6);
-        if (first > last)
-        {
-            return (null, "--from must not be after --to.");
-        }
-
-        if (last.DayNumber - first.DayNumber >= MaxDays)
-        {
-            return (null, $"At most {MaxDays} days at a time.");
-        }
-
+        var (first, last) = range!.Value;
         return (new List(first, last, user, crate, args.Flags.Contains("json")), null);
     }
-
-    private static DateOnly? ParseDay(string text) =>
-        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day : null;
 
     private sealed record List(DateOnly From, DateOnly To, string? User, string? Crate, bool Json) : ICliCommand
     {
