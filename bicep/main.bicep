@@ -1,61 +1,41 @@
-// OrleansCrates on Azure: one cluster per region (Azure Container Apps), Azure Front Door sending each client to the
-// nearest healthy region, and Blob Storage reached with a managed identity (no account keys anywhere).
+// OrleansCrates on Azure: one Orleans cluster per region, each on its own AKS cluster; Azure Front Door sending each
+// client to the nearest healthy region; one storage account shared by every region.
 //
-//   az deployment group create -g RG -f bicep/main.bicep \
-//     -p namePrefix=crates regions='["westeurope","eastus2"]' containerImage=myacr.azurecr.io/orleanscrates:1.0 \
-//        contact=mailto:platform@example.com
+// Each region gets: a virtual network, an AKS cluster (workload identity, Key Vault CSI driver, cluster autoscaler),
+// the silos' user-assigned identity federated with the cluster's service account, a Key Vault holding the Redis
+// connection string, and an Azure Managed Redis (durable) for the cluster's Orleans membership table. The silos
+// themselves are the Kubernetes manifests in infra/k8s/ (kubectl apply -k), configured from this template's
+// `regions[i].settings` and `regions[i].workloadIdentity` outputs.
 //
-// Storage: by default ONE storage account (in the first region) shared by every region's cluster. The private
-// registry, tokens, approvals and download records live in storage and must be one consistent store (Blob Storage is
-// strongly consistent within an account; geo-replicas are asynchronous and read-only), and cross-node coordination
-// (blob leases, ETag-conditional writes) only works within one account. Far regions pay the round trip to that account
-// on what their nodes do not hold in memory. `storagePerRegion=true` gives each region its own account instead: only
-// for mirror-only deployments (no private crates, tokens or approvals), as each region is then a separate registry.
+// Regions are separate Orleans clusters that share storage (the Orleans FAQ's advice against one cluster across
+// regions): inside a region one grain per crate does each fetch once; across regions the create-only writes to the
+// shared storage account make a second region's fetch of the same file a no-op (see README, "AKS deployment").
+//
+// Deployed in two passes, because Front Door's origins are the Private Link services AKS creates for the silos'
+// Service: 1) this template, 2) kubectl apply -k per region, 3) this template again with connectFrontDoor=true, then
+// approve each region's pending private endpoint connection (README, "AKS deployment").
 targetScope = 'resourceGroup'
 
-@description('Prefix of every resource name (lower-case letters, digits, hyphens).')
+@description('Prefix of every resource name (lower-case letters, digits, hyphens; starts with a letter).')
 @minLength(3)
-@maxLength(12)
+@maxLength(11)
 param namePrefix string
 
-@description('Regions to run a cluster in; the first also holds the shared storage account and the identity.')
+@description('Regions to run a cluster in; the first also holds the shared storage account.')
 @minLength(1)
 param regions array
-
-@description('Container image of the server, e.g. myacr.azurecr.io/orleanscrates:1.0 (built from infra/Dockerfile).')
-param containerImage string
-
-@description('Login server of a private registry holding the image (the identity needs AcrPull on it); empty for a public image.')
-param containerRegistryServer string = ''
-
-@description('Fewest replicas per region; 1 or more keeps a warm node (the scale rule cannot wake a stopped app fast).')
-@minValue(0)
-param minReplicas int = 2
-
-@description('Most replicas per region.')
-@minValue(1)
-@maxValue(300)
-param maxReplicas int = 10
-
-@description('Concurrent HTTP requests per replica above which another replica is added.')
-@minValue(1)
-param concurrentRequestsPerReplica int = 100
-
-@description('The upstream sparse index (Mirror:Upstreams:0:IndexUrl).')
-param upstreamIndexUrl string = 'https://index.crates.io/'
 
 @description('Your contact (URL or e-mail) for the User-Agent crates.io asks mirrors to send (Mirror:UserAgentContact).')
 param contact string
 
+@description('The upstream sparse index (Mirror:Upstreams:0:IndexUrl).')
+param upstreamIndexUrl string = 'https://index.crates.io/'
+
 @description('Base URL clients use, e.g. https://crates.example.com (a custom domain on Front Door); empty: the Front Door endpoint.')
 param publicUrl string = ''
 
-@description('Webhook told when storage fails or the upstream keeps failing, and when each recovers (Alerts:WebhookUrl); empty: off.')
-@secure()
-param alertWebhookUrl string = ''
-
-@description('One storage account per region (mirror-only deployments) instead of one shared by all regions.')
-param storagePerRegion bool = false
+@description('Second pass: connect Front Door to each region\'s Private Link service (exists once the manifests are applied).')
+param connectFrontDoor bool = false
 
 @description('Blob container holding everything (Storage:AzureBlob:Container).')
 param blobContainerName string = 'orleanscrates'
@@ -64,27 +44,55 @@ param blobContainerName string = 'orleanscrates'
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
 param storageSku string = 'Standard_ZRS'
 
+@description('Azure Managed Redis SKU of each region\'s membership store.')
+param redisSku string = 'Balanced_B1'
+
+@description('Kubernetes version of the clusters; empty: the region\'s default.')
+param kubernetesVersion string = ''
+
+@description('VM size of the system node pool (2 nodes, system pods only).')
+param systemVmSize string = 'Standard_D2ds_v5'
+
+@description('VM size of the silo node pool.')
+param siloVmSize string = 'Standard_D4ds_v5'
+
+@description('Fewest silo nodes per region (the cluster autoscaler adds nodes when silo pods no longer fit).')
+@minValue(1)
+param siloNodesMin int = 2
+
+@description('Most silo nodes per region.')
+@minValue(1)
+@maxValue(1000)
+param siloNodesMax int = 10
+
+@description('Availability zones for the node pools, e.g. [\'1\', \'2\', \'3\']; empty where a region has none.')
+param zones array = []
+
+@description('Entra object ids (users or groups) made cluster admins (Azure RBAC for Kubernetes), to run kubectl apply.')
+param clusterAdminPrincipalIds array = []
+
+@description('An Azure Container Registry in this resource group holding the image (the nodes get AcrPull); empty: none.')
+param containerRegistryName string = ''
+
+@description('The silos\' namespace and service account: infra/k8s/base (the federated credential names exactly these).')
+param kubernetesNamespace string = 'orleanscrates'
+param serviceAccountName string = 'orleanscrates-silo'
+
+@description('Name AKS gives the silos\' Private Link service (infra/k8s/base/service.yaml, azure-pls-name).')
+param privateLinkServiceName string = 'orleanscrates'
+
+@description('Key Vault secret holding the Redis connection string (infra/k8s/base/secretproviderclass.yaml).')
+param redisSecretName string = 'redis-connection-string'
+
 param tags object = {}
 
-var storageRegions = storagePerRegion ? regions : [regions[0]]
-
-module storage 'modules/storage.bicep' = [for (region, i) in storageRegions: {
-  name: 'storage-${region}'
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
   params: {
-    name: take('${replace(namePrefix, '-', '')}${uniqueString(resourceGroup().id, region)}', 24)
-    location: region
+    name: take('${replace(namePrefix, '-', '')}${uniqueString(resourceGroup().id)}', 24)
+    location: regions[0]
     containerName: blobContainerName
     skuName: storageSku
-    tags: tags
-  }
-}]
-
-module identity 'modules/identity.bicep' = {
-  name: 'identity'
-  params: {
-    name: '${namePrefix}-id'
-    location: regions[0]
-    storageAccountNames: [for i in range(0, length(storageRegions)): storage[i].outputs.name]
     tags: tags
   }
 }
@@ -98,38 +106,108 @@ module frontDoorEndpoint 'modules/frontdoor-endpoint.bicep' = {
   }
 }
 
-module cluster 'modules/containerapp.bicep' = [for (region, i) in regions: {
-  name: 'cluster-${region}'
+module network 'modules/network.bicep' = [for region in regions: {
+  name: 'network-${region}'
   params: {
-    namePrefix: take('${namePrefix}-${region}', 26)
+    name: '${namePrefix}-${region}-vnet'
     location: region
-    containerImage: containerImage
-    containerRegistryServer: containerRegistryServer
-    identityId: identity.outputs.id
-    identityClientId: identity.outputs.clientId
-    storageBlobEndpoint: storage[storagePerRegion ? i : 0].outputs.blobEndpoint
-    blobContainerName: blobContainerName
-    minReplicas: minReplicas
-    maxReplicas: maxReplicas
-    concurrentRequestsPerReplica: concurrentRequestsPerReplica
-    upstreamIndexUrl: upstreamIndexUrl
-    contact: contact
-    publicUrl: empty(publicUrl) ? 'https://${frontDoorEndpoint.outputs.hostName}' : publicUrl
-    alertWebhookUrl: alertWebhookUrl
     tags: tags
   }
 }]
 
-module frontDoor 'modules/frontdoor.bicep' = {
+module aks 'modules/aks.bicep' = [for (region, i) in regions: {
+  name: 'aks-${region}'
+  params: {
+    name: '${namePrefix}-${region}'
+    location: region
+    vnetName: network[i].outputs.name
+    nodesSubnetId: network[i].outputs.nodesSubnetId
+    kubernetesVersion: kubernetesVersion
+    systemVmSize: systemVmSize
+    siloVmSize: siloVmSize
+    siloNodesMin: siloNodesMin
+    siloNodesMax: siloNodesMax
+    zones: zones
+    clusterAdminPrincipalIds: clusterAdminPrincipalIds
+    containerRegistryName: containerRegistryName
+    tags: tags
+  }
+}]
+
+module siloIdentity 'modules/identity.bicep' = [for (region, i) in regions: {
+  name: 'identity-${region}'
+  params: {
+    name: '${namePrefix}-${region}-silo'
+    location: region
+    oidcIssuerUrl: aks[i].outputs.oidcIssuerUrl
+    kubernetesNamespace: kubernetesNamespace
+    serviceAccountName: serviceAccountName
+    storageAccountName: storage.outputs.name
+    tags: tags
+  }
+}]
+
+module keyVault 'modules/keyvault.bicep' = [for (region, i) in regions: {
+  name: 'keyvault-${region}'
+  params: {
+    name: take('${namePrefix}${uniqueString(resourceGroup().id, region)}', 24)
+    location: region
+    readerPrincipalId: siloIdentity[i].outputs.principalId
+    tags: tags
+  }
+}]
+
+module redis 'modules/redis.bicep' = [for (region, i) in regions: {
+  name: 'redis-${region}'
+  params: {
+    name: '${namePrefix}-${uniqueString(resourceGroup().id, region)}'
+    location: region
+    skuName: redisSku
+    keyVaultName: keyVault[i].outputs.name
+    secretName: redisSecretName
+    tags: tags
+  }
+}]
+
+module frontDoor 'modules/frontdoor.bicep' = if (connectFrontDoor) {
   name: 'frontdoor'
   params: {
     profileName: frontDoorEndpoint.outputs.profileName
     endpointName: frontDoorEndpoint.outputs.endpointName
-    originHostNames: [for i in range(0, length(regions)): cluster[i].outputs.fqdn]
+    origins: [for (region, i) in regions: {
+      region: region
+      hostName: network[i].outputs.internalLoadBalancerIp
+      privateLinkServiceId: resourceId(aks[i].outputs.nodeResourceGroup, 'Microsoft.Network/privateLinkServices', privateLinkServiceName)
+    }]
   }
 }
 
-@description('Where cargo points: sparse+<this>/index/ (or your publicUrl).')
-output frontDoorUrl string = 'https://${frontDoorEndpoint.outputs.hostName}'
-output regionalUrls array = [for i in range(0, length(regions)): 'https://${cluster[i].outputs.fqdn}']
-output storageAccounts array = [for i in range(0, length(storageRegions)): storage[i].outputs.name]
+var servedAt = empty(publicUrl) ? 'https://${frontDoorEndpoint.outputs.hostName}' : publicUrl
+
+@description('Where cargo points: sparse+<this>/index/.')
+output frontDoorUrl string = servedAt
+
+@description('Per region: the AKS cluster, and what infra/k8s/overlays/region needs (settings.env and azure.env; README).')
+output regions array = [for (region, i) in regions: {
+  region: region
+  aksName: aks[i].outputs.name
+  nodeResourceGroup: aks[i].outputs.nodeResourceGroup
+  redisHostName: redis[i].outputs.hostName
+  // Plain settings of this region's silos (Section__Key environment variables): nothing secret goes here.
+  settings: {
+    Storage__AzureBlob__ServiceUri: storage.outputs.blobEndpoint
+    Storage__AzureBlob__Container: blobContainerName
+    Mirror__PublicUrl: servedAt
+    Mirror__UserAgentContact: contact
+    Mirror__Upstreams__0__IndexUrl: upstreamIndexUrl
+    Cluster__ClusterId: '${namePrefix}-${region}'
+  }
+  // Where the pods' identity and secrets come from (the service account annotation, the SecretProviderClass).
+  workloadIdentity: {
+    clientId: siloIdentity[i].outputs.clientId
+    tenantId: keyVault[i].outputs.tenantId
+    keyVaultName: keyVault[i].outputs.name
+  }
+}]
+
+output storageAccount string = storage.outputs.name

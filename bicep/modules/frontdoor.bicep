@@ -1,21 +1,30 @@
-// Routing on the Front Door endpoint: one origin per region's container app, latency-based (each client goes to the
-// fastest region, and regions within `additionalLatencyInMilliseconds` of it share the load), origins probed on
-// /health/ready so a region whose storage is unreachable is taken out. No caching: every response comes from a node
-// (downloads may need a token; the nodes keep hot files in memory).
+// Routing on the Front Door endpoint: one origin per regional cluster, reached through Private Link (the silos'
+// internal load balancer is published as a Private Link service by AKS: infra/k8s/base/service.yaml), so nothing but
+// Front Door can reach a cluster. Latency-based: each client goes to the fastest healthy region (regions within
+// `additionalLatencyInMilliseconds` of it share the load); a region whose /health/ready fails (storage unreachable)
+// is taken out.
+//
+// Caching: only crate downloads may be cached at the edge, and only what the origin marks cacheable. Stored crate files
+// are answered 200 with `Cache-Control: public, max-age=31536000, immutable` and never change. A request that carries
+// an Authorization header (a token: private crates, or a mirror that requires one) is never answered from nor stored
+// in the cache. Anything else on a download route that comes without a Cache-Control (errors: 404, 502, 503) lives at
+// most one second at the edge instead of Front Door's default of one to three days. Every other route is never cached.
 param profileName string
 param endpointName string
-param originHostNames array
 
-resource profile 'Microsoft.Cdn/profiles@2024-02-01' existing = {
+@description('One per region: { region, hostName (the internal load balancer\'s address), privateLinkServiceId }.')
+param origins array
+
+resource profile 'Microsoft.Cdn/profiles@2025-04-15' existing = {
   name: profileName
 }
 
-resource endpoint 'Microsoft.Cdn/profiles/afdEndpoints@2024-02-01' existing = {
+resource endpoint 'Microsoft.Cdn/profiles/afdEndpoints@2025-04-15' existing = {
   parent: profile
   name: endpointName
 }
 
-resource originGroup 'Microsoft.Cdn/profiles/originGroups@2024-02-01' = {
+resource originGroup 'Microsoft.Cdn/profiles/originGroups@2025-04-15' = {
   parent: profile
   name: 'regions'
   properties: {
@@ -27,50 +36,151 @@ resource originGroup 'Microsoft.Cdn/profiles/originGroups@2024-02-01' = {
     healthProbeSettings: {
       probePath: '/health/ready'
       probeRequestType: 'GET'
-      probeProtocol: 'Https'
+      probeProtocol: 'Http'
       probeIntervalInSeconds: 30
     }
     sessionAffinityState: 'Disabled'
   }
 }
 
-resource origins 'Microsoft.Cdn/profiles/originGroups/origins@2024-02-01' = [for (hostName, i) in originHostNames: {
+resource regionOrigins 'Microsoft.Cdn/profiles/originGroups/origins@2025-04-15' = [for origin in origins: {
   parent: originGroup
-  name: 'region-${i}'
+  name: origin.region
   properties: {
-    hostName: hostName
-    originHostHeader: hostName
+    hostName: origin.hostName
+    originHostHeader: origin.hostName
     httpPort: 80
     httpsPort: 443
     priority: 1
     weight: 1000
     enabledState: 'Enabled'
     enforceCertificateNameCheck: true
+    // Plain HTTP inside Private Link: the traffic never leaves Microsoft's network, and the cluster has no certificate.
+    sharedPrivateLinkResource: {
+      privateLink: {
+        id: origin.privateLinkServiceId
+      }
+      privateLinkLocation: origin.region
+      requestMessage: 'Azure Front Door ${profileName} to the OrleansCrates cluster in ${origin.region}'
+    }
   }
 }]
 
-resource route 'Microsoft.Cdn/profiles/afdEndpoints/routes@2024-02-01' = {
+resource downloadCaching 'Microsoft.Cdn/profiles/ruleSets@2025-04-15' = {
+  parent: profile
+  name: 'downloads'
+}
+
+resource authenticatedBypassesCache 'Microsoft.Cdn/profiles/ruleSets/rules@2025-04-15' = {
+  parent: downloadCaching
+  name: 'authenticated'
+  properties: {
+    order: 1
+    conditions: [
+      {
+        name: 'RequestHeader'
+        parameters: {
+          typeName: 'DeliveryRuleRequestHeaderConditionParameters'
+          selector: 'Authorization'
+          operator: 'Any'
+          negateCondition: false
+          transforms: []
+        }
+      }
+    ]
+    actions: [
+      {
+        // No cacheConfiguration: caching is off for this request (neither served from nor stored in the cache).
+        name: 'RouteConfigurationOverride'
+        parameters: {
+          typeName: 'DeliveryRuleRouteConfigurationOverrideActionParameters'
+        }
+      }
+    ]
+    matchProcessingBehavior: 'Stop'
+  }
+}
+
+resource uncacheableErrorsExpire 'Microsoft.Cdn/profiles/ruleSets/rules@2025-04-15' = {
+  parent: downloadCaching
+  name: 'anonymous'
+  dependsOn: [
+    authenticatedBypassesCache
+  ]
+  properties: {
+    order: 2
+    conditions: []
+    actions: [
+      {
+        name: 'RouteConfigurationOverride'
+        parameters: {
+          typeName: 'DeliveryRuleRouteConfigurationOverrideActionParameters'
+          cacheConfiguration: {
+            cacheBehavior: 'OverrideIfOriginMissing'
+            cacheDuration: '00:00:01'
+            queryStringCachingBehavior: 'IgnoreQueryString'
+            isCompressionEnabled: 'Disabled'
+          }
+        }
+      }
+    ]
+    matchProcessingBehavior: 'Stop'
+  }
+}
+
+var routeBasics = {
+  originGroup: {
+    id: originGroup.id
+  }
+  supportedProtocols: [
+    'Http'
+    'Https'
+  ]
+  forwardingProtocol: 'HttpOnly'
+  linkToDefaultDomain: 'Enabled'
+  httpsRedirect: 'Enabled'
+  enabledState: 'Enabled'
+}
+
+resource everything 'Microsoft.Cdn/profiles/afdEndpoints/routes@2025-04-15' = {
   parent: endpoint
   name: 'all'
   dependsOn: [
-    origins
+    regionOrigins
   ]
-  properties: {
-    originGroup: {
-      id: originGroup.id
-    }
-    supportedProtocols: [
-      'Http'
-      'Https'
-    ]
+  properties: union(routeBasics, {
     patternsToMatch: [
       '/*'
     ]
-    forwardingProtocol: 'HttpsOnly'
-    linkToDefaultDomain: 'Enabled'
-    httpsRedirect: 'Enabled'
-    enabledState: 'Enabled'
-  }
+  })
+}
+
+resource downloads 'Microsoft.Cdn/profiles/afdEndpoints/routes@2025-04-15' = {
+  parent: endpoint
+  name: 'downloads'
+  dependsOn: [
+    regionOrigins
+    uncacheableErrorsExpire
+  ]
+  properties: union(routeBasics, {
+    // Mirror downloads (/crates/{name}/{version}/download) and private ones (/private/crates/...).
+    patternsToMatch: [
+      '/crates/*'
+      '/private/crates/*'
+    ]
+    ruleSets: [
+      {
+        id: downloadCaching.id
+      }
+    ]
+    cacheConfiguration: {
+      queryStringCachingBehavior: 'IgnoreQueryString'
+      compressionSettings: {
+        // cargo hashes the bytes it receives: a crate file must arrive exactly as stored.
+        isCompressionEnabled: false
+      }
+    }
+  })
 }
 
 output endpointHostName string = endpoint.properties.hostName

@@ -1,11 +1,12 @@
-// The storage account every node of a cluster shares: Entra ID only (shared keys off), no public blobs, TLS 1.2.
+// The storage account every silo of every region shares: Entra ID only (shared keys off, so a leaked key cannot exist),
+// no public blobs, TLS 1.2. The silos reach it with their workload identity (identity.bicep gives the role).
 param name string
 param location string
 param containerName string
 param skuName string = 'Standard_ZRS'
 param tags object = {}
 
-resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {
   name: name
   location: location
   tags: tags
@@ -24,7 +25,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2025-01-01' = {
   parent: account
   name: 'default'
   properties: {
@@ -35,7 +36,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
-resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-01-01' = {
   parent: blobService
   name: containerName
   properties: {
