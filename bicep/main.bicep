@@ -187,7 +187,7 @@ var servedAt = empty(publicUrl) ? 'https://${frontDoorEndpoint.outputs.hostName}
 @description('Where cargo points: sparse+<this>/index/.')
 output frontDoorUrl string = servedAt
 
-@description('Per region: the AKS cluster, and what infra/k8s/overlays/region needs (settings.env and azure.env; README).')
+@description('Per region: the AKS cluster, and what infra/k8s/overlays/region needs (settings.env, workload-identity.env; README).')
 output regions array = [for (region, i) in regions: {
   region: region
   aksName: aks[i].outputs.name

@@ -66,18 +66,6 @@ resource controlPlaneOnNetwork 'Microsoft.Authorization/roleAssignments@2022-04-
   }
 }
 
-var pool = {
-  osType: 'Linux'
-  osSKU: 'AzureLinux'
-  type: 'VirtualMachineScaleSets'
-  vnetSubnetID: nodesSubnetId
-  availabilityZones: empty(zones) ? null : zones
-  maxPods: 110
-  upgradeSettings: {
-    maxSurge: '33%'
-  }
-}
-
 resource cluster 'Microsoft.ContainerService/managedClusters@2025-07-01' = {
   name: name
   location: location
@@ -143,16 +131,23 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2025-07-01' = {
       nodeOSUpgradeChannel: 'NodeImage'
     }
     agentPoolProfiles: [
-      union(pool, {
+      {
         name: 'system'
         mode: 'System'
         vmSize: systemVmSize
         count: 2
+        // System pods only: the silos run on their own pool.
         nodeTaints: [
           'CriticalAddonsOnly=true:NoSchedule'
         ]
-      })
-      union(pool, {
+        osType: 'Linux'
+        osSKU: 'AzureLinux'
+        type: 'VirtualMachineScaleSets'
+        vnetSubnetID: nodesSubnetId
+        availabilityZones: empty(zones) ? null : zones
+        maxPods: 110
+      }
+      {
         name: 'silos'
         mode: 'User'
         vmSize: siloVmSize
@@ -160,7 +155,16 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2025-07-01' = {
         enableAutoScaling: true
         minCount: siloNodesMin
         maxCount: siloNodesMax
-      })
+        osType: 'Linux'
+        osSKU: 'AzureLinux'
+        type: 'VirtualMachineScaleSets'
+        vnetSubnetID: nodesSubnetId
+        availabilityZones: empty(zones) ? null : zones
+        maxPods: 110
+        upgradeSettings: {
+          maxSurge: '33%'
+        }
+      }
     ]
   }
 }

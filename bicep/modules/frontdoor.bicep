@@ -128,31 +128,28 @@ resource uncacheableErrorsExpire 'Microsoft.Cdn/profiles/ruleSets/rules@2025-04-
   }
 }
 
-var routeBasics = {
-  originGroup: {
-    id: originGroup.id
-  }
-  supportedProtocols: [
-    'Http'
-    'Https'
-  ]
-  forwardingProtocol: 'HttpOnly'
-  linkToDefaultDomain: 'Enabled'
-  httpsRedirect: 'Enabled'
-  enabledState: 'Enabled'
-}
-
 resource everything 'Microsoft.Cdn/profiles/afdEndpoints/routes@2025-04-15' = {
   parent: endpoint
   name: 'all'
   dependsOn: [
     regionOrigins
   ]
-  properties: union(routeBasics, {
+  properties: {
+    originGroup: {
+      id: originGroup.id
+    }
     patternsToMatch: [
       '/*'
     ]
-  })
+    supportedProtocols: [
+      'Http'
+      'Https'
+    ]
+    forwardingProtocol: 'HttpOnly'
+    linkToDefaultDomain: 'Enabled'
+    httpsRedirect: 'Enabled'
+    enabledState: 'Enabled'
+  }
 }
 
 resource downloads 'Microsoft.Cdn/profiles/afdEndpoints/routes@2025-04-15' = {
@@ -162,12 +159,23 @@ resource downloads 'Microsoft.Cdn/profiles/afdEndpoints/routes@2025-04-15' = {
     regionOrigins
     uncacheableErrorsExpire
   ]
-  properties: union(routeBasics, {
+  properties: {
+    originGroup: {
+      id: originGroup.id
+    }
     // Mirror downloads (/crates/{name}/{version}/download) and private ones (/private/crates/...).
     patternsToMatch: [
       '/crates/*'
       '/private/crates/*'
     ]
+    supportedProtocols: [
+      'Http'
+      'Https'
+    ]
+    forwardingProtocol: 'HttpOnly'
+    linkToDefaultDomain: 'Enabled'
+    httpsRedirect: 'Enabled'
+    enabledState: 'Enabled'
     ruleSets: [
       {
         id: downloadCaching.id
@@ -180,7 +188,7 @@ resource downloads 'Microsoft.Cdn/profiles/afdEndpoints/routes@2025-04-15' = {
         isCompressionEnabled: false
       }
     }
-  })
+  }
 }
 
 output endpointHostName string = endpoint.properties.hostName
