@@ -37,6 +37,10 @@ param publicUrl string = ''
 @description('Second pass: connect Front Door to each region\'s Private Link service (exists once the manifests are applied).')
 param connectFrontDoor bool = false
 
+@description('Webhook told when storage fails or the upstream keeps failing (Alerts:WebhookUrl), kept in each region\'s Key Vault; empty: off. Also add infra/k8s/components/alerts-webhook to the overlay.')
+@secure()
+param alertWebhookUrl string = ''
+
 @description('Blob container holding everything (Storage:AzureBlob:Container).')
 param blobContainerName string = 'orleanscrates'
 
@@ -153,6 +157,7 @@ module keyVault 'modules/keyvault.bicep' = [for (region, i) in regions: {
     name: take('${namePrefix}${uniqueString(resourceGroup().id, region)}', 24)
     location: region
     readerPrincipalId: siloIdentity[i].outputs.principalId
+    alertWebhookUrl: alertWebhookUrl
     tags: tags
   }
 }]

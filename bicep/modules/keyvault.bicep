@@ -1,5 +1,5 @@
-// One region's Key Vault: holds the secrets the silos need (today the Redis connection string with its access key,
-// written by redis.bicep). Azure RBAC only (no access policies); the silo identity may read secrets and nothing else.
+// One region's Key Vault: holds the secrets the silos need: the Redis connection string with its access key (written
+// by redis.bicep) and, when given, the alerts webhook URL (infra/k8s/components/alerts-webhook). Azure RBAC only (no access policies); the silo identity may read secrets and nothing else.
 // The pods get the secret through the Key Vault CSI secrets-store driver (infra/k8s/base/secretproviderclass.yaml),
 // never as a plain setting.
 param name string
@@ -7,6 +7,11 @@ param location string
 
 @description('The silo identity\'s principal id: given Key Vault Secrets User on this vault.')
 param readerPrincipalId string
+
+@description('Alerts:WebhookUrl (it usually carries a token); empty: no alerts secret.')
+@secure()
+param alertWebhookUrl string = ''
+
 param tags object = {}
 
 // Key Vault Secrets User (built-in role): read secret values.
@@ -37,6 +42,15 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
     principalId: readerPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+resource alertWebhook 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = if (!empty(alertWebhookUrl)) {
+  parent: vault
+  name: 'alerts-webhook-url'
+  properties: {
+    contentType: 'Alerts:WebhookUrl'
+    value: alertWebhookUrl
   }
 }
 

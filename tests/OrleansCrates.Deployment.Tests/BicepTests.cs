@@ -170,6 +170,10 @@ public sealed partial class BicepTests(BicepCompilation bicep)
 
         var objects = Manifests.One("SecretProviderClass").Root.Text("spec", "parameters", "objects")!;
         Assert.Contains($"objectName: {Arm.DefaultOf(main, "redisSecretName")}", objects, StringComparison.Ordinal);
+        var alerts = Arm.Single(bicep.Template("modules/keyvault"), "Microsoft.KeyVault/vaults/secrets").Text("name")!;
+        var component = Manifests.All().Single(m => m.Kind == "SecretProviderClass" && m.File.Contains("alerts-webhook", StringComparison.Ordinal));
+        var secretName = Regex.Match(alerts, @"'(?<name>[a-z0-9-]+)'\)\]$").Groups["name"].Value; // [format('{0}/{1}', parameters('name'), 'NAME')]
+        Assert.Contains($"objectName: {secretName}", component.Root.Text("spec", "parameters", "objects")!, StringComparison.Ordinal);
     }
 
     private static JsonElement RouteProperties(JsonElement route) => route.GetProperty("properties");

@@ -28,21 +28,24 @@ public sealed class ConfigurationTests(BicepCompilation bicep)
         Assert.True(plainSecrets.Count == 0, "secrets as plain settings:\n" + string.Join("\n", plainSecrets));
         Assert.DoesNotContain(Manifests.All(), m => m.Kind == "Secret");
 
-        // Each secret reference names a secret the Key Vault CSI driver creates (SecretProviderClass secretObjects) from
-        // an object it reads from the vault.
-        var provider = Manifests.One("SecretProviderClass").Root;
-        var synced = provider.Items("spec", "secretObjects")
-            .SelectMany(o => o.Items("data").Select(d => (Secret: o.Text("secretName"), Key: d.Text("key"), Object: d.Text("objectName"))))
+        // Each secret reference names a secret the Key Vault CSI driver creates (SecretProviderClass secretObjects, in the
+        // same kustomize base or component) from an object it reads from the vault.
+        var references = Manifests.All().Where(m => m.Kind == "Deployment")
+            .SelectMany(m => m.Root.Items("spec", "template", "spec", "containers").SelectMany(c => c.Items("env"))
+                .Where(e => e.At("valueFrom", "secretKeyRef") is not null).Select(e => (Manifest: m, Env: e)))
             .ToList();
-        var objects = provider.Text("spec", "parameters", "objects")!;
-        var references = Manifests.SiloContainer().Items("env").Where(e => e.At("valueFrom", "secretKeyRef") is not null).ToList();
-        Assert.Contains(references, e => e.Text("name") == "Cluster__Redis__ConnectionString");
-        foreach (var reference in references)
+        Assert.Contains(references, r => r.Env.Text("name") == "Cluster__Redis__ConnectionString");
+        Assert.Contains(references, r => r.Env.Text("name") == "Alerts__WebhookUrl");
+        foreach (var (manifest, env) in references)
         {
-            var (secret, key) = (reference.Text("valueFrom", "secretKeyRef", "name"), reference.Text("valueFrom", "secretKeyRef", "key"));
+            var provider = Manifests.All().Single(m => m.Kind == "SecretProviderClass" && Path.GetDirectoryName(m.File) == Path.GetDirectoryName(manifest.File)).Root;
+            var synced = provider.Items("spec", "secretObjects")
+                .SelectMany(o => o.Items("data").Select(d => (Secret: o.Text("secretName"), Key: d.Text("key"), Object: d.Text("objectName"))))
+                .ToList();
+            var (secret, key) = (env.Text("valueFrom", "secretKeyRef", "name"), env.Text("valueFrom", "secretKeyRef", "key"));
             var source = synced.Where(s => s.Secret == secret && s.Key == key).ToList();
-            Assert.True(source.Count == 1, $"{reference.Text("name")}: secret {secret}/{key} is not made by the SecretProviderClass");
-            Assert.Contains($"objectName: {source[0].Object}", objects, StringComparison.Ordinal);
+            Assert.True(source.Count == 1, $"{manifest}: {env.Text("name")}: secret {secret}/{key} is not made by the SecretProviderClass beside it");
+            Assert.Contains($"objectName: {source[0].Object}", provider.Text("spec", "parameters", "objects")!, StringComparison.Ordinal);
         }
     }
 

@@ -27,6 +27,14 @@ public sealed partial class KubernetesManifestTests
             Assert.All(Manifests.GeneratorEnvFiles(directory), g => Assert.True(File.Exists(g.Path), $"{g.Path} is missing"));
         }
 
+        foreach (var component in all.Where(m => m.Kind == "Component"))
+        {
+            var directory = Path.GetDirectoryName(component.File)!;
+            var patches = component.Root.Items("patches").Select(p => p.Text("path")!).ToList();
+            var files = Directory.EnumerateFiles(directory, "*.yaml").Select(Path.GetFileName).Where(f => f != "kustomization.yaml").ToList();
+            Assert.Equal(files.Order(StringComparer.Ordinal), patches.Order(StringComparer.Ordinal));
+        }
+
         var kinds = all.Where(m => Path.GetDirectoryName(m.File) == Manifests.Base).Select(m => m.Kind).ToHashSet();
         Assert.Superset(
             new HashSet<string> { "Namespace", "ServiceAccount", "SecretProviderClass", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler" },
