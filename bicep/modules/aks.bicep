@@ -169,6 +169,63 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2025-07-01' = {
   }
 }
 
+// Container Insights with managed-identity sign-in: the agent sends what this rule names to the region's workspace
+// (ContainerLogV2 holds the silos' JSON log lines).
+var insightsStreams = [
+  'Microsoft-ContainerLogV2'
+  'Microsoft-KubeEvents'
+  'Microsoft-KubePodInventory'
+]
+
+resource insightsRule 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
+  name: 'MSCI-${location}-${name}'
+  location: location
+  tags: tags
+  kind: 'Linux'
+  properties: {
+    dataSources: {
+      extensions: [
+        {
+          name: 'ContainerInsightsExtension'
+          extensionName: 'ContainerInsights'
+          streams: insightsStreams
+          extensionSettings: {
+            dataCollectionSettings: {
+              interval: '1m'
+              namespaceFilteringMode: 'Off'
+              enableContainerLogV2: true
+            }
+          }
+        }
+      ]
+    }
+    destinations: {
+      logAnalytics: [
+        {
+          name: 'workspace'
+          workspaceResourceId: logs.id
+        }
+      ]
+    }
+    dataFlows: [
+      {
+        streams: insightsStreams
+        destinations: [
+          'workspace'
+        ]
+      }
+    ]
+  }
+}
+
+resource insightsForCluster 'Microsoft.Insights/dataCollectionRuleAssociations@2023-03-11' = {
+  name: 'ContainerInsightsExtension'
+  scope: cluster
+  properties: {
+    dataCollectionRuleId: insightsRule.id
+  }
+}
+
 resource clusterAdmins 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for principalId in clusterAdminPrincipalIds: {
   name: guid(cluster.id, principalId, aksRbacClusterAdmin)
   scope: cluster
