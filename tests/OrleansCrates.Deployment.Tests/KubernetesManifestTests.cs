@@ -122,9 +122,11 @@ public sealed partial class KubernetesManifestTests
         Assert.Equal(provider.Name, volume.Text("csi", "volumeAttributes", "secretProviderClass"));
         Assert.Contains(Manifests.SiloContainer().Items("volumeMounts"), m => m.Text("name") == volume.Text("name"));
 
-        // The regional overlay fills in the identity and the vault: nothing is left as the base's placeholder.
-        var targets = Manifests.Kustomization(Manifests.RegionOverlay).Root.Items("replacements")
-            .SelectMany(r => r.Items("targets")).SelectMany(t => t.Items("fieldPaths").Select(f => ((YamlScalarNode)f).Value!)).ToHashSet();
+        // The regional overlay fills in the identity and the vault: every replacement hits a resource of the base, and
+        // nothing is left as the base's placeholder.
+        var selected = Manifests.Kustomization(Manifests.RegionOverlay).Root.Items("replacements").SelectMany(r => r.Items("targets")).ToList();
+        Assert.All(selected, t => Assert.Contains(Manifests.All(), m => m.Kind == t.Text("select", "kind") && m.Name == t.Text("select", "name")));
+        var targets = selected.SelectMany(t => t.Items("fieldPaths").Select(f => ((YamlScalarNode)f).Value!)).ToHashSet();
         var placeholders = Manifests.All().Where(m => Path.GetDirectoryName(m.File) == Manifests.Base)
             .SelectMany(m => Placeholders(m.Root, "")).ToList();
         Assert.NotEmpty(placeholders);
