@@ -200,8 +200,10 @@ public sealed partial class ApprovalStore
     public async Task<IReadOnlyList<AuditEntry>> ListAuditAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {
         var entries = new List<(string Key, AuditEntry Entry)>();
-        for (var day = from; day <= to; day = day.AddDays(1))
+        // Day numbers, not AddDays: a range ending on 9999-12-31 must end, not step past the calendar.
+        for (var number = from.DayNumber; number <= to.DayNumber; number++)
         {
+            var day = DateOnly.FromDayNumber(number);
             await foreach (var properties in _store.ListAsync($"{AuditPrefix}{day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}/", cancellationToken))
             {
                 var stored = await _store.ReadSmallOrNullAsync(properties.Key, cancellationToken);

@@ -150,7 +150,7 @@ public static class PrivateRegistryApi
             return denied;
         }
 
-        var outcome = await registry.YankAsync(caller!.User, access.Policy.IsAdmin(caller), crate, version, yanked, context.RequestAborted);
+        var outcome = await registry.YankAsync(caller!.User, access.Policy.IsAdminOf(caller, crate.Value), crate, version, yanked, context.RequestAborted);
         return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, null)) : CargoErrors.Of(outcome.Error!.Value);
     }
 
@@ -176,31 +176,39 @@ public static class PrivateRegistryApi
         }
 
         var logins = body.Users ?? [];
-        var isAdmin = access.Policy.IsAdmin(caller!);
+        var isAdmin = access.Policy.IsAdminOf(caller!, crate.Value);
         var outcome = add
             ? await registry.AddOwnersAsync(caller!.User, isAdmin, crate, logins, context.RequestAborted)
             : await registry.RemoveOwnersAsync(caller!.User, isAdmin, crate, logins, context.RequestAborted);
         return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, outcome.Message)) : CargoErrors.Of(outcome.Error!.Value);
     }
 
+    /// <summary>
+    /// Download records of UTC days <c>from</c>–<c>to</c> (<see cref="DayRange"/>), admin scope only, limited to the
+    /// crates within the token's patterns: a pattern-limited admin sees the records of its crates and no others.
+    /// </summary>
     public static async Task<IResult> ListDownloads(HttpContext context, RegistryAccess access, DownloadLog downloads, TimeProvider time, string? from, string? to, string? user, string? crate)
     {
-        var caller = await access.CallerOrNullAsync(context);
-        if (caller is null || !access.Policy.IsAdmin(caller))
+        var authorization = await access.AuthorizeAsync(context, TokenScope.Admin, crate: null);
+        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Admin, () => AccessAnswers.CrateMissing(crate ?? "")) is { } refused)
         {
-            return caller is null ? CargoErrors.Unauthorized(context, "an admin token is required") : CargoErrors.Forbidden("an admin token is required");
+            return refused;
         }
 
         var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        if (!TryDate(from, today.AddDays(-7), out var start) || !TryDate(to, today, out var end) || end < start)
+        if (!DayRange.TryParse(from, to, today, out var range, out var error))
         {
-            return CargoErrors.Status(StatusCodes.Status400BadRequest, "from and to are dates (YYYY-MM-DD), from not after to");
+            return CargoErrors.Status(StatusCodes.Status400BadRequest, error);
         }
 
+        var caller = authorization.Caller!;
         var records = new List<DownloadRecord>();
-        await foreach (var record in downloads.QueryAsync(start, end, user, crate, context.RequestAborted))
+        await foreach (var record in downloads.QueryAsync(range.First, range.Last, user, crate, context.RequestAborted))
         {
-            records.Add(record);
+            if (access.Policy.Covers(caller, record.Crate))
+            {
+                records.Add(record);
+            }
         }
 
         return TypedResults.Json(new { downloads = records });
@@ -212,20 +220,16 @@ public static class PrivateRegistryApi
     /// </summary>
     private static async Task<(TokenInfo? Caller, CrateName Crate, IResult? Denied)> PublisherAsync(HttpContext context, RegistryAccess access, string name)
     {
-        var caller = await access.CallerOrNullAsync(context);
-        if (caller is null)
+        // Outside the token's patterns (any scope, admin included) the crate does not exist for this caller.
+        var authorization = await access.AuthorizeAsync(context, TokenScope.Publish, name);
+        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Publish, () => AccessAnswers.CrateMissing(name)) is { } refused)
         {
-            return (null, default, TokenProblem(context));
-        }
-
-        if (!access.Policy.CanPublish(caller, name) && !access.Policy.IsAdmin(caller))
-        {
-            return (caller, default, CargoErrors.Forbidden($"this token may not change `{name}` (scope {TokenStore.ScopeName(caller.Scope)})"));
+            return (authorization.Caller, default, refused);
         }
 
         return CrateName.TryParse(name, out var crate)
-            ? (caller, crate.Value, null)
-            : (caller, default, CargoErrors.Status(StatusCodes.Status404NotFound, $"crate `{name}` does not exist"));
+            ? (authorization.Caller, crate.Value, null)
+            : (authorization.Caller, default, AccessAnswers.CrateMissing(name));
     }
 
     /// <summary>No token, or one that is unknown or revoked: cargo shows this detail.</summary>
@@ -233,17 +237,6 @@ public static class PrivateRegistryApi
         string.IsNullOrEmpty(context.Request.Headers.Authorization)
             ? CargoErrors.Unauthorized(context, "this action requires a token")
             : CargoErrors.Forbidden("invalid or revoked token");
-
-    private static bool TryDate(string? value, DateOnly fallback, out DateOnly date)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            date = fallback;
-            return true;
-        }
-
-        return DateOnly.TryParseExact(value, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out date);
-    }
 
     public sealed record OwnersRequest([property: JsonPropertyName("users")] IReadOnlyList<string>? Users);
 
