@@ -27,12 +27,14 @@ public static class Cli
               Create a token and print it, and nothing else, on stdout. It cannot be shown again.
               Scope defaults to publish. --crates may be repeated or comma-separated (acme-*,tools);
               '*' matches anything, '-' and '_' are the same; without --crates the token covers every crate.
+              The patterns limit every scope: an admin token with --crates administers only those crates.
           token list [--json]
               List tokens: id, user, scope, crates, created, revoked. Never their secrets.
           token revoke ID
               Revoke the token with this id (from 'token list'). Every node refuses it within 5 s.
           downloads list [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--user LOGIN] [--crate NAME] [--json]
-              Download records for UTC days --from to --to inclusive (default: the 7 days up to today).
+              Download records for UTC days --from to --to inclusive (default: the 7 days up to today; at most
+              366 days at a time, as the admin API).
           verify [--against [URL]] [--concurrency N] [--json]
               Re-hash every stored crate file (mirror and private registry) against the stored index; report
               mismatches, missing and extra versions, and versions kept after upstream deleted them. --against
