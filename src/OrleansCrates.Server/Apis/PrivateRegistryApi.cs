@@ -22,9 +22,9 @@ public static class PrivateRegistryApi
         root.MapGet("/me", Me);
 
         var reads = root.MapGroup("").RequireTokenWhen(app, IsRestricted);
-        reads.MapGet("/index/config.json", GetConfig);
-        reads.MapGet("/index/{**path}", GetIndexFile);
-        reads.MapGet("/crates/{name}/{version}/download", Download);
+        reads.MapMethods("/index/config.json", MirrorApi.GetAndHead, GetConfig);
+        reads.MapMethods("/index/{**path}", MirrorApi.GetAndHead, GetIndexFile);
+        reads.MapMethods("/crates/{name}/{version}/download", MirrorApi.GetAndHead, Download);
         reads.MapGet("/api/v1/crates", Search);
 
         var api = root.MapGroup("/api/v1");
@@ -64,7 +64,7 @@ public static class PrivateRegistryApi
     {
         var baseUrl = PublicBaseUrl.Of(request, mirror.Value.PublicUrl);
         var config = new RegistryConfig($"{baseUrl}/private/crates/{{crate}}/{{version}}/download", $"{baseUrl}/private", options.Value.ReadRequiresToken);
-        return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null);
+        return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null, hostDependent: string.IsNullOrWhiteSpace(mirror.Value.PublicUrl));
     }
 
     public static async Task<IResult> GetIndexFile(string path, HttpContext context, PrivateRegistry registry, RegistryAccess access, IOptions<PrivateRegistryOptions> options)
@@ -99,7 +99,11 @@ public static class PrivateRegistryApi
             return PlainText.NotFound(lookup.Detail ?? "not found");
         }
 
-        await access.RecordDownloadAsync(context, DownloadRecord.Private, crate.Value.Value, version);
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await access.RecordDownloadAsync(context, DownloadRecord.Private, crate.Value.Value, version); // a HEAD is not a download
+        }
+
         return new CrateFileHttpResult(lookup.File, lookup);
     }
 
