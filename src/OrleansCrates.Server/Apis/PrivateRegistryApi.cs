@@ -35,6 +35,7 @@ public static class PrivateRegistryApi
         api.MapPut("/crates/{name}/owners", (string name, [FromBody] OwnersRequest body, HttpContext c, PrivateRegistry r, RegistryAccess a) => ChangeOwnersAsync(name, body, add: true, c, r, a));
         api.MapDelete("/crates/{name}/owners", (string name, [FromBody] OwnersRequest body, HttpContext c, PrivateRegistry r, RegistryAccess a) => ChangeOwnersAsync(name, body, add: false, c, r, a));
         api.MapGet("/admin/downloads", ListDownloads);
+        api.MapPost("/admin/crates/{name}/release", ReleaseName);
         return app;
     }
 
@@ -118,7 +119,7 @@ public static class PrivateRegistryApi
         return TypedResults.Json(new SearchResponse(visible, new SearchMeta(total)));
     }
 
-    public static async Task<IResult> Publish(HttpContext context, PrivateRegistry registry, RegistryAccess access, IOptions<PrivateRegistryOptions> options)
+    public static async Task<IResult> Publish(HttpContext context, PrivateRegistry registry, RegistryAccess access, PublicNameGuard names, IOptions<PrivateRegistryOptions> options)
     {
         var caller = await access.CallerOrNullAsync(context);
         if (caller is null)
@@ -137,6 +138,7 @@ public static class PrivateRegistryApi
             caller.User,
             context.Request.Body,
             crate => access.Policy.CanPublish(caller, crate) ? null : RegistryError.Forbidden($"this token may not publish `{crate}` (scope {TokenStore.ScopeName(caller.Scope)})"),
+            (crate, ct) => names.RefusalOrNullAsync(caller, crate, ct),
             context.RequestAborted);
         if (!result.Succeeded)
         {
@@ -216,6 +218,28 @@ public static class PrivateRegistryApi
         }
 
         return TypedResults.Json(new { downloads = records });
+    }
+
+    /// <summary>
+    /// <c>POST /private/api/v1/admin/crates/{name}/release[?delete_versions=true]</c>: an admin token (for that name)
+    /// gives a private name back, so the mirror serves the public crate of that name again
+    /// (<see cref="PrivateRegistry.ReleaseNameAsync"/>; 409 for a name with versions unless they are to be deleted).
+    /// </summary>
+    public static async Task<IResult> ReleaseName(string name, HttpContext context, PrivateRegistry registry, RegistryAccess access, bool? delete_versions)
+    {
+        var authorization = await access.AuthorizeAsync(context, TokenScope.Admin, name);
+        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Admin, () => AccessAnswers.CrateMissing(name)) is { } refused)
+        {
+            return refused;
+        }
+
+        if (!CrateName.TryParse(name, out var crate))
+        {
+            return AccessAnswers.CrateMissing(name);
+        }
+
+        var outcome = await registry.ReleaseNameAsync(crate.Value, delete_versions ?? false, context.RequestAborted);
+        return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, outcome.Message)) : CargoErrors.Of(outcome.Error!.Value);
     }
 
     /// <summary>

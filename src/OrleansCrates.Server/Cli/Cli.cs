@@ -17,7 +17,7 @@ public static class Cli
     public const int Usage = 2;
     public const int Interrupted = 130;
 
-    private static readonly HashSet<string> CommandWords = new(StringComparer.Ordinal) { "token", "downloads", "approvals", "verify", "verify-lock", "prefetch", "help", "--help", "-h" };
+    private static readonly HashSet<string> CommandWords = new(StringComparer.Ordinal) { "token", "downloads", "approvals", "private", "verify", "verify-lock", "prefetch", "help", "--help", "-h" };
 
     private const string UsageText = """
         Usage: OrleansCrates.Server <command> [options] [--Section:Key=Value ...]
@@ -55,6 +55,10 @@ public static class Cli
               every node serves the change from its next request on. --by defaults to the OS user.
           approvals audit [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]
               Who decided what, for UTC days --from to --to inclusive (default: the 7 days up to today).
+          private release NAME [--delete-versions]
+              Give a private crate's name back: delete its claim (and, with --delete-versions, its published
+              versions; refused without it when it has any), so the mirror serves the public crate of that name
+              again. Every node sees it within Registry:Private:PrivateNameCacheTtl.
           help
               This text.
 
@@ -146,6 +150,8 @@ public static class Cli
             ("approvals", "approve") => ApprovalCommands.ParseApprove(parsed, operands),
             ("approvals", "reject") => ApprovalCommands.ParseReject(parsed, operands),
             ("approvals", "audit") => ApprovalCommands.ParseAudit(parsed, operands),
+            ("private", "release") => PrivateCommands.ParseRelease(parsed, operands),
+            ("private", null) => (null, "'private' needs a subcommand: release."),
             ("approvals", null) => (null, "'approvals' needs a subcommand: list, approve, reject or audit."),
             ("token", null) => (null, "'token' needs a subcommand: create, list or revoke."),
             ("downloads", null) => (null, "'downloads' needs a subcommand: list."),

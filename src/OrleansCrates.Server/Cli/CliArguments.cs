@@ -12,7 +12,7 @@ internal sealed class CliArguments
     /// <summary>Options whose value may be left out (last argument, or followed by another option): the value is then "".</summary>
     private static readonly HashSet<string> OptionalValueOptions = new(StringComparer.Ordinal) { "against" };
 
-    private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal) { "json", "help" };
+    private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal) { "json", "help", "delete-versions" };
 
     private CliArguments()
     {
