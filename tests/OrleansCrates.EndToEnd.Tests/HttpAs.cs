@@ -13,7 +13,7 @@ internal sealed record Answer(HttpStatusCode Status, IReadOnlyDictionary<string,
 
     /// <summary>The headers that describe the answer (not the per-request Date and X-Request-Id).</summary>
     public IReadOnlyDictionary<string, string> Shape =>
-        Headers.Where(h => h.Key is not ("Date" or "X-Request-Id")).ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase);
+        Headers.Where(h => !h.Key.Equals("Date", StringComparison.OrdinalIgnoreCase) && !h.Key.Equals("X-Request-Id", StringComparison.OrdinalIgnoreCase)).ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>Requests to a real server as a given caller (a raw token, or none).</summary>
