@@ -196,6 +196,17 @@ public sealed class HardeningTests : IAsyncLifetime
         Assert.Equal((HttpStatusCode.NotFound, "no-store", "false"), (uncached.Status, uncached.Header("Cache-Control"), uncached.Header("X-Mirror-Cached")));
         Assert.Equal(0, _upstream.Downloads("abcd", "2.0.1"));
         Assert.False(File.Exists(Path.Combine(Root, "crates", "ab", "cd", "abcd", "abcd-2.0.1.crate")));
+
+        // In approval mode a HEAD gets GET's 403 but asks for nothing: no pending approval is recorded (a GET records one).
+        await node.DisposeAsync();
+        var approvals = await StartNodeAsync(("Mirror__Policy__RequireApproval", "true"));
+        var pending = Path.Combine(Root, "policy", "pending", "abcd.json");
+        Assert.Equal(HttpStatusCode.Forbidden, (await HttpAs.SendAsync(_http, approvals.BaseUri, HttpMethod.Head, "crates/abcd/2.0.1/download")).Status);
+        var headIndex = await HttpAs.SendAsync(_http, approvals.BaseUri, HttpMethod.Head, "index/ab/cd/abcd");
+        Assert.False(File.Exists(pending), "a HEAD records no pending approval");
+        Assert.Equal(HttpStatusCode.Forbidden, (await HttpAs.GetAsync(_http, approvals.BaseUri, "crates/abcd/2.0.1/download")).Status);
+        Assert.True(File.Exists(pending), "a GET records the pending approval");
+        Assert.Equal((await HttpAs.GetAsync(_http, approvals.BaseUri, "index/ab/cd/abcd")).Status, headIndex.Status);
     }
 
     [Fact]

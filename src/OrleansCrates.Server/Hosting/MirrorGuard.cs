@@ -63,7 +63,11 @@ public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry,
         return verdict == PolicyVerdict.Visible ? null : PlainText.Status(StatusCodes.Status403Forbidden, MirrorPolicy.Explain(verdict, name, version));
     }
 
-    /// <summary>Who asks, for pending approvals: the token's user, else a hash of the client's address.</summary>
-    private Func<CancellationToken, Task<string>> RequesterOf(HttpContext context) => async _ =>
-        await access.CallerOrNullAsync(context) is { } caller ? caller.User : ApprovalStore.ClientOf(context.Connection.RemoteIpAddress);
+    /// <summary>
+    /// Who asks, for pending approvals: the token's user, else a hash of the client's address. A HEAD asks for nothing
+    /// (CDNs and probes send them), so it records no pending approval.
+    /// </summary>
+    private Func<CancellationToken, Task<string>>? RequesterOf(HttpContext context) =>
+        HttpMethods.IsHead(context.Request.Method) ? null : async _ =>
+            await access.CallerOrNullAsync(context) is { } caller ? caller.User : ApprovalStore.ClientOf(context.Connection.RemoteIpAddress);
 }
