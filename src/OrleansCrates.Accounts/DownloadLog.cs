@@ -154,8 +154,10 @@ public sealed class DownloadLog(IObjectStore store, TimeProvider time)
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var canonicalCrate = crate is null ? null : CratePattern.Canonical(crate);
-        for (var day = from; day <= to; day = day.AddDays(1))
+        // Day numbers, not AddDays: a range ending on 9999-12-31 must end, not step past the calendar.
+        for (var number = from.DayNumber; number <= to.DayNumber; number++)
         {
+            var day = DateOnly.FromDayNumber(number);
             var keys = new List<string>();
             await foreach (var properties in store.ListAsync(DayPrefix(day), cancellationToken))
             {

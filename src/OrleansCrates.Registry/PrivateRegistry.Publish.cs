@@ -26,7 +26,15 @@ public sealed partial class PrivateRegistry
     /// <paramref name="authorize"/> about the crate name read from the body (a token's scope and crate patterns):
     /// an error it returns refuses the publish before anything is stored.
     /// </summary>
-    public async Task<PublishResult> PublishAsync(string user, Stream body, Func<string, RegistryError?> authorize, CancellationToken ct)
+    public Task<PublishResult> PublishAsync(string user, Stream body, Func<string, RegistryError?> authorize, CancellationToken ct) =>
+        PublishAsync(user, body, authorize, mayClaim: null, ct);
+
+    /// <summary>
+    /// Publishes as above; when no private crate holds the name yet, <paramref name="mayClaim"/> is asked first
+    /// (whether the name may be claimed: the shadowing guard) and an error it returns refuses the publish before
+    /// anything is stored.
+    /// </summary>
+    public async Task<PublishResult> PublishAsync(string user, Stream body, Func<string, RegistryError?> authorize, Func<CrateName, CancellationToken, Task<RegistryError?>>? mayClaim, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrEmpty(user);
         ArgumentNullException.ThrowIfNull(body);
@@ -51,6 +59,11 @@ public sealed partial class PrivateRegistry
             if (authorize(crate!.Name.Value) is { } unauthorized)
             {
                 return Refused(crate.Name.Value, crate.Version, unauthorized);
+            }
+
+            if (mayClaim is not null && !await CheckPrivateNameAsync(crate.Name, ct) && await mayClaim(crate.Name, ct) is { } unclaimable)
+            {
+                return Refused(crate.Name.Value, crate.Version, unclaimable);
             }
 
             var result = await PublishValidatedAsync(user, crate!, upload, ct);

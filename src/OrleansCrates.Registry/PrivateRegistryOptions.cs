@@ -23,6 +23,13 @@ public sealed class PrivateRegistryOptions
     public ShadowPolicy ShadowPolicy { get; set; } = ShadowPolicy.Block;
 
     /// <summary>
+    /// Names (or <c>*</c> patterns, compared canonically) that publish tokens may claim for a private crate although a
+    /// crate of that name exists upstream (or upstream cannot be asked). Every other such claim needs an admin token
+    /// for the name, since a private name hides the public crate on the mirror (<see cref="ShadowPolicy"/>).
+    /// </summary>
+    public List<string> AllowedPublicNames { get; set; } = [];
+
+    /// <summary>
     /// How long this node remembers whether a name is a private crate (<see cref="PrivateRegistry.IsPrivateCrateAsync"/>).
     /// A crate first published on another node may be unknown here for this long. Default 5 s.
     /// </summary>
@@ -71,6 +78,14 @@ public sealed class PrivateRegistryOptionsValidator : IValidateOptions<PrivateRe
         if (options.PrivateNameCacheTtl < TimeSpan.Zero || options.PrivateNameCacheTtl > TimeSpan.FromMinutes(5))
         {
             errors.Add($"{PrivateRegistryOptions.SectionName}:PrivateNameCacheTtl must be between 00:00:00 and 00:05:00.");
+        }
+
+        foreach (var (entry, i) in options.AllowedPublicNames.Select((e, i) => (e, i)))
+        {
+            if (string.IsNullOrEmpty(entry) || entry.Length > 64 || !entry.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '*'))
+            {
+                errors.Add($"{PrivateRegistryOptions.SectionName}:AllowedPublicNames:{i} must be a crate name or a pattern of letters, digits, '-', '_' and '*' (at most 64).");
+            }
         }
 
         if (options.IndexCacheBytes < 0)

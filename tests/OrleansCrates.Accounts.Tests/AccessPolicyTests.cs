@@ -6,7 +6,7 @@ public sealed class AccessPolicyTests
     private readonly AccessPolicy _policy = new();
 
     [Theory]
-    // scope, patterns (comma-separated, "" = all), crate, can read, can publish, is admin
+    // scope, patterns (comma-separated, "" = all), crate, can read, can publish, is admin of the crate
     [InlineData(TokenScope.Read, "", "serde", true, false, false)]
     [InlineData(TokenScope.Publish, "", "serde", true, true, false)]
     [InlineData(TokenScope.Admin, "", "serde", true, true, true)]
@@ -18,14 +18,32 @@ public sealed class AccessPolicyTests
     [InlineData(TokenScope.Publish, "acme-*", "acmecore", false, false, false)]
     [InlineData(TokenScope.Publish, "acme-*,tools", "tools", true, true, false)]
     [InlineData(TokenScope.Publish, "acme-*,tools", "tools-extra", false, false, false)]
-    [InlineData(TokenScope.Admin, "acme-*", "serde", false, false, true)]
+    [InlineData(TokenScope.Admin, "acme-*", "serde", false, false, false)]
+    [InlineData(TokenScope.Admin, "acme-*", "acme", false, false, false)]
     [InlineData(TokenScope.Admin, "acme-*", "acme-x", true, true, true)]
     public void Scopes_and_patterns_decide(TokenScope scope, string patterns, string crate, bool read, bool publish, bool admin)
     {
         var token = new TokenInfo("0123456789ab", "alice", scope, patterns.Split(',', StringSplitOptions.RemoveEmptyEntries), Created, null);
         Assert.Equal(read, _policy.CanRead(token, crate));
         Assert.Equal(publish, _policy.CanPublish(token, crate));
-        Assert.Equal(admin, _policy.IsAdmin(token));
+        Assert.Equal(admin, _policy.IsAdminOf(token, crate));
+    }
+
+    [Theory]
+    // A pattern limits every scope: outside it the crate is out of reach (answered as missing) whatever the scope;
+    // inside it, too small a scope is refused (403).
+    [InlineData(TokenScope.Admin, "acme-*", "serde", TokenScope.Read, AccessDecision.OutOfReach)]
+    [InlineData(TokenScope.Admin, "acme-*", "serde", TokenScope.Admin, AccessDecision.OutOfReach)]
+    [InlineData(TokenScope.Read, "acme-*", "serde", TokenScope.Admin, AccessDecision.OutOfReach)]
+    [InlineData(TokenScope.Read, "acme-*", "acme-x", TokenScope.Publish, AccessDecision.InsufficientScope)]
+    [InlineData(TokenScope.Publish, "acme-*", "acme-x", TokenScope.Admin, AccessDecision.InsufficientScope)]
+    [InlineData(TokenScope.Admin, "acme-*", "ACME_x", TokenScope.Admin, AccessDecision.Allowed)]
+    [InlineData(TokenScope.Admin, "", "serde", TokenScope.Admin, AccessDecision.Allowed)]
+    public void One_decision_for_every_scope(TokenScope scope, string patterns, string crate, TokenScope needed, AccessDecision expected)
+    {
+        var token = new TokenInfo("0123456789ab", "alice", scope, patterns.Split(',', StringSplitOptions.RemoveEmptyEntries), Created, null);
+        Assert.Equal(expected, _policy.Decide(token, needed, crate));
+        Assert.Equal(scope >= needed, _policy.HasScope(token, needed));
     }
 
     [Theory]
@@ -37,7 +55,10 @@ public sealed class AccessPolicyTests
         var token = new TokenInfo("0123456789ab", "alice", scope, [], Created, Created.AddMinutes(1));
         Assert.False(_policy.CanRead(token, "serde"));
         Assert.False(_policy.CanPublish(token, "serde"));
-        Assert.False(_policy.IsAdmin(token));
+        Assert.False(_policy.IsAdminOf(token, "serde"));
+        Assert.False(_policy.HasScope(token, TokenScope.Read));
+        Assert.False(_policy.Covers(token, "serde"));
+        Assert.Equal(AccessDecision.Revoked, _policy.Decide(token, TokenScope.Read, "serde"));
     }
 }
 

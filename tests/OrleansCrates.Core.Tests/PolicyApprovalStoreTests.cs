@@ -121,6 +121,40 @@ public sealed class PolicyApprovalStoreTests : IDisposable
         Assert.NotEqual(v4, ApprovalStore.ClientOf(IPAddress.Parse("10.1.2.4")));
     }
 
+    [Fact]
+    public async Task A_crash_at_any_write_of_a_decision_never_leaves_it_in_effect_without_its_audit_record()
+    {
+        // Crash after 0, 1, 2, … committed writes of one decision (replacing an earlier one), until it completes
+        // untouched; after each crash a fresh node (the restarted process) must find every rule in effect audited.
+        for (var writes = 0; ; writes++)
+        {
+            var root = Path.Combine(_root, $"crash-{writes}");
+            await new ApprovalStore(new FileSystemObjectStore(root), TimeProvider.System)
+                .DecideAsync(Name("abc"), VersionReq.Parse("^1"), ApprovalDecision.Approved, "alice", _ct);
+            var crashing = new CrashingObjectStore(new FileSystemObjectStore(root), writes);
+            try
+            {
+                await new ApprovalStore(crashing, TimeProvider.System).DecideAsync(Name("abc"), VersionReq.Parse("^1"), ApprovalDecision.Rejected, "bob", _ct);
+            }
+            catch (CrashException)
+            {
+            }
+
+            var restarted = new ApprovalStore(new FileSystemObjectStore(root), TimeProvider.System);
+            var today = DateOnly.FromDateTime(DateTime.UtcNow);
+            var audit = await restarted.ListAuditAsync(today.AddDays(-1), today, _ct);
+            var inEffect = (await restarted.GetCurrentAsync(_ct)).Rules.Single();
+            Assert.Contains(audit, a => (a.Name, a.Req, a.Decision, a.By) == (inEffect.Name, inEffect.Req, inEffect.Decision, inEffect.By));
+            if (!crashing.Crashed)
+            {
+                Assert.Equal(("bob", ApprovalDecision.Rejected), (inEffect.By, inEffect.Decision));
+                Assert.Equal(ApprovalDecision.Approved, audit.Single(a => a.By == "bob").Replaced);
+                Assert.True(writes >= 2, "a decision is at least its audit record and the decision");
+                return;
+            }
+        }
+    }
+
     private ApprovalStore Node() => new(new FileSystemObjectStore(_root), TimeProvider.System);
 
     private static CrateName Name(string name) => CrateName.Parse(name);

@@ -213,8 +213,9 @@ public sealed class PrivateRegistryTests : IAsyncLifetime
         var alice = await ServerCli.CreateTokenAsync(Root, "alice");
         Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri(node.BaseUri, "index/3/a/abc"))).StatusCode);
 
-        // "abc" exists upstream; once a private crate takes the name, the mirror stops serving the public one.
-        await ExpectSuccessAsync(Client(node, alice), PublishableCrate.Write(_sandbox, "abc", "9.0.0"), node, "publish", "--registry", "internal", "--no-verify");
+        // "abc" exists upstream: only an admin may claim it (HardeningTests covers the refusal); once a private crate
+        // takes the name, the mirror stops serving the public one.
+        await ExpectSuccessAsync(Client(node, admin), PublishableCrate.Write(_sandbox, "abc", "9.0.0"), node, "publish", "--registry", "internal", "--no-verify");
         await WaitUntilAsync(async () => (await _http.GetAsync(new Uri(node.BaseUri, "index/3/a/abc"))).StatusCode == HttpStatusCode.NotFound, "the mirror to stop serving upstream 'abc' (private-name cache expiry)");
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync(new Uri(node.BaseUri, "crates/abc/1.1.0/download"))).StatusCode);
 

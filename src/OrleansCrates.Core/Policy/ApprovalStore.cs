@@ -19,7 +19,8 @@ namespace OrleansCrates.Core.Policy;
 /// when it changed: a decision is in every node's index from the next request on, with no TTL.</item>
 /// <item><c>policy/pending/{canonical}.json</c>: created create-only by the first request for a crate with undecided
 /// versions (who, when, versions); later requests only add versions it does not list yet.</item>
-/// <item><c>policy/audit/{yyyy-MM-dd}/{ticks}-{random}.json</c>: one object per decision, create-only.</item>
+/// <item><c>policy/audit/{yyyy-MM-dd}/{ticks}-{random}.json</c>: one object per decision, written before the
+/// decision itself, so no decision is ever in effect without its record.</item>
 /// </list>
 /// </summary>
 public sealed partial class ApprovalStore
@@ -78,18 +79,30 @@ public sealed partial class ApprovalStore
 
     /// <summary>
     /// Records a decision on the versions of <paramref name="name"/> that <paramref name="req"/> matches, replacing an
-    /// earlier decision on the same name and requirement, then writes the audit entry and drops the crate's pending
-    /// request if nothing in it is still undecided.
+    /// earlier decision on the same name and requirement, then drops the crate's pending request if nothing in it is
+    /// still undecided.
     /// </summary>
+    /// <remarks>
+    /// The audit record is written <em>before</em> the decision, on every attempt whose view of the replaced decision
+    /// differs from what the record says (one record per decision, updated in place), so a process killed at any
+    /// point never leaves a decision in effect without its record. A crash between the two writes leaves a record of a
+    /// decision that did not land: the trail says what an administrator asked for, never less.
+    /// </remarks>
     public async Task<DecisionOutcome> DecideAsync(CrateName name, VersionReq req, ApprovalDecision decision, string by, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
         var rule = new ApprovalRule(name.Value, req.ToString(), decision, by, _time.GetUtcNow());
+        AuditWrite? audit = null;
         for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
         {
             var read = await ReadApprovalsAsync(cancellationToken);
             var rules = read is null ? [] : ToRules(read.Value.Document);
             var replaced = rules.LastOrDefault(r => SameKey(r, rule));
+            if (audit is null || audit.Replaced != replaced?.Decision)
+            {
+                audit = await WriteAuditAsync(rule, replaced, audit, cancellationToken);
+            }
+
             var updated = rules.Where(r => !SameKey(r, rule)).Append(rule).ToList();
             var content = JsonSerializer.SerializeToUtf8Bytes(new ApprovalsDocument { Rules = [.. updated.Select(ToDocument)] }, PolicyJson.Default.ApprovalsDocument);
             var put = await _store.PutAsync(ApprovalsKey, content, read is null ? WriteCondition.IfNotExists : WriteCondition.IfMatch(read.Value.ETag), cancellationToken);
@@ -100,7 +113,6 @@ public sealed partial class ApprovalStore
             }
 
             LogDecided(_logger, ApprovalRule.DecisionName(decision), name.Value, rule.Req, by);
-            await WriteAuditAsync(rule, replaced, cancellationToken);
             await DropSettledPendingAsync(name, new ApprovalSet(put.ETag ?? "", updated), cancellationToken);
             return new DecisionOutcome(rule, replaced);
         }
@@ -200,8 +212,10 @@ public sealed partial class ApprovalStore
     public async Task<IReadOnlyList<AuditEntry>> ListAuditAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {
         var entries = new List<(string Key, AuditEntry Entry)>();
-        for (var day = from; day <= to; day = day.AddDays(1))
+        // Day numbers, not AddDays: a range ending on 9999-12-31 must end, not step past the calendar.
+        for (var number = from.DayNumber; number <= to.DayNumber; number++)
         {
+            var day = DateOnly.FromDayNumber(number);
             await foreach (var properties in _store.ListAsync($"{AuditPrefix}{day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}/", cancellationToken))
             {
                 var stored = await _store.ReadSmallOrNullAsync(properties.Key, cancellationToken);
@@ -248,7 +262,14 @@ public sealed partial class ApprovalStore
         return stored is null ? null : StoredJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
     }
 
-    private async Task WriteAuditAsync(ApprovalRule rule, ApprovalRule? replaced, CancellationToken cancellationToken)
+    /// <summary>The audit object of one decision: where it is, its ETag and which replaced decision it names.</summary>
+    private sealed record AuditWrite(string Key, string ETag, ApprovalDecision? Replaced);
+
+    /// <summary>
+    /// Writes the decision's audit object: create-only under a new key the first time, then (when a retry finds a
+    /// different replaced decision) over that same object, so one decision has one record.
+    /// </summary>
+    private async Task<AuditWrite> WriteAuditAsync(ApprovalRule rule, ApprovalRule? replaced, AuditWrite? earlier, CancellationToken cancellationToken)
     {
         var document = new AuditDocument
         {
@@ -262,12 +283,18 @@ public sealed partial class ApprovalStore
         var content = JsonSerializer.SerializeToUtf8Bytes(document, PolicyJson.Default.AuditDocument);
         while (true)
         {
-            var key = string.Create(CultureInfo.InvariantCulture,
+            var key = earlier?.Key ?? string.Create(CultureInfo.InvariantCulture,
                 $"{AuditPrefix}{rule.At.UtcDateTime:yyyy-MM-dd}/{rule.At.UtcTicks:D19}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}.json");
-            var put = await _store.PutAsync(key, content, WriteCondition.IfNotExists, cancellationToken);
+            var put = await _store.PutAsync(key, content, earlier is null ? WriteCondition.IfNotExists : WriteCondition.IfMatch(earlier.ETag), cancellationToken);
             if (put.Status == PutStatus.Written)
             {
-                return;
+                return new AuditWrite(key, put.ETag ?? "", replaced?.Decision);
+            }
+
+            if (earlier is not null)
+            {
+                // Only this call writes this key; if its object changed or vanished, start a fresh record.
+                earlier = null;
             }
         }
     }

@@ -40,9 +40,10 @@ public sealed partial class MirrorPolicy : IDisposable
 
     /// <summary>
     /// The index file as the policy lets cargo see it. In approval mode, versions nobody decided on yet are recorded
-    /// as a pending request by <paramref name="requester"/> (once per crate and version set per node).
+    /// as a pending request by <paramref name="requester"/> (once per crate and version set per node; null: not recorded,
+    /// as for HEAD, which asks for nothing).
     /// </summary>
-    public async Task<FilteredIndex> FilterAsync(CrateName name, IndexEntry entry, Func<CancellationToken, Task<string>> requester, CancellationToken cancellationToken)
+    public async Task<FilteredIndex> FilterAsync(CrateName name, IndexEntry entry, Func<CancellationToken, Task<string>>? requester, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entry);
         if (!_policy.IsActive || entry.Stored is null)
@@ -68,7 +69,7 @@ public sealed partial class MirrorPolicy : IDisposable
     }
 
     /// <summary>Whether one version may be downloaded; a version nobody decided on is recorded as pending.</summary>
-    public async Task<PolicyVerdict> CheckVersionAsync(CrateName name, string version, Func<CancellationToken, Task<string>> requester, CancellationToken cancellationToken)
+    public async Task<PolicyVerdict> CheckVersionAsync(CrateName name, string version, Func<CancellationToken, Task<string>>? requester, CancellationToken cancellationToken)
     {
         if (!_policy.IsActive)
         {
@@ -178,11 +179,11 @@ public sealed partial class MirrorPolicy : IDisposable
         }
     }
 
-    private async Task RecordPendingAsync(CrateName name, IReadOnlyCollection<string> versions, Func<CancellationToken, Task<string>> requester, CancellationToken cancellationToken)
+    private async Task RecordPendingAsync(CrateName name, IReadOnlyCollection<string> versions, Func<CancellationToken, Task<string>>? requester, CancellationToken cancellationToken)
     {
-        if (_approvals.IsRecorded(name, versions))
+        if (requester is null || _approvals.IsRecorded(name, versions))
         {
-            return; // the hot path: this node already recorded them
+            return; // nobody to record (a HEAD asks for nothing), or the hot path: this node already recorded them
         }
 
         try

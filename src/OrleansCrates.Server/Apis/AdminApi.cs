@@ -1,7 +1,7 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
+using OrleansCrates.Accounts;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Core.Policy;
 using OrleansCrates.Protocol;
@@ -10,8 +10,10 @@ using OrleansCrates.Server.Hosting;
 namespace OrleansCrates.Server.Apis;
 
 /// <summary>
-/// Administration over HTTP, for admin-scope tokens only (401 without a valid token, 403 for any other scope):
-/// the mirror's approvals at <c>/admin/api/v1/approvals</c>. Errors come as <c>{"errors":[{"detail":…}]}</c>.
+/// Administration over HTTP, for admin-scope tokens only (401 without a token, 403 for an invalid one or any other
+/// scope): the mirror's approvals at <c>/admin/api/v1/approvals</c>. A token's crate patterns limit it here too:
+/// lists show only the crates within them, and a decision on any other crate answers 404 (as it would were the crate
+/// unknown). Errors come as <c>{"errors":[{"detail":…}]}</c>.
 /// </summary>
 public static class AdminApi
 {
@@ -28,7 +30,8 @@ public static class AdminApi
     /// <summary>Crates waiting for a decision (with who asked first and when) and every decision in force.</summary>
     public static async Task<IResult> ListApprovals(HttpContext context, ApprovalStore store, RegistryAccess access, IOptions<MirrorOptions> options)
     {
-        if (await AdminRefusalOrNullAsync(context, access) is { } refused)
+        var (admin, refused) = await AdminAsync(context, access);
+        if (refused is not null)
         {
             return refused;
         }
@@ -37,14 +40,15 @@ public static class AdminApi
         var pending = await store.ListPendingAsync(decisions, context.RequestAborted);
         return TypedResults.Json(new ApprovalsResponse(
             options.Value.Policy.RequireApproval,
-            [.. pending.Select(p => new PendingJson(p.Name, p.RequestedBy, p.RequestedAt, p.Versions, p.Waiting))],
-            [.. decisions.Rules.Select(RuleJson.Of)]));
+            [.. pending.Where(p => access.Policy.Covers(admin!, p.Name)).Select(p => new PendingJson(p.Name, p.RequestedBy, p.RequestedAt, p.Versions, p.Waiting))],
+            [.. decisions.Rules.Where(r => access.Policy.Covers(admin!, r.Name)).Select(RuleJson.Of)]));
     }
 
     /// <summary><c>POST …/approve</c> or <c>…/reject</c> with <c>{"name": "serde", "req": "^1.0"}</c>; the caller's login is recorded as who decided.</summary>
     public static async Task<IResult> DecideAsync(HttpContext context, ApprovalStore store, RegistryAccess access, ApprovalDecision decision)
     {
-        if (await AdminRefusalOrNullAsync(context, access) is { } refused)
+        var (_, refused) = await AdminAsync(context, access);
+        if (refused is not null)
         {
             return refused;
         }
@@ -69,42 +73,42 @@ public static class AdminApi
             return CargoErrors.Status(StatusCodes.Status400BadRequest, $"invalid version requirement: {error}");
         }
 
-        var caller = (await access.CallerOrNullAsync(context))!;
-        var outcome = await store.DecideAsync(name.Value, req, decision, caller.User, context.RequestAborted);
+        // The crate itself within the token's patterns, through the same check as every other crate-scoped call.
+        var authorization = await access.AuthorizeAsync(context, TokenScope.Admin, name.Value.Value);
+        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Admin, () => AccessAnswers.CrateMissing(name.Value.Value)) is { } outOfReach)
+        {
+            return outOfReach;
+        }
+
+        var outcome = await store.DecideAsync(name.Value, req, decision, authorization.Caller!.User, context.RequestAborted);
         return TypedResults.Json(new DecisionResponse(true, RuleJson.Of(outcome.Rule), outcome.Replaced is null ? null : RuleJson.Of(outcome.Replaced)));
     }
 
     /// <summary>The audit trail, <c>?from=YYYY-MM-DD&amp;to=YYYY-MM-DD</c> (UTC days, inclusive; default the last 7).</summary>
     public static async Task<IResult> ListAudit(HttpContext context, ApprovalStore store, RegistryAccess access, TimeProvider time, string? from, string? to)
     {
-        if (await AdminRefusalOrNullAsync(context, access) is { } refused)
+        var (admin, refused) = await AdminAsync(context, access);
+        if (refused is not null)
         {
             return refused;
         }
 
         var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        if (!TryDay(to, today, out var last) || !TryDay(from, last.AddDays(-6), out var first) || first > last || last.DayNumber - first.DayNumber > 366)
+        if (!DayRange.TryParse(from, to, today, out var range, out var error))
         {
-            return CargoErrors.Status(StatusCodes.Status400BadRequest, "from and to are UTC days YYYY-MM-DD, from <= to, at most a year apart");
+            return CargoErrors.Status(StatusCodes.Status400BadRequest, error);
         }
 
-        var entries = await store.ListAuditAsync(first, last, context.RequestAborted);
-        return TypedResults.Json(new AuditResponse([.. entries.Select(e => new AuditJson(
+        var entries = await store.ListAuditAsync(range.First, range.Last, context.RequestAborted);
+        return TypedResults.Json(new AuditResponse([.. entries.Where(e => access.Policy.Covers(admin!, e.Name)).Select(e => new AuditJson(
             e.At, e.By, ApprovalRule.DecisionName(e.Decision), e.Name, e.Req, e.Replaced is { } r ? ApprovalRule.DecisionName(r) : null))]));
     }
 
-    private static async Task<IResult?> AdminRefusalOrNullAsync(HttpContext context, RegistryAccess access)
+    /// <summary>The caller when it holds an admin-scope token; what it holds limits every answer to its crate patterns.</summary>
+    private static async Task<(TokenInfo? Admin, IResult? Refused)> AdminAsync(HttpContext context, RegistryAccess access)
     {
-        var caller = await access.CallerOrNullAsync(context);
-        return caller is null ? CargoErrors.Unauthorized(context, "an admin token is required")
-            : !access.Policy.IsAdmin(caller) ? CargoErrors.Forbidden("an admin token is required")
-            : null;
-    }
-
-    private static bool TryDay(string? text, DateOnly fallback, out DateOnly day)
-    {
-        day = fallback;
-        return text is null || DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
+        var authorization = await access.AuthorizeAsync(context, TokenScope.Admin, crate: null);
+        return (authorization.Caller, AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Admin, () => AccessAnswers.CrateMissing("")));
     }
 
     public sealed record DecisionRequest(

@@ -9,8 +9,8 @@ public static class HealthApi
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
         var health = app.MapGroup("/health");
-        health.MapGet("/live", Live);
-        health.MapGet("/ready", Ready);
+        health.MapMethods("/live", MirrorApi.GetAndHead, Live);
+        health.MapMethods("/ready", MirrorApi.GetAndHead, Ready);
         return app;
     }
 

@@ -8,9 +8,12 @@ namespace OrleansCrates.Server.Apis;
 
 /// <summary>
 /// A small index document served from memory with a strong ETag; a matching If-None-Match gets 304. A stale copy
-/// (served because upstream failed or is being revalidated) says how old it is in <c>Age</c>.
+/// (served because upstream failed or is being revalidated) says how old it is in <c>Age</c>. An answer to a request
+/// that carried credentials is <c>Cache-Control: private</c> (<see cref="CacheHeaders"/>); one built from the request's
+/// Host (<paramref name="hostDependent"/>: config.json without <c>Mirror:PublicUrl</c>) is private and says
+/// <c>Vary</c>. HEAD gets the same status and headers, Content-Length included, and no body.
 /// </summary>
-public sealed class IndexBytesResult(ReadOnlyMemory<byte> body, string contentType, TimeSpan? stale, string? etag = null) : IResult
+public sealed class IndexBytesResult(ReadOnlyMemory<byte> body, string contentType, TimeSpan? stale, string? etag = null, bool hostDependent = false) : IResult
 {
     public const string StaleHeader = "X-Index-Stale";
 
@@ -21,6 +24,7 @@ public sealed class IndexBytesResult(ReadOnlyMemory<byte> body, string contentTy
         var response = httpContext.Response;
         var tag = etag ?? ETags.Of(body.Span);
         response.Headers.ETag = tag;
+        CacheHeaders.Apply(httpContext, hostDependent);
         if (stale is { } age)
         {
             response.Headers.Age = ((long)age.TotalSeconds).ToString(CultureInfo.InvariantCulture);
@@ -36,14 +40,53 @@ public sealed class IndexBytesResult(ReadOnlyMemory<byte> body, string contentTy
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = contentType;
         response.ContentLength = body.Length;
+        if (HttpMethods.IsHead(httpContext.Request.Method))
+        {
+            return Task.CompletedTask;
+        }
+
         BytesServed.Count(httpContext, FileKind.Index, body.Length);
         return response.Body.WriteAsync(body, httpContext.RequestAborted).AsTask();
     }
 }
 
 /// <summary>
-/// A stored crate file, streamed from storage without being buffered whole. Immutable, so cacheable forever; never
-/// compressed (cargo hashes the bytes as they arrive).
+/// Who may keep an answer. Registry answers are the same for everyone who may see them, so anonymous ones are left to
+/// each result (crate files: <c>public, immutable</c>); but an answer to a request that carried credentials
+/// (<c>Authorization</c>: cargo's token, Bearer or Basic) is only for that caller, so it is <c>private</c> and a shared
+/// cache never hands it to anyone else. Answers built from the request's Host are private too, and say <c>Vary</c>.
+/// The anonymous warm path pays one header-count check.
+/// </summary>
+public static class CacheHeaders
+{
+    public const string Immutable = "public, max-age=31536000, immutable";
+    public const string PrivateImmutable = "private, max-age=31536000, immutable";
+    public const string HostVary = "Host, X-Forwarded-Host, X-Forwarded-Proto";
+
+    public static bool IsAuthenticated(HttpRequest request) => request.Headers.Authorization.Count > 0;
+
+    /// <summary>Marks an index answer private when it went to credentials or depends on the Host; nothing otherwise.</summary>
+    public static void Apply(HttpContext httpContext, bool hostDependent)
+    {
+        if (hostDependent)
+        {
+            httpContext.Response.Headers.Vary = HostVary;
+        }
+
+        if (hostDependent || IsAuthenticated(httpContext.Request))
+        {
+            httpContext.Response.Headers.CacheControl = "private";
+        }
+    }
+
+    /// <summary>A crate file never changes: cacheable for a year, by shared caches only when no credentials were sent.</summary>
+    public static string ForCrateFile(HttpRequest request) => IsAuthenticated(request) ? PrivateImmutable : Immutable;
+}
+
+/// <summary>
+/// A stored crate file, streamed from storage without being buffered whole. Immutable, so cacheable forever
+/// (<see cref="CacheHeaders.ForCrateFile"/>); never compressed (cargo hashes the bytes as they arrive). HEAD gets the
+/// headers (exact Content-Length) and no body.
 /// </summary>
 public sealed class CrateFileHttpResult(StoredObject stored, IAsyncDisposable owner) : IResult
 {
@@ -54,8 +97,13 @@ public sealed class CrateFileHttpResult(StoredObject stored, IAsyncDisposable ow
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/gzip";
         response.ContentLength = stored.Length;
-        response.Headers.CacheControl = "public, max-age=31536000, immutable";
+        response.Headers.CacheControl = CacheHeaders.ForCrateFile(httpContext.Request);
         response.Headers.ETag = stored.ETag;
+        if (HttpMethods.IsHead(httpContext.Request.Method))
+        {
+            return;
+        }
+
         if (stored.Content is MemoryStream memory && memory.TryGetBuffer(out var hot))
         {
             await response.Body.WriteAsync(hot, httpContext.RequestAborted); // from the hot layer: one write, no copy
@@ -130,6 +178,12 @@ public static class ETags
 /// <summary>Short plain-text answers: cargo prints the body of a failed request.</summary>
 public static class PlainText
 {
+    /// <summary>The mirror's answer for a crate upstream does not have (also for names it must not reveal as private).</summary>
+    public static IResult NoSuchCrateUpstream(Protocol.CrateName name) => NotFound($"crate '{name}' does not exist upstream");
+
+    /// <summary>A download of a crate upstream does not have: the words of the mirror core's own not-found (see the leak tests).</summary>
+    public static IResult NoSuchCrateDownload(Protocol.CrateName name) => NotFound($"crate '{name}' does not exist");
+
     public static IResult NotFound(string message) => Status(StatusCodes.Status404NotFound, message);
 
     public static IResult BadRequest(string message) => Status(StatusCodes.Status400BadRequest, message);

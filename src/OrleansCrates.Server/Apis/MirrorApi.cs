@@ -3,6 +3,7 @@ using OrleansCrates.Accounts;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Server.Hosting;
+using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Apis;
 
@@ -11,12 +12,15 @@ public static class MirrorApi
 {
     public const string DownloadRoute = "/crates/{name}/{version}/download";
 
+    /// <summary>Registry reads answer HEAD as GET without a body (CDNs and probes use it).</summary>
+    public static readonly string[] GetAndHead = [HttpMethods.Get, HttpMethods.Head];
+
     public static IEndpointRouteBuilder MapMirrorApi(this IEndpointRouteBuilder app)
     {
         var mirror = app.MapGroup("").RequireTokenWhen(app, IsRestricted);
-        mirror.MapGet("/index/config.json", GetConfig);
-        mirror.MapGet("/index/{**path}", GetIndexFile);
-        mirror.MapGet(DownloadRoute, Download);
+        mirror.MapMethods("/index/config.json", GetAndHead, GetConfig);
+        mirror.MapMethods("/index/{**path}", GetAndHead, GetIndexFile);
+        mirror.MapMethods(DownloadRoute, GetAndHead, Download);
         return app;
     }
 
@@ -27,7 +31,7 @@ public static class MirrorApi
     {
         var baseUrl = PublicBaseUrl.Of(request, options.Value.PublicUrl);
         var config = new RegistryConfig($"{baseUrl}/crates/{{crate}}/{{version}}/download", AuthRequired: options.Value.ReadRequiresToken);
-        return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null);
+        return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null, hostDependent: string.IsNullOrWhiteSpace(options.Value.PublicUrl));
     }
 
     public static async Task<IResult> GetIndexFile(string path, HttpContext context, CrateCoordinator coordinator, MirrorGuard guard)
@@ -47,17 +51,27 @@ public static class MirrorApi
             return hidden;
         }
 
+        // Where upstream would be asked: a name a private crate holds gets exactly upstream's "no such crate".
+        if (await guard.IsShadowedAsync(context, name.Value))
+        {
+            return PlainText.NoSuchCrateUpstream(name.Value);
+        }
+
         var result = await coordinator.GetIndexAsync(name.Value, context.RequestAborted);
         Statistics.TrafficTag.Set(context, result.Outcome, result.Error);
         return result.Status switch
         {
             IndexStatus.Found => await guard.PolicyIndexAsync(context, name.Value, result),
-            IndexStatus.NotFound => PlainText.NotFound($"crate '{name}' does not exist upstream"),
+            IndexStatus.NotFound => PlainText.NoSuchCrateUpstream(name.Value),
             _ => PlainText.Unavailable($"upstream unavailable and '{name}' is not cached: {result.Error}", result.RetryAfter),
         };
     }
 
-    public static async Task<IResult> Download(string name, string version, HttpContext context, CrateCoordinator coordinator, MirrorGuard guard, RegistryAccess access)
+    /// <summary>
+    /// A crate file: from storage, else fetched upstream (once per cluster) and stored if its sha256 matches. HEAD never
+    /// starts a download: it answers from storage alone (see <see cref="HeadOfStoredFileAsync"/>).
+    /// </summary>
+    public static async Task<IResult> Download(string name, string version, HttpContext context, CrateCoordinator coordinator, MirrorGuard guard, RegistryAccess access, IObjectStore store)
     {
         if (!CrateName.TryParse(name, out var crate))
         {
@@ -79,6 +93,16 @@ public static class MirrorApi
             return blocked;
         }
 
+        if (await guard.IsShadowedAsync(context, crate.Value))
+        {
+            return PlainText.NoSuchCrateDownload(crate.Value);
+        }
+
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            return await HeadOfStoredFileAsync(store, crate.Value, version, context.RequestAborted);
+        }
+
         var result = await coordinator.OpenCrateFileAsync(crate.Value, version, context.RequestAborted);
         Statistics.TrafficTag.Set(context, result.Outcome, result.Error);
         if (result.Status == CrateFileStatus.Found)
@@ -94,5 +118,34 @@ public static class MirrorApi
             // Nothing was stored; cargo retries a 502 and the next request fetches again.
             _ => PlainText.BadGateway(result.Error ?? "upstream failed", result.RetryAfter),
         };
+    }
+
+    /// <summary>
+    /// HEAD of a download, from storage alone: a held file answers as GET would (200, exact Content-Length, ETag,
+    /// Cache-Control) without a body; a file this mirror does not hold yet answers 404 with <c>Cache-Control:
+    /// no-store</c> and <c>X-Mirror-Cached: false</c> — a HEAD never makes the mirror download, and no cache keeps that
+    /// answer (a GET fetches the file as usual).
+    /// </summary>
+    public static async Task<IResult> HeadOfStoredFileAsync(IObjectStore store, CrateName crate, string version, CancellationToken cancellationToken)
+    {
+        var properties = await store.GetPropertiesOrNullAsync(MirrorKeys.CrateFile(crate, version), cancellationToken);
+        if (properties is null)
+        {
+            return new NotHeldResult();
+        }
+
+        var headers = new StoredObject(Stream.Null, properties.Length, properties.ETag, properties.LastModified);
+        return new CrateFileHttpResult(headers, headers);
+    }
+
+    private sealed class NotHeldResult : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status404NotFound;
+            httpContext.Response.Headers.CacheControl = "no-store";
+            httpContext.Response.Headers["X-Mirror-Cached"] = "false";
+            return Task.CompletedTask;
+        }
     }
 }

@@ -22,9 +22,9 @@ public static class PrivateRegistryApi
         root.MapGet("/me", Me);
 
         var reads = root.MapGroup("").RequireTokenWhen(app, IsRestricted);
-        reads.MapGet("/index/config.json", GetConfig);
-        reads.MapGet("/index/{**path}", GetIndexFile);
-        reads.MapGet("/crates/{name}/{version}/download", Download);
+        reads.MapMethods("/index/config.json", MirrorApi.GetAndHead, GetConfig);
+        reads.MapMethods("/index/{**path}", MirrorApi.GetAndHead, GetIndexFile);
+        reads.MapMethods("/crates/{name}/{version}/download", MirrorApi.GetAndHead, Download);
         reads.MapGet("/api/v1/crates", Search);
 
         var api = root.MapGroup("/api/v1");
@@ -35,6 +35,7 @@ public static class PrivateRegistryApi
         api.MapPut("/crates/{name}/owners", (string name, [FromBody] OwnersRequest body, HttpContext c, PrivateRegistry r, RegistryAccess a) => ChangeOwnersAsync(name, body, add: true, c, r, a));
         api.MapDelete("/crates/{name}/owners", (string name, [FromBody] OwnersRequest body, HttpContext c, PrivateRegistry r, RegistryAccess a) => ChangeOwnersAsync(name, body, add: false, c, r, a));
         api.MapGet("/admin/downloads", ListDownloads);
+        api.MapPost("/admin/crates/{name}/release", ReleaseName);
         return app;
     }
 
@@ -64,7 +65,7 @@ public static class PrivateRegistryApi
     {
         var baseUrl = PublicBaseUrl.Of(request, mirror.Value.PublicUrl);
         var config = new RegistryConfig($"{baseUrl}/private/crates/{{crate}}/{{version}}/download", $"{baseUrl}/private", options.Value.ReadRequiresToken);
-        return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null);
+        return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null, hostDependent: string.IsNullOrWhiteSpace(mirror.Value.PublicUrl));
     }
 
     public static async Task<IResult> GetIndexFile(string path, HttpContext context, PrivateRegistry registry, RegistryAccess access, IOptions<PrivateRegistryOptions> options)
@@ -99,7 +100,11 @@ public static class PrivateRegistryApi
             return PlainText.NotFound(lookup.Detail ?? "not found");
         }
 
-        await access.RecordDownloadAsync(context, DownloadRecord.Private, crate.Value.Value, version);
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await access.RecordDownloadAsync(context, DownloadRecord.Private, crate.Value.Value, version); // a HEAD is not a download
+        }
+
         return new CrateFileHttpResult(lookup.File, lookup);
     }
 
@@ -114,7 +119,7 @@ public static class PrivateRegistryApi
         return TypedResults.Json(new SearchResponse(visible, new SearchMeta(total)));
     }
 
-    public static async Task<IResult> Publish(HttpContext context, PrivateRegistry registry, RegistryAccess access, IOptions<PrivateRegistryOptions> options)
+    public static async Task<IResult> Publish(HttpContext context, PrivateRegistry registry, RegistryAccess access, PublicNameGuard names, IOptions<PrivateRegistryOptions> options)
     {
         var caller = await access.CallerOrNullAsync(context);
         if (caller is null)
@@ -133,6 +138,7 @@ public static class PrivateRegistryApi
             caller.User,
             context.Request.Body,
             crate => access.Policy.CanPublish(caller, crate) ? null : RegistryError.Forbidden($"this token may not publish `{crate}` (scope {TokenStore.ScopeName(caller.Scope)})"),
+            (crate, ct) => names.RefusalOrNullAsync(caller, crate, ct),
             context.RequestAborted);
         if (!result.Succeeded)
         {
@@ -150,7 +156,7 @@ public static class PrivateRegistryApi
             return denied;
         }
 
-        var outcome = await registry.YankAsync(caller!.User, access.Policy.IsAdmin(caller), crate, version, yanked, context.RequestAborted);
+        var outcome = await registry.YankAsync(caller!.User, access.Policy.IsAdminOf(caller, crate.Value), crate, version, yanked, context.RequestAborted);
         return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, null)) : CargoErrors.Of(outcome.Error!.Value);
     }
 
@@ -176,34 +182,64 @@ public static class PrivateRegistryApi
         }
 
         var logins = body.Users ?? [];
-        var isAdmin = access.Policy.IsAdmin(caller!);
+        var isAdmin = access.Policy.IsAdminOf(caller!, crate.Value);
         var outcome = add
             ? await registry.AddOwnersAsync(caller!.User, isAdmin, crate, logins, context.RequestAborted)
             : await registry.RemoveOwnersAsync(caller!.User, isAdmin, crate, logins, context.RequestAborted);
         return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, outcome.Message)) : CargoErrors.Of(outcome.Error!.Value);
     }
 
+    /// <summary>
+    /// Download records of UTC days <c>from</c>–<c>to</c> (<see cref="DayRange"/>), admin scope only, limited to the
+    /// crates within the token's patterns: a pattern-limited admin sees the records of its crates and no others.
+    /// </summary>
     public static async Task<IResult> ListDownloads(HttpContext context, RegistryAccess access, DownloadLog downloads, TimeProvider time, string? from, string? to, string? user, string? crate)
     {
-        var caller = await access.CallerOrNullAsync(context);
-        if (caller is null || !access.Policy.IsAdmin(caller))
+        var authorization = await access.AuthorizeAsync(context, TokenScope.Admin, crate: null);
+        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Admin, () => AccessAnswers.CrateMissing(crate ?? "")) is { } refused)
         {
-            return caller is null ? CargoErrors.Unauthorized(context, "an admin token is required") : CargoErrors.Forbidden("an admin token is required");
+            return refused;
         }
 
         var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        if (!TryDate(from, today.AddDays(-7), out var start) || !TryDate(to, today, out var end) || end < start)
+        if (!DayRange.TryParse(from, to, today, out var range, out var error))
         {
-            return CargoErrors.Status(StatusCodes.Status400BadRequest, "from and to are dates (YYYY-MM-DD), from not after to");
+            return CargoErrors.Status(StatusCodes.Status400BadRequest, error);
         }
 
+        var caller = authorization.Caller!;
         var records = new List<DownloadRecord>();
-        await foreach (var record in downloads.QueryAsync(start, end, user, crate, context.RequestAborted))
+        await foreach (var record in downloads.QueryAsync(range.First, range.Last, user, crate, context.RequestAborted))
         {
-            records.Add(record);
+            if (access.Policy.Covers(caller, record.Crate))
+            {
+                records.Add(record);
+            }
         }
 
         return TypedResults.Json(new { downloads = records });
+    }
+
+    /// <summary>
+    /// <c>POST /private/api/v1/admin/crates/{name}/release[?delete_versions=true]</c>: an admin token (for that name)
+    /// gives a private name back, so the mirror serves the public crate of that name again
+    /// (<see cref="PrivateRegistry.ReleaseNameAsync"/>; 409 for a name with versions unless they are to be deleted).
+    /// </summary>
+    public static async Task<IResult> ReleaseName(string name, HttpContext context, PrivateRegistry registry, RegistryAccess access, bool? delete_versions)
+    {
+        var authorization = await access.AuthorizeAsync(context, TokenScope.Admin, name);
+        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Admin, () => AccessAnswers.CrateMissing(name)) is { } refused)
+        {
+            return refused;
+        }
+
+        if (!CrateName.TryParse(name, out var crate))
+        {
+            return AccessAnswers.CrateMissing(name);
+        }
+
+        var outcome = await registry.ReleaseNameAsync(crate.Value, delete_versions ?? false, context.RequestAborted);
+        return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, outcome.Message)) : CargoErrors.Of(outcome.Error!.Value);
     }
 
     /// <summary>
@@ -212,20 +248,16 @@ public static class PrivateRegistryApi
     /// </summary>
     private static async Task<(TokenInfo? Caller, CrateName Crate, IResult? Denied)> PublisherAsync(HttpContext context, RegistryAccess access, string name)
     {
-        var caller = await access.CallerOrNullAsync(context);
-        if (caller is null)
+        // Outside the token's patterns (any scope, admin included) the crate does not exist for this caller.
+        var authorization = await access.AuthorizeAsync(context, TokenScope.Publish, name);
+        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Publish, () => AccessAnswers.CrateMissing(name)) is { } refused)
         {
-            return (null, default, TokenProblem(context));
-        }
-
-        if (!access.Policy.CanPublish(caller, name) && !access.Policy.IsAdmin(caller))
-        {
-            return (caller, default, CargoErrors.Forbidden($"this token may not change `{name}` (scope {TokenStore.ScopeName(caller.Scope)})"));
+            return (authorization.Caller, default, refused);
         }
 
         return CrateName.TryParse(name, out var crate)
-            ? (caller, crate.Value, null)
-            : (caller, default, CargoErrors.Status(StatusCodes.Status404NotFound, $"crate `{name}` does not exist"));
+            ? (authorization.Caller, crate.Value, null)
+            : (authorization.Caller, default, AccessAnswers.CrateMissing(name));
     }
 
     /// <summary>No token, or one that is unknown or revoked: cargo shows this detail.</summary>
@@ -233,17 +265,6 @@ public static class PrivateRegistryApi
         string.IsNullOrEmpty(context.Request.Headers.Authorization)
             ? CargoErrors.Unauthorized(context, "this action requires a token")
             : CargoErrors.Forbidden("invalid or revoked token");
-
-    private static bool TryDate(string? value, DateOnly fallback, out DateOnly date)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            date = fallback;
-            return true;
-        }
-
-        return DateOnly.TryParseExact(value, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out date);
-    }
 
     public sealed record OwnersRequest([property: JsonPropertyName("users")] IReadOnlyList<string>? Users);
 

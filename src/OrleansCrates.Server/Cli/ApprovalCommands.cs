@@ -8,9 +8,6 @@ namespace OrleansCrates.Server.Cli;
 /// <summary><c>approvals list</c>, <c>approvals approve</c>, <c>approvals reject</c>, <c>approvals audit</c>.</summary>
 internal static class ApprovalCommands
 {
-    /// <summary>Longest audit range one command reads (each day is one storage listing).</summary>
-    private const int MaxDays = 366;
-
     public static (ICliCommand? Command, string? Error) ParseList(CliArguments args, IReadOnlyList<string> operands) =>
         args.Disallowed("json") is { } disallowed ? (null, disallowed)
         : operands.Count > 0 ? (null, $"Unexpected argument '{operands[0]}'.")
@@ -34,7 +31,7 @@ internal static class ApprovalCommands
             return (null, $"Unexpected argument '{operands[0]}'.");
         }
 
-        var (range, error) = args.DayRange(MaxDays);
+        var (range, error) = args.DayRange();
         return range is { } days ? (new Audit(days.First, days.Last, args.Flags.Contains("json")), null) : (null, error);
     }
 

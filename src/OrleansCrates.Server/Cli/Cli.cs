@@ -17,7 +17,7 @@ public static class Cli
     public const int Usage = 2;
     public const int Interrupted = 130;
 
-    private static readonly HashSet<string> CommandWords = new(StringComparer.Ordinal) { "token", "downloads", "approvals", "verify", "verify-lock", "prefetch", "help", "--help", "-h" };
+    private static readonly HashSet<string> CommandWords = new(StringComparer.Ordinal) { "token", "downloads", "approvals", "private", "verify", "verify-lock", "prefetch", "help", "--help", "-h" };
 
     private const string UsageText = """
         Usage: OrleansCrates.Server <command> [options] [--Section:Key=Value ...]
@@ -27,12 +27,14 @@ public static class Cli
               Create a token and print it, and nothing else, on stdout. It cannot be shown again.
               Scope defaults to publish. --crates may be repeated or comma-separated (acme-*,tools);
               '*' matches anything, '-' and '_' are the same; without --crates the token covers every crate.
+              The patterns limit every scope: an admin token with --crates administers only those crates.
           token list [--json]
               List tokens: id, user, scope, crates, created, revoked. Never their secrets.
           token revoke ID
               Revoke the token with this id (from 'token list'). Every node refuses it within 5 s.
           downloads list [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--user LOGIN] [--crate NAME] [--json]
-              Download records for UTC days --from to --to inclusive (default: the 7 days up to today).
+              Download records for UTC days --from to --to inclusive (default: the 7 days up to today; at most
+              366 days at a time, as the admin API).
           verify [--against [URL]] [--concurrency N] [--json]
               Re-hash every stored crate file (mirror and private registry) against the stored index; report
               mismatches, missing and extra versions, and versions kept after upstream deleted them. --against
@@ -53,6 +55,10 @@ public static class Cli
               every node serves the change from its next request on. --by defaults to the OS user.
           approvals audit [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]
               Who decided what, for UTC days --from to --to inclusive (default: the 7 days up to today).
+          private release NAME [--delete-versions]
+              Give a private crate's name back: delete its claim (and, with --delete-versions, its published
+              versions; refused without it when it has any), so the mirror serves the public crate of that name
+              again. Every node sees it within Registry:Private:PrivateNameCacheTtl.
           help
               This text.
 
@@ -144,6 +150,8 @@ public static class Cli
             ("approvals", "approve") => ApprovalCommands.ParseApprove(parsed, operands),
             ("approvals", "reject") => ApprovalCommands.ParseReject(parsed, operands),
             ("approvals", "audit") => ApprovalCommands.ParseAudit(parsed, operands),
+            ("private", "release") => PrivateCommands.ParseRelease(parsed, operands),
+            ("private", null) => (null, "'private' needs a subcommand: release."),
             ("approvals", null) => (null, "'approvals' needs a subcommand: list, approve, reject or audit."),
             ("token", null) => (null, "'token' needs a subcommand: create, list or revoke."),
             ("downloads", null) => (null, "'downloads' needs a subcommand: list."),

@@ -12,7 +12,7 @@ internal sealed class CliArguments
     /// <summary>Options whose value may be left out (last argument, or followed by another option): the value is then "".</summary>
     private static readonly HashSet<string> OptionalValueOptions = new(StringComparer.Ordinal) { "against" };
 
-    private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal) { "json", "help" };
+    private static readonly HashSet<string> FlagOptions = new(StringComparer.Ordinal) { "json", "help", "delete-versions" };
 
     private CliArguments()
     {
@@ -128,10 +128,11 @@ internal sealed class CliArguments
     }
 
     /// <summary>
-    /// The inclusive day range given by <c>--from</c> and <c>--to</c> (YYYY-MM-DD, UTC): by default the last 7 days up
-    /// to <c>--to</c> (or today), at most <paramref name="maxDays"/> days.
+    /// The inclusive day range given by <c>--from</c> and <c>--to</c>, parsed exactly as the admin API parses its
+    /// <c>from</c>/<c>to</c> (<see cref="Hosting.DayRange"/>): by default the last 7 days up to <c>--to</c> (or today),
+    /// at most <see cref="Hosting.DayRange.MaxDays"/> days.
     /// </summary>
-    public ((DateOnly First, DateOnly Last)? Range, string? Error) DayRange(int maxDays)
+    public (Hosting.DayRange? Range, string? Error) DayRange()
     {
         var (fromText, fromError) = Single("from");
         var (toText, toError) = Single("to");
@@ -140,24 +141,10 @@ internal sealed class CliArguments
             return (null, error);
         }
 
-        DateOnly? from = null, to = null;
-        if (fromText is not null && (from = ParseDay(fromText)) is null)
-        {
-            return (null, $"--from must be a date YYYY-MM-DD, not '{fromText}'.");
-        }
-
-        if (toText is not null && (to = ParseDay(toText)) is null)
-        {
-            return (null, $"--to must be a date YYYY-MM-DD, not '{toText}'.");
-        }
-
-        var last = to ?? DateOnly.FromDateTime(TimeProvider.System.GetUtcNow().UtcDateTime);
-        var first = from ?? last.AddDays(-6);
-        return first > last ? (null, "--from must not be after --to.")
-            : last.DayNumber - first.DayNumber >= maxDays ? (null, $"At most {maxDays} days at a time.")
-            : ((first, last), null);
+        var today = DateOnly.FromDateTime(TimeProvider.System.GetUtcNow().UtcDateTime);
+        return Hosting.DayRange.TryParse(fromText, toText, today, out var range, out var problem, "--from", "--to")
+            ? (range, null)
+            : (null, char.ToUpperInvariant(problem[0]) + problem[1..] + ".");
     }
 
-    private static DateOnly? ParseDay(string text) =>
-        DateOnly.TryParseExact(text, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var day) ? day : null;
 }

@@ -7,9 +7,6 @@ namespace OrleansCrates.Server.Cli;
 /// <summary><c>downloads list</c>.</summary>
 internal static class DownloadCommands
 {
-    /// <summary>Longest range one command reads (each day is one storage listing).</summary>
-    private const int MaxDays = 366;
-
     public static (ICliCommand? Command, string? Error) ParseList(CliArguments args, IReadOnlyList<string> operands)
     {
         if (args.Disallowed("from", "to", "user", "crate", "json") is { } disallowed)
@@ -24,22 +21,21 @@ internal static class DownloadCommands
 
         var (user, userError) = args.Single("user");
         var (crate, crateError) = args.Single("crate");
-        var (range, rangeError) = args.DayRange(MaxDays);
+        var (range, rangeError) = args.DayRange();
         if ((rangeError ?? userError ?? crateError) is { } error)
         {
             return (null, error);
         }
 
-        var (first, last) = range!.Value;
-        return (new List(first, last, user, crate, args.Flags.Contains("json")), null);
+        return (new List(range!.Value, user, crate, args.Flags.Contains("json")), null);
     }
 
-    private sealed record List(DateOnly From, DateOnly To, string? User, string? Crate, bool Json) : ICliCommand
+    private sealed record List(Hosting.DayRange Days, string? User, string? Crate, bool Json) : ICliCommand
     {
         public async Task<int> RunAsync(CommandOutput output, IObjectStore store, CancellationToken cancellationToken)
         {
             var log = new DownloadLog(store, TimeProvider.System);
-            var records = log.QueryAsync(From, To, User, Crate, cancellationToken);
+            var records = log.QueryAsync(Days.First, Days.Last, User, Crate, cancellationToken);
             if (Json)
             {
                 await foreach (var record in records)

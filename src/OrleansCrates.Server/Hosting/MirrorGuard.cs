@@ -9,8 +9,8 @@ namespace OrleansCrates.Server.Hosting;
 
 /// <summary>
 /// What the mirror refuses before it looks anything up: crates outside a token's patterns where reads are
-/// restricted, and public crates whose name a private crate holds (the dependency-confusion guard,
-/// <c>Registry:Private:ShadowPolicy</c> = Block). Both answer 404, as if the crate did not exist. It also applies
+/// restricted (404). Public crates whose name a private crate holds (the dependency-confusion guard,
+/// <c>Registry:Private:ShadowPolicy</c> = Block) answer exactly as a crate upstream does not have. It also applies
 /// the curation policy (<c>Mirror:Policy</c>): hidden versions leave the served index, and their downloads get 403.
 /// </summary>
 public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry, MirrorPolicy policy, IOptions<MirrorOptions> mirror, IOptions<PrivateRegistryOptions> privateRegistry)
@@ -22,13 +22,16 @@ public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry,
             return PlainText.NotFound("not found");
         }
 
-        if (privateRegistry.Value.ShadowPolicy == ShadowPolicy.Block && await registry.IsPrivateCrateAsync(name.Canonical, context.RequestAborted))
-        {
-            return PlainText.NotFound($"'{name}' is the name of a private crate; the mirror does not serve the public crate of that name");
-        }
-
         return null;
     }
+
+    /// <summary>
+    /// Whether a private crate holds this name (the dependency-confusion guard). Asked where upstream would be asked,
+    /// after every other check, and answered by the caller exactly as upstream's "no such crate": the mirror never
+    /// tells anyone that a name is a private crate's (that would list private names to anonymous callers).
+    /// </summary>
+    public async Task<bool> IsShadowedAsync(HttpContext context, CrateName name) =>
+        privateRegistry.Value.ShadowPolicy == ShadowPolicy.Block && await registry.IsPrivateCrateAsync(name.Canonical, context.RequestAborted);
 
     /// <summary>404 when the policy hides every version of the crate whatever upstream has: upstream is not asked.</summary>
     public IResult? PolicyHidesCrateOrNull(CrateName name) =>
@@ -60,7 +63,11 @@ public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry,
         return verdict == PolicyVerdict.Visible ? null : PlainText.Status(StatusCodes.Status403Forbidden, MirrorPolicy.Explain(verdict, name, version));
     }
 
-    /// <summary>Who asks, for pending approvals: the token's user, else a hash of the client's address.</summary>
-    private Func<CancellationToken, Task<string>> RequesterOf(HttpContext context) => async _ =>
-        await access.CallerOrNullAsync(context) is { } caller ? caller.User : ApprovalStore.ClientOf(context.Connection.RemoteIpAddress);
+    /// <summary>
+    /// Who asks, for pending approvals: the token's user, else a hash of the client's address. A HEAD asks for nothing
+    /// (CDNs and probes send them), so it records no pending approval.
+    /// </summary>
+    private Func<CancellationToken, Task<string>>? RequesterOf(HttpContext context) =>
+        HttpMethods.IsHead(context.Request.Method) ? null : async _ =>
+            await access.CallerOrNullAsync(context) is { } caller ? caller.User : ApprovalStore.ClientOf(context.Connection.RemoteIpAddress);
 }

@@ -30,6 +30,34 @@ public sealed class RegistryAccess(TokenStore tokens, AccessPolicy policy, Downl
     }
 
     /// <summary>
+    /// The one authorisation check of every token-gated call: who calls and whether they may act with
+    /// <paramref name="needed"/> on <paramref name="crate"/> (null: a call not about one crate, such as a list, whose
+    /// results the caller then limits with <see cref="AccessPolicy.Covers"/>). A crate outside the token's patterns is
+    /// <see cref="AuthorizationStatus.OutOfReach"/> for every scope, admin included.
+    /// </summary>
+    public async Task<Authorization> AuthorizeAsync(HttpContext context, TokenScope needed, string? crate)
+    {
+        var caller = await CallerOrNullAsync(context);
+        if (caller is null)
+        {
+            return new(null, string.IsNullOrEmpty(context.Request.Headers.Authorization) ? AuthorizationStatus.NoToken : AuthorizationStatus.InvalidToken);
+        }
+
+        if (crate is null)
+        {
+            return new(caller, policy.HasScope(caller, needed) ? AuthorizationStatus.Allowed : AuthorizationStatus.InsufficientScope);
+        }
+
+        return new(caller, policy.Decide(caller, needed, crate) switch
+        {
+            AccessDecision.Allowed => AuthorizationStatus.Allowed,
+            AccessDecision.OutOfReach => AuthorizationStatus.OutOfReach,
+            AccessDecision.InsufficientScope => AuthorizationStatus.InsufficientScope,
+            _ => AuthorizationStatus.InvalidToken,
+        });
+    }
+
+    /// <summary>
     /// Whether the caller may see this crate. Where reads are restricted, crates outside a token's patterns do not
     /// exist for it (the caller gets 404, so their existence does not leak).
     /// </summary>
@@ -53,6 +81,29 @@ public sealed class RegistryAccess(TokenStore tokens, AccessPolicy policy, Downl
             downloads.Record(new DownloadRecord(caller.Id, caller.User, registry, crate, version, time.GetUtcNow()));
         }
     }
+}
+
+/// <summary>What <see cref="RegistryAccess.AuthorizeAsync"/> decided, with the caller when a valid token was sent.</summary>
+public readonly record struct Authorization(TokenInfo? Caller, AuthorizationStatus Status)
+{
+    public bool Allowed => Status == AuthorizationStatus.Allowed;
+}
+
+public enum AuthorizationStatus
+{
+    Allowed,
+
+    /// <summary>No credentials were sent (401 with cargo's login challenge).</summary>
+    NoToken,
+
+    /// <summary>Credentials were sent but name no valid token (unknown or revoked): 403.</summary>
+    InvalidToken,
+
+    /// <summary>A valid token whose scope is too small for this call: 403.</summary>
+    InsufficientScope,
+
+    /// <summary>The crate is outside the token's patterns: answered exactly as for a crate that does not exist.</summary>
+    OutOfReach,
 }
 
 /// <summary>Owners must be real users: those a token was ever issued to.</summary>

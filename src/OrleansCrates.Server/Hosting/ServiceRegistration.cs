@@ -33,6 +33,7 @@ public static class ServiceRegistration
         services.AddPrivateRegistry(builder.Configuration);
         services.AddSingleton<RegistryAccess>();
         services.AddSingleton<MirrorGuard>();
+        services.AddSingleton<PublicNameGuard>();
         services.AddMirrorPolicy();
         services.AddStatisticsAndDirectory();
         services.AddAlerts();

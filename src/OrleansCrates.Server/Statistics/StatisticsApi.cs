@@ -68,7 +68,7 @@ public static class StatisticsApi
         catch (Exception e) when (e is Storage.StorageUnavailableException or IOException)
         {
             pending = null;
-            pendingError = e.Message;
+            pendingError = RecentErrors.CauseOf(StatusCodes.Status503ServiceUnavailable, e, upstream: false); // never the exception's text
         }
 
         return TypedResults.Json(new StatsResponse(

@@ -22,7 +22,7 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
         catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
             var status = e is StorageUnavailableException or IOException ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
-            errors.Add(new RecentError(time.GetUtcNow(), context.Request.Method, context.Request.Path, status, e.GetType().Name + ": " + e.Message));
+            errors.Add(context, status, e, upstream: false, time.GetUtcNow());
             throw;
         }
 
@@ -30,7 +30,7 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
         var tag = TrafficTag.Get(context);
         if (response.StatusCode >= 500)
         {
-            errors.Add(new RecentError(time.GetUtcNow(), context.Request.Method, context.Request.Path, response.StatusCode, tag?.Error));
+            errors.Add(context, response.StatusCode, exception: null, upstream: tag is not null, time.GetUtcNow());
         }
 
         if (Classify(context) is not { } route)
@@ -53,11 +53,12 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
 
     private readonly record struct Route(TrafficKind Kind, string Registry, string? Crate, string? Version);
 
-    /// <summary>The registry route a request took, or null for everything else (health, dashboard, publish, admin).</summary>
+    /// <summary>The registry route a GET took, or null for everything else (HEAD, health, dashboard, publish, admin).</summary>
     private static Route? Classify(HttpContext context)
     {
-        if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+        if (!HttpMethods.IsGet(context.Request.Method))
         {
+            // HEAD moves no file: it is not a download, and its Content-Length is no bytes served.
             return null;
         }
 
