@@ -278,7 +278,7 @@ public sealed partial class CrateCoordinator : IDisposable
     private async Task<IndexRefresh> RevalidateAsync(CrateName name, string key, StoredIndex? known)
     {
         Interlocked.Increment(ref _upstreamIndexFetches);
-        var result = await _upstreams.FetchIndexFileAsync(name.IndexPath, known, _stopping);
+        var result = await _upstreams.FetchIndexFileAsync(name, known, _stopping);
         var now = _time.GetUtcNow();
         switch (result.Status)
         {
@@ -461,25 +461,64 @@ public sealed partial class CrateCoordinator : IDisposable
     /// </summary>
     private async Task<FetchOutcome> ReceiveAndStoreAsync(CrateName name, IndexLine line, string key, UpstreamDownload download)
     {
-        await using var upload = await _store.BeginUploadAsync(key, WriteCondition.IfNotExists, _stopping);
+        if (download.ContentLength > _options.MaxCrateBytes)
+        {
+            return Rejected(name, line, $"{download.ContentLength} bytes announced, more than Mirror:MaxCrateBytes ({_options.MaxCrateBytes})");
+        }
+
+        // Reading upstream and writing storage fail differently: a broken transfer is the upstream's failure (the next
+        // one is asked), a write that fails (full disk, quota, blob service) is storage's (no upstream is blamed).
+        IObjectUpload upload;
+        try
+        {
+            upload = await _store.BeginUploadAsync(key, WriteCondition.IfNotExists, _stopping);
+        }
+        catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
+        {
+            return StorageFailed(name, line, e);
+        }
+
+        await using var _ = upload;
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long received = 0;
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
         try
         {
-            int read;
-            while ((read = await download.Body!.ReadAsync(buffer, _stopping)) > 0)
+            while (true)
             {
-                sha.AppendData(buffer, 0, read);
-                await upload.Content.WriteAsync(buffer.AsMemory(0, read), _stopping);
+                int read;
+                try
+                {
+                    read = await download.Body!.ReadAsync(buffer, _stopping);
+                }
+                catch (Exception e) when (e is IOException or HttpRequestException or TimeoutException)
+                {
+                    // A transfer that broke off, stalled or dripped too slowly is an upstream failure, not a bad file.
+                    LogBadUpstreamFile(_logger, name.Value, line.Version, $"transfer broke off after {received} bytes: {e.Message}");
+                    return new FetchOutcome(CrateFileStatus.UpstreamUnavailable, $"transfer of {name} {line.Version} broke off after {received} bytes: {e.Message}", null);
+                }
+
+                if (read == 0)
+                {
+                    break;
+                }
+
                 received += read;
+                if (received > _options.MaxCrateBytes)
+                {
+                    return Rejected(name, line, $"more than Mirror:MaxCrateBytes ({_options.MaxCrateBytes}) bytes");
+                }
+
+                sha.AppendData(buffer, 0, read);
+                try
+                {
+                    await upload.Content.WriteAsync(buffer.AsMemory(0, read), _stopping);
+                }
+                catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
+                {
+                    return StorageFailed(name, line, e);
+                }
             }
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException or TimeoutException)
-        {
-            // A transfer that broke off or stalled is an upstream failure (the next upstream is asked), not a bad file.
-            LogBadUpstreamFile(_logger, name.Value, line.Version, $"transfer broke off after {received} bytes: {e.Message}");
-            return new FetchOutcome(CrateFileStatus.UpstreamUnavailable, $"transfer of {name} {line.Version} broke off after {received} bytes: {e.Message}", null);
         }
         finally
         {
@@ -497,9 +536,24 @@ public sealed partial class CrateCoordinator : IDisposable
             return Rejected(name, line, $"sha256 {actual} ({received} bytes, {download.ContentType ?? "no content type"}) does not match the index checksum {line.Checksum}");
         }
 
-        var committed = await upload.CommitAsync(_stopping);
+        PutResult committed;
+        try
+        {
+            committed = await upload.CommitAsync(_stopping);
+        }
+        catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
+        {
+            return StorageFailed(name, line, e);
+        }
+
         LogStored(_logger, name.Value, line.Version, received, committed.Status);
         return FetchOutcome.Stored;
+    }
+
+    private FetchOutcome StorageFailed(CrateName name, IndexLine line, Exception e)
+    {
+        LogStorageWriteFailed(_logger, MirrorKeys.CrateFile(name, line.Version), e.Message);
+        return FetchOutcome.StorageFailed($"{name} {line.Version} cannot be stored: {StorageWriteHealth.ShortCause(e)}");
     }
 
     private FetchOutcome Rejected(CrateName name, IndexLine line, string reason)
