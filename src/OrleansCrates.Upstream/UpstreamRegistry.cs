@@ -407,8 +407,9 @@ public sealed partial class UpstreamRegistry : IDisposable
         return buffer.ToArray();
     }
 
+    /// <summary>Failures of the upstream or the network (a body that cannot be decoded included), not of this process.</summary>
     private static bool IsTransient(Exception e, CancellationToken callerToken) =>
-        e is HttpRequestException or IOException or TimeoutException ||
+        e is HttpRequestException or IOException or TimeoutException or InvalidDataException ||
         (e is OperationCanceledException && !callerToken.IsCancellationRequested);
 
     private static string Describe(Exception e) => e is OperationCanceledException ? "timed out" : e.Message;
