@@ -138,6 +138,21 @@ public sealed class UpstreamHardeningTests
     }
 
     [Fact]
+    public async Task A_slow_drip_index_file_fails_over_to_the_next_upstream()
+    {
+        await using var mirror = FailoverHarness.Create(
+            await FailoverHarness.StartUpstreamsAsync(Graph, 2),
+            o => o.Upstreams[0].Timeout = TimeSpan.FromSeconds(1));
+        mirror.Fakes[0].AddFault(new FaultRule { PathContains = "/index/", Kind = FaultKind.Drip, Delay = TimeSpan.FromMilliseconds(200) });
+
+        var result = await mirror.IndexAsync("abc");
+
+        Assert.Equal(IndexStatus.Found, result.Status);
+        Assert.Equal("secondary", (await mirror.StoredIndexOrNullAsync("abc"))!.Upstream);
+        Assert.Contains("timed out", mirror.Health(0).LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_configured_transfer_deadline_ends_a_drip_even_without_a_minimum_rate()
     {
         await using var mirror = FailoverHarness.Create(

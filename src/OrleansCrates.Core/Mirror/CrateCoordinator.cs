@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -457,119 +456,13 @@ public sealed partial class CrateCoordinator : IDisposable
 
     /// <summary>
     /// Streams one upstream's download into an uncommitted upload while hashing it, and commits only if every byte
-    /// arrived and the sha256 equals the index checksum. Anything else leaves nothing behind.
+    /// arrived and the sha256 equals the index checksum (<see cref="CrateFileReceiver"/>). Anything else leaves nothing behind.
     /// </summary>
-    private async Task<FetchOutcome> ReceiveAndStoreAsync(CrateName name, IndexLine line, string key, UpstreamDownload download)
-    {
-        if (download.ContentLength > _options.MaxCrateBytes)
-        {
-            return Rejected(name, line, $"{download.ContentLength} bytes announced, more than Mirror:MaxCrateBytes ({_options.MaxCrateBytes})");
-        }
-
-        // Reading upstream and writing storage fail differently: a broken transfer is the upstream's failure (the next
-        // one is asked), a write that fails (full disk, quota, blob service) is storage's (no upstream is blamed).
-        IObjectUpload upload;
-        try
-        {
-            upload = await _store.BeginUploadAsync(key, WriteCondition.IfNotExists, _stopping);
-        }
-        catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
-        {
-            return StorageFailed(name, line, e);
-        }
-
-        await using var _ = upload;
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long received = 0;
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
-        try
-        {
-            while (true)
-            {
-                int read;
-                try
-                {
-                    read = await download.Body!.ReadAsync(buffer, _stopping);
-                }
-                catch (Exception e) when (e is IOException or HttpRequestException or TimeoutException)
-                {
-                    // A transfer that broke off, stalled or dripped too slowly is an upstream failure, not a bad file.
-                    LogBadUpstreamFile(_logger, name.Value, line.Version, $"transfer broke off after {received} bytes: {e.Message}");
-                    return new FetchOutcome(CrateFileStatus.UpstreamUnavailable, $"transfer of {name} {line.Version} broke off after {received} bytes: {e.Message}", null);
-                }
-
-                if (read == 0)
-                {
-                    break;
-                }
-
-                received += read;
-                if (received > _options.MaxCrateBytes)
-                {
-                    return Rejected(name, line, $"more than Mirror:MaxCrateBytes ({_options.MaxCrateBytes}) bytes");
-                }
-
-                sha.AppendData(buffer, 0, read);
-                try
-                {
-                    await upload.Content.WriteAsync(buffer.AsMemory(0, read), _stopping);
-                }
-                catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
-                {
-                    return StorageFailed(name, line, e);
-                }
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        if (download.ContentLength is { } expected && expected != received)
-        {
-            return Rejected(name, line, $"received {received} of {expected} bytes");
-        }
-
-        var actual = Convert.ToHexStringLower(sha.GetHashAndReset());
-        if (!string.Equals(actual, line.Checksum, StringComparison.Ordinal))
-        {
-            return Rejected(name, line, $"sha256 {actual} ({received} bytes, {download.ContentType ?? "no content type"}) does not match the index checksum {line.Checksum}");
-        }
-
-        PutResult committed;
-        try
-        {
-            committed = await upload.CommitAsync(_stopping);
-        }
-        catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
-        {
-            return StorageFailed(name, line, e);
-        }
-
-        LogStored(_logger, name.Value, line.Version, received, committed.Status);
-        return FetchOutcome.Stored;
-    }
-
-    private FetchOutcome StorageFailed(CrateName name, IndexLine line, Exception e)
-    {
-        LogStorageWriteFailed(_logger, MirrorKeys.CrateFile(name, line.Version), e.Message);
-        return FetchOutcome.StorageFailed($"{name} {line.Version} cannot be stored: {StorageWriteHealth.ShortCause(e)}");
-    }
-
-    private FetchOutcome Rejected(CrateName name, IndexLine line, string reason)
-    {
-        LogBadUpstreamFile(_logger, name.Value, line.Version, reason);
-        return new FetchOutcome(CrateFileStatus.BadUpstreamFile, $"upstream sent a bad file for {name} {line.Version}: {reason}", null);
-    }
+    private Task<FetchOutcome> ReceiveAndStoreAsync(CrateName name, IndexLine line, string key, UpstreamDownload download) =>
+        CrateFileReceiver.ReceiveAndStoreAsync(_store, _options.MaxCrateBytes, _logger, name, line, key, download, _stopping);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Revalidating the index of {Crate} failed: {Error} (serving a stale copy: {HasCopy})")]
     private static partial void LogRevalidationFailed(ILogger logger, string crate, string error, bool hasCopy);
-
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Rejected the upstream file of {Crate} {Version}: {Reason}")]
-    private static partial void LogBadUpstreamFile(ILogger logger, string crate, string version, string reason);
-
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Stored {Crate} {Version} ({Bytes} bytes, {Status})")]
-    private static partial void LogStored(ILogger logger, string crate, string version, long bytes, PutStatus status);
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Could not write {Key} to storage: {Error}")]
     private static partial void LogStorageWriteFailed(ILogger logger, string key, string error);

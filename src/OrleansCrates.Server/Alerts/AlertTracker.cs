@@ -41,11 +41,17 @@ internal sealed class AlertTracker(TimeSpan upstreamFailingFor, string node)
     /// <summary>
     /// Storage writes, apart from reads: "failed" when the write probe fails or requests' writes failed since the last
     /// look (a full disk, a quota); "recovered" at the first look after that with the probe working and no new failures.
+    /// Only while storage can be read: an unreadable store is one outage, alerted by <see cref="ObserveStorage"/>.
     /// </summary>
     public Alert? ObserveStorageWrites(StorageHealth health, StorageWriteSnapshot writes, DateTimeOffset now)
     {
         var newFailures = writes.Failures - _writeFailuresSeen;
         _writeFailuresSeen = writes.Failures;
+        if (!health.Healthy)
+        {
+            return null; // storage that cannot even be read is one outage, alerted as storage_failed
+        }
+
         var failing = !health.Writable || newFailures > 0;
         if (failing && !_storageWriteFailed)
         {
