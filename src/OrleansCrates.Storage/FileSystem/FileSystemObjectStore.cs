@@ -138,7 +138,7 @@ public sealed class FileSystemObjectStore : IObjectStore
 
     /// <summary>
     /// Healthy when the root can be read; writable, separately, when a small probe file (a few blocks, so a full disk
-    /// or quota shows) can be written, flushed and removed.
+    /// or quota shows) can be written and removed.
     /// </summary>
     public Task<StorageHealth> CheckHealthAsync(CancellationToken cancellationToken)
     {
@@ -160,8 +160,7 @@ public sealed class FileSystemObjectStore : IObjectStore
         {
             using (var stream = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0))
             {
-                stream.Write(HealthProbe);
-                stream.Flush(flushToDisk: true);
+                stream.Write(HealthProbe); // unbuffered: write(2) itself reports a full disk or quota (no fsync per probe)
             }
 
             return Task.FromResult(new StorageHealth(true, "FileSystem", _root));
