@@ -47,9 +47,9 @@ public sealed record IndexLine(string Name, string Version, string Checksum, boo
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            return null;
+            return null; // malformed JSON, or a string that is not UTF-8 (GetString cannot transcode it)
         }
 
         return name is null || version is null || checksum is null || !Sha256Hex.IsValid(checksum)

@@ -100,7 +100,17 @@ public enum DeleteResult
     PreconditionFailed,
 }
 
-public sealed record StorageHealth(bool Healthy, string Provider, string Detail);
+/// <summary>
+/// Whether storage can be read (<see cref="Healthy"/>: without it this node cannot serve correct data) and, apart from
+/// that, whether a small write works now (<see cref="Writable"/>; a full disk leaves the node able to serve what it holds).
+/// </summary>
+public sealed record StorageHealth(bool Healthy, string Provider, string Detail)
+{
+    public bool Writable { get; init; } = true;
+
+    /// <summary>Why the write probe failed, when it did.</summary>
+    public string? WriteDetail { get; init; }
+}
 
 /// <summary>Storage failed in a way that is not an expected outcome (unreachable, refused, corrupt).</summary>
 public sealed class StorageUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

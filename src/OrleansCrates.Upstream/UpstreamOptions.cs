@@ -15,6 +15,20 @@ public sealed class UpstreamOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// The slowest average rate a body (index file or download) may arrive at, in bytes per second, after a grace of
+    /// <see cref="Timeout"/> from its response headers; slower transfers fail over to the next upstream. 0 turns the
+    /// rate rule off (the <see cref="TransferDeadline"/> still holds).
+    /// </summary>
+    public long MinBytesPerSecond { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// The longest one body may take from its response headers to its last byte, whatever its rate. Default:
+    /// <see cref="Timeout"/> plus the time a <c>Mirror:MaxCrateBytes</c> file takes at <see cref="MinBytesPerSecond"/>
+    /// (30 s + 64 MiB at 64 KiB/s ≈ 17.5 min); a smaller file at the minimum rate is cut off far sooner by the rate rule.
+    /// </summary>
+    public TimeSpan? TransferDeadline { get; set; }
+
+    /// <summary>
     /// The name this upstream goes by in logs, health output and stored index files (which upstream issued a stored
     /// ETag): <see cref="Name"/>, else the host (and port) of <see cref="IndexUrl"/>.
     /// </summary>
@@ -22,6 +36,15 @@ public sealed class UpstreamOptions
         !string.IsNullOrWhiteSpace(Name) ? Name.Trim()
         : Uri.TryCreate(IndexUrl, UriKind.Absolute, out var url) ? url.Authority
         : IndexUrl;
+
+    /// <summary>The limits every body from this upstream is read under, for files of up to <paramref name="maxBytes"/>.</summary>
+    public TransferLimits ResolveTransferLimits(long maxBytes)
+    {
+        var rate = Math.Max(0, MinBytesPerSecond);
+        var deadline = TransferDeadline
+            ?? (rate > 0 ? Timeout + TimeSpan.FromSeconds((double)Math.Max(0, maxBytes) / rate) : TimeSpan.FromHours(1));
+        return new TransferLimits(Timeout, Timeout, rate, deadline);
+    }
 }
 
 /// <summary>How this node behaves towards every upstream (part of the <c>Mirror</c> section).</summary>
@@ -44,6 +67,11 @@ public sealed class UpstreamPolicy
 
     /// <summary>How long an upstream's config.json (its download URL template) is reused before it is fetched again.</summary>
     public TimeSpan ConfigRefreshInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The largest crate file expected from an upstream (<c>Mirror:MaxCrateBytes</c>); scales the default transfer deadline.</summary>
+    public long MaxCrateBytes { get; set; } = DefaultMaxCrateBytes;
+
+    public const long DefaultMaxCrateBytes = 64L * 1024 * 1024;
 }
 
 /// <summary>

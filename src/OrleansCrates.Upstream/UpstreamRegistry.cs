@@ -17,6 +17,7 @@ namespace OrleansCrates.Upstream;
 public sealed partial class UpstreamRegistry : IDisposable
 {
     private const long MaxIndexFileBytes = 64L * 1024 * 1024;
+    private const int MaxRedirects = 5;
 
     private readonly UpstreamOptions _options;
     private readonly UpstreamPolicy _policy;
@@ -26,6 +27,7 @@ public sealed partial class UpstreamRegistry : IDisposable
     private readonly HttpClient _downloadClient;
     private readonly SemaphoreSlim _slots;
     private readonly SemaphoreSlim _configLock = new(1, 1);
+    private readonly TransferLimits _transferLimits;
     private (RegistryConfig Config, DateTimeOffset FetchedAt)? _config;
     private long _configFailedAtTimestamp = long.MinValue;
     private long _notBeforeTicks;
@@ -39,11 +41,13 @@ public sealed partial class UpstreamRegistry : IDisposable
         IndexUrl = new Uri(options.IndexUrl.EndsWith('/') ? options.IndexUrl : options.IndexUrl + "/", UriKind.Absolute);
         Name = options.ResolveName();
         Health = new UpstreamHealth(time);
+        _transferLimits = options.ResolveTransferLimits(policy.MaxCrateBytes);
         _slots = new SemaphoreSlim(Math.Max(1, policy.MaxConcurrency));
         var userAgent = UserAgentFor(policy.Contact);
         // Index files may arrive compressed (that is transport, not content); crate files must arrive as raw bytes.
-        _indexClient = CreateClient(DecompressionMethods.All, userAgent);
-        _downloadClient = CreateClient(DecompressionMethods.None, userAgent);
+        // Index files follow redirects only within the index's origin; downloads may go to the upstream's CDN.
+        _indexClient = CreateClient(DecompressionMethods.All, userAgent, sameOriginRedirectsOnly: true);
+        _downloadClient = CreateClient(DecompressionMethods.None, userAgent, sameOriginRedirectsOnly: false);
     }
 
     public string Name { get; }
@@ -69,8 +73,21 @@ public sealed partial class UpstreamRegistry : IDisposable
         FetchIndexFileAsync(relativePath, etag, lastModified, DefaultBudget, cancellationToken);
 
     /// <summary>Fetches an index file relative to the index root, conditionally when a validator is given, within <paramref name="budget"/>.</summary>
-    public async Task<IndexFetchResult> FetchIndexFileAsync(
-        string relativePath, string? etag, string? lastModified, AttemptBudget budget, CancellationToken cancellationToken)
+    public Task<IndexFetchResult> FetchIndexFileAsync(
+        string relativePath, string? etag, string? lastModified, AttemptBudget budget, CancellationToken cancellationToken) =>
+        FetchIndexFileAsync(relativePath, null, etag, lastModified, budget, cancellationToken);
+
+    /// <summary>
+    /// Fetches the index file of <paramref name="crate"/>, conditionally when a validator is given, within
+    /// <paramref name="budget"/>. A 200 whose body is not index lines for that crate (<see cref="IndexBodyCheck"/>) is a
+    /// failure of this upstream, never a new copy.
+    /// </summary>
+    public Task<IndexFetchResult> FetchCrateIndexAsync(
+        CrateName crate, string? etag, string? lastModified, AttemptBudget budget, CancellationToken cancellationToken) =>
+        FetchIndexFileAsync(crate.IndexPath, crate, etag, lastModified, budget, cancellationToken);
+
+    private async Task<IndexFetchResult> FetchIndexFileAsync(
+        string relativePath, CrateName? crate, string? etag, string? lastModified, AttemptBudget budget, CancellationToken cancellationToken)
     {
         var url = new Uri(IndexUrl, relativePath);
         var started = Stopwatch.GetTimestamp();
@@ -105,6 +122,10 @@ public sealed partial class UpstreamRegistry : IDisposable
                     return new IndexFetchResult(IndexFetchStatus.NotFound);
                 case HttpStatusCode.OK:
                     break;
+                case >= HttpStatusCode.MultipleChoices and < HttpStatusCode.BadRequest when response.Headers.Location is { } location:
+                    // Same-origin redirects were followed already; index files are never taken from another origin.
+                    return IndexFetchResult.Failure(
+                        $"{url} answered {(int)response.StatusCode} redirecting to {new Uri(url, location).GetLeftPart(UriPartial.Authority)} (not followed: another origin, or too many redirects)");
                 default:
                     return IndexFetchResult.Failure($"{url} answered {(int)response.StatusCode}");
             }
@@ -120,6 +141,11 @@ public sealed partial class UpstreamRegistry : IDisposable
             if (body is null)
             {
                 return IndexFetchResult.Failure($"{url} is larger than {MaxIndexFileBytes} bytes");
+            }
+
+            if (crate is { } expected && IndexBodyCheck.Problem(body, expected) is { } problem)
+            {
+                return IndexFetchResult.Failure($"{url} answered 200 with {body.Length} bytes that are not its index file ({response.Content.Headers.ContentType?.MediaType ?? "no content type"}): {problem}");
             }
 
             LogIndexFetched(_logger, Name, relativePath, body.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -229,7 +255,7 @@ public sealed partial class UpstreamRegistry : IDisposable
             var body = await response.Content.ReadAsStreamAsync(cancellationToken);
             var owner = new DownloadOwner(response, _slots);
             return UpstreamDownload.Ok(
-                new IdleTimeoutStream(body, _options.Timeout),
+                new TransferLimitedStream(body, _transferLimits),
                 response.Content.Headers.ContentLength,
                 response.Content.Headers.ContentType?.MediaType,
                 owner);
@@ -381,13 +407,14 @@ public sealed partial class UpstreamRegistry : IDisposable
         return buffer.ToArray();
     }
 
+    /// <summary>Failures of the upstream or the network (a body that cannot be decoded included), not of this process.</summary>
     private static bool IsTransient(Exception e, CancellationToken callerToken) =>
-        e is HttpRequestException or IOException or TimeoutException ||
+        e is HttpRequestException or IOException or TimeoutException or InvalidDataException ||
         (e is OperationCanceledException && !callerToken.IsCancellationRequested);
 
     private static string Describe(Exception e) => e is OperationCanceledException ? "timed out" : e.Message;
 
-    private HttpClient CreateClient(DecompressionMethods decompression, string userAgent)
+    private HttpClient CreateClient(DecompressionMethods decompression, string userAgent, bool sameOriginRedirectsOnly)
     {
         var handler = new SocketsHttpHandler
         {
@@ -395,10 +422,12 @@ public sealed partial class UpstreamRegistry : IDisposable
             ConnectTimeout = _options.Timeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             MaxConnectionsPerServer = Math.Max(1, _policy.MaxConcurrency),
-            AllowAutoRedirect = true,
-            MaxAutomaticRedirections = 5,
+            AllowAutoRedirect = !sameOriginRedirectsOnly,
+            MaxAutomaticRedirections = MaxRedirects,
         };
-        var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        var client = sameOriginRedirectsOnly
+            ? new HttpClient(new SameOriginRedirectHandler(handler, MaxRedirects)) { Timeout = Timeout.InfiniteTimeSpan }
+            : new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         client.DefaultRequestHeaders.TryAddWithoutValidation("User-Agent", userAgent);
         client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("*/*"));
         return client;

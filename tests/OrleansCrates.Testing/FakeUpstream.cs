@@ -282,6 +282,17 @@ public sealed class FakeUpstream : IAsyncDisposable
             case FaultKind.Stall:
                 await SendStalledAsync(context, path, response, fault, token);
                 break;
+            case FaultKind.Drip:
+                await SendDripAsync(context, path, response, fault.Delay, token);
+                break;
+            case FaultKind.Canned:
+                var answer = fault.Answer ?? throw new InvalidOperationException("A Canned fault needs an Answer.");
+                var origin = BaseUri.ToString().TrimEnd('/');
+                var headers = answer.Headers.Where(h => !h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
+                    .Select(h => new KeyValuePair<string, string>(h.Key, h.Value.Replace("{base}", origin, StringComparison.Ordinal))).ToList();
+                var contentType = answer.Headers.FirstOrDefault(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)).Value;
+                await SendAsync(context, path, new Response(answer.Status, contentType, answer.Body, headers), token);
+                break;
             default:
                 throw new InvalidOperationException($"Unknown fault {fault.Kind}.");
         }
@@ -451,6 +462,25 @@ public sealed class FakeUpstream : IAsyncDisposable
                 Record(context, path, 0);
             }
 
+            context.Abort();
+        }
+    }
+
+    private async Task SendDripAsync(HttpContext context, string path, Response response, TimeSpan interval, CancellationToken cancellationToken)
+    {
+        Record(context, path, response.Status);
+        StartResponse(context, response);
+        try
+        {
+            for (var i = 0; i < response.Body.Length; i++)
+            {
+                await context.Response.Body.WriteAsync(response.Body.AsMemory(i, 1), cancellationToken);
+                await context.Response.Body.FlushAsync(cancellationToken);
+                await Task.Delay(interval, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
             context.Abort();
         }
     }

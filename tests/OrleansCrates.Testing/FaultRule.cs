@@ -41,7 +41,22 @@ public enum FaultKind
     /// aborted. A response without a body (304, empty file) waits before its headers instead.
     /// </summary>
     Stall,
+
+    /// <summary>
+    /// Send the normal status and headers (Content-Length included), then the body one byte every
+    /// <see cref="FaultRule.Delay"/>: a slow drip that never goes quiet long enough for an idle timeout.
+    /// </summary>
+    Drip,
+
+    /// <summary>Send <see cref="FaultRule.Answer"/> exactly (status, headers, body), whatever was asked.</summary>
+    Canned,
 }
+
+/// <summary>
+/// A whole upstream answer for <see cref="FaultKind.Canned"/>. In header values, <c>{base}</c> becomes the fake
+/// upstream's own <c>http://127.0.0.1:PORT</c>, so a redirect can point back at the same origin.
+/// </summary>
+public sealed record CannedAnswer(int Status, IReadOnlyList<KeyValuePair<string, string>> Headers, byte[] Body);
 
 /// <summary>
 /// A fault injected by <see cref="FakeUpstream.AddFault"/>: it matches requests whose decoded path contains
@@ -61,7 +76,10 @@ public sealed class FaultRule
     /// <summary>How many requests this rule applies to (default: all).</summary>
     public int Times { get; init; } = int.MaxValue;
 
-    /// <summary>For <see cref="FaultKind.Slow"/>: how long to wait before the response headers.</summary>
+    /// <summary>For <see cref="FaultKind.Canned"/>: the answer to send.</summary>
+    public CannedAnswer? Answer { get; init; }
+
+    /// <summary>For <see cref="FaultKind.Slow"/>: how long to wait before the response headers; for <see cref="FaultKind.Drip"/>, between bytes.</summary>
     public TimeSpan Delay { get; init; }
 
     /// <summary>For <see cref="FaultKind.Status429"/> and <see cref="FaultKind.Status503"/>: the Retry-After value.</summary>

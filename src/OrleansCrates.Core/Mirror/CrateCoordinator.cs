@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -278,7 +277,7 @@ public sealed partial class CrateCoordinator : IDisposable
     private async Task<IndexRefresh> RevalidateAsync(CrateName name, string key, StoredIndex? known)
     {
         Interlocked.Increment(ref _upstreamIndexFetches);
-        var result = await _upstreams.FetchIndexFileAsync(name.IndexPath, known, _stopping);
+        var result = await _upstreams.FetchIndexFileAsync(name, known, _stopping);
         var now = _time.GetUtcNow();
         switch (result.Status)
         {
@@ -457,65 +456,13 @@ public sealed partial class CrateCoordinator : IDisposable
 
     /// <summary>
     /// Streams one upstream's download into an uncommitted upload while hashing it, and commits only if every byte
-    /// arrived and the sha256 equals the index checksum. Anything else leaves nothing behind.
+    /// arrived and the sha256 equals the index checksum (<see cref="CrateFileReceiver"/>). Anything else leaves nothing behind.
     /// </summary>
-    private async Task<FetchOutcome> ReceiveAndStoreAsync(CrateName name, IndexLine line, string key, UpstreamDownload download)
-    {
-        await using var upload = await _store.BeginUploadAsync(key, WriteCondition.IfNotExists, _stopping);
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long received = 0;
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
-        try
-        {
-            int read;
-            while ((read = await download.Body!.ReadAsync(buffer, _stopping)) > 0)
-            {
-                sha.AppendData(buffer, 0, read);
-                await upload.Content.WriteAsync(buffer.AsMemory(0, read), _stopping);
-                received += read;
-            }
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException or TimeoutException)
-        {
-            // A transfer that broke off or stalled is an upstream failure (the next upstream is asked), not a bad file.
-            LogBadUpstreamFile(_logger, name.Value, line.Version, $"transfer broke off after {received} bytes: {e.Message}");
-            return new FetchOutcome(CrateFileStatus.UpstreamUnavailable, $"transfer of {name} {line.Version} broke off after {received} bytes: {e.Message}", null);
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        if (download.ContentLength is { } expected && expected != received)
-        {
-            return Rejected(name, line, $"received {received} of {expected} bytes");
-        }
-
-        var actual = Convert.ToHexStringLower(sha.GetHashAndReset());
-        if (!string.Equals(actual, line.Checksum, StringComparison.Ordinal))
-        {
-            return Rejected(name, line, $"sha256 {actual} ({received} bytes, {download.ContentType ?? "no content type"}) does not match the index checksum {line.Checksum}");
-        }
-
-        var committed = await upload.CommitAsync(_stopping);
-        LogStored(_logger, name.Value, line.Version, received, committed.Status);
-        return FetchOutcome.Stored;
-    }
-
-    private FetchOutcome Rejected(CrateName name, IndexLine line, string reason)
-    {
-        LogBadUpstreamFile(_logger, name.Value, line.Version, reason);
-        return new FetchOutcome(CrateFileStatus.BadUpstreamFile, $"upstream sent a bad file for {name} {line.Version}: {reason}", null);
-    }
+    private Task<FetchOutcome> ReceiveAndStoreAsync(CrateName name, IndexLine line, string key, UpstreamDownload download) =>
+        CrateFileReceiver.ReceiveAndStoreAsync(_store, _options.MaxCrateBytes, _logger, name, line, key, download, _stopping);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Revalidating the index of {Crate} failed: {Error} (serving a stale copy: {HasCopy})")]
     private static partial void LogRevalidationFailed(ILogger logger, string crate, string error, bool hasCopy);
-
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Rejected the upstream file of {Crate} {Version}: {Reason}")]
-    private static partial void LogBadUpstreamFile(ILogger logger, string crate, string version, string reason);
-
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Stored {Crate} {Version} ({Bytes} bytes, {Status})")]
-    private static partial void LogStored(ILogger logger, string crate, string version, long bytes, PutStatus status);
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Could not write {Key} to storage: {Error}")]
     private static partial void LogStorageWriteFailed(ILogger logger, string key, string error);

@@ -32,6 +32,12 @@ public sealed class MirrorOptions
     /// <summary>Crate files up to this size are kept in the hot layer; larger ones always stream from storage.</summary>
     public long HotFileMaxBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// The largest crate file taken from an upstream, in bytes; a longer download is a bad file and nothing is stored.
+    /// Also scales each upstream's default transfer deadline (<see cref="UpstreamOptions.TransferDeadline"/>).
+    /// </summary>
+    public long MaxCrateBytes { get; set; } = UpstreamPolicy.DefaultMaxCrateBytes;
+
     /// <summary>Ordered upstream registries; empty means crates.io.</summary>
     public List<UpstreamOptions> Upstreams { get; set; } = [];
 

@@ -48,6 +48,9 @@ public enum CrateFileStatus
 
     /// <summary>The crate's index is not cached and upstream cannot be asked: whether the version exists is unknown.</summary>
     IndexUnavailable,
+
+    /// <summary>Upstream delivered, but storage could not take the file (full disk, quota, blob service failing); retry later.</summary>
+    StorageUnavailable,
 }
 
 /// <summary>The outcome of asking for a crate file. Dispose it to release <see cref="File"/>.</summary>
@@ -72,6 +75,9 @@ internal sealed record FetchOutcome(CrateFileStatus Status, string? Error, TimeS
     public static readonly FetchOutcome Fetched = new(CrateFileStatus.Found, null, null) { FromUpstream = true };
 
     public bool FromUpstream { get; init; }
+
+    /// <summary>Storage could not take the file: not the upstream's failure, so no other upstream is asked.</summary>
+    public static FetchOutcome StorageFailed(string error) => new(CrateFileStatus.StorageUnavailable, error, TimeSpan.FromSeconds(30));
 }
 
 /// <summary>The outcome of one index refresh, shared by every waiter: an entry, or why there is none.</summary>

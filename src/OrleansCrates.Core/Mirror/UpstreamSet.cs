@@ -32,6 +32,7 @@ public sealed partial class UpstreamSet : IDisposable
             Contact = mirror.UserAgentContact,
             MaxConcurrency = mirror.MaxUpstreamConcurrency,
             MaxAttempts = mirror.UpstreamMaxAttempts,
+            MaxCrateBytes = mirror.MaxCrateBytes,
         };
         var configured = mirror.Upstreams.Count > 0 ? mirror.Upstreams : [new UpstreamOptions()];
         All = [.. configured.Select(u => new UpstreamRegistry(u, policy, time, loggers.CreateLogger<UpstreamRegistry>()))];
@@ -51,20 +52,22 @@ public sealed partial class UpstreamSet : IDisposable
         [.. All.Select(u => new UpstreamStatus(u.Name, u.IndexUrl, u.Health.Snapshot()))];
 
     /// <summary>
-    /// Fetches an index file from the first upstream that answers. The validators of <paramref name="known"/> go only
+    /// Fetches a crate's index file from the first upstream that answers with one (a 200 whose body is not index lines
+    /// for that crate is that upstream failing, see <see cref="IndexBodyCheck"/>). The validators of <paramref name="known"/> go only
     /// to the upstream that issued them; any other upstream is asked unconditionally. The result names the upstream
     /// that answered (<see cref="IndexFetchResult.Upstream"/>); a failure means every upstream was asked and failed.
     /// </summary>
-    public async Task<IndexFetchResult> FetchIndexFileAsync(string relativePath, StoredIndex? known, CancellationToken cancellationToken)
+    public async Task<IndexFetchResult> FetchIndexFileAsync(CrateName crate, StoredIndex? known, CancellationToken cancellationToken)
     {
+        var relativePath = crate.IndexPath;
         var issuer = known is null ? null : known.Upstream ?? Primary.Name;
         List<(UpstreamRegistry Upstream, IndexFetchResult Result)>? failures = null;
         foreach (var (upstream, budget) in Candidates())
         {
             var validators = known is not null && string.Equals(issuer, upstream.Name, StringComparison.Ordinal) ? known : null;
             var started = _time.GetTimestamp();
-            var result = await upstream.FetchIndexFileAsync(
-                relativePath, validators?.UpstreamETag, validators?.UpstreamLastModified, budget, cancellationToken);
+            var result = await upstream.FetchCrateIndexAsync(
+                crate, validators?.UpstreamETag, validators?.UpstreamLastModified, budget, cancellationToken);
             _metrics.UpstreamRequest(upstream.Name, download: false, result.Status switch
             {
                 IndexFetchStatus.Modified or IndexFetchStatus.NotModified => UpstreamResult.Ok,
@@ -121,11 +124,12 @@ public sealed partial class UpstreamSet : IDisposable
                     _ => new FetchOutcome(CrateFileStatus.UpstreamUnavailable, download.Error, download.RetryAfter ?? TimeSpan.FromSeconds(1)),
                 };
                 _metrics.UpstreamRequest(upstream.Name, download: true, download.Status == DownloadStatus.NotFound ? UpstreamResult.NotFound :
-                    outcome.Status == CrateFileStatus.Found ? UpstreamResult.Ok : FailureKind(outcome.Error), latency);
+                    outcome.Status is CrateFileStatus.Found or CrateFileStatus.StorageUnavailable ? UpstreamResult.Ok : FailureKind(outcome.Error), latency);
             }
 
-            if (outcome.Status == CrateFileStatus.Found)
+            if (outcome.Status is CrateFileStatus.Found or CrateFileStatus.StorageUnavailable)
             {
+                // A file storage could not take is no upstream's failure, and the next upstream would fare no better.
                 upstream.Health.RecordAnswer(latency);
                 return outcome;
             }

@@ -9,9 +9,10 @@ namespace OrleansCrates.Core.Telemetry;
 /// result). A read is timed until the object is open (its first bytes can be read), a write from its start to the end
 /// of its commit minus the time the caller spent producing the content (that is upstream's or the client's time, not
 /// storage's), a list over the whole enumeration. Results: ok, not_found, conflict (a create-only or conditional write
-/// or delete that did not apply), cancelled, error (it threw).
+/// or delete that did not apply), cancelled, error (it threw). Every write that fails in storage (starting, writing its
+/// content, committing) is also told to <paramref name="writes"/>, and every committed one clears it.
 /// </summary>
-public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMetrics metrics) : IObjectStore
+public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMetrics metrics, StorageWriteHealth? writes = null) : IObjectStore
 {
     public IObjectStore Inner => inner;
 
@@ -58,6 +59,7 @@ public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMet
         catch (Exception e)
         {
             Record(StorageOperation.Write, Failure(e), started);
+            WriteFailed(e);
             throw;
         }
     }
@@ -113,11 +115,23 @@ public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMet
 
     private static string Failure(Exception e) => e is OperationCanceledException ? "cancelled" : "error";
 
+    private void WriteSucceeded() => writes?.RecordSuccess();
+
+    private void WriteFailed(Exception e)
+    {
+        if (writes is not null && StorageWriteHealth.IsStorageFailure(e))
+        {
+            writes.RecordFailure(e);
+        }
+    }
+
     private sealed class InstrumentedUpload(IObjectUpload inner, InstrumentedObjectStore store, TimeSpan begin) : IObjectUpload
     {
         private bool _recorded;
+        private Stream? _content;
 
-        public Stream Content => inner.Content;
+        /// <summary>The store's stream, watched for failing writes (a full disk usually shows here, before the commit).</summary>
+        public Stream Content => _content ??= new WriteFailureStream(inner.Content, this);
 
         public async Task<PutResult> CommitAsync(CancellationToken cancellationToken)
         {
@@ -126,13 +140,21 @@ public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMet
             {
                 var result = await inner.CommitAsync(cancellationToken);
                 Finish(result.Succeeded ? "ok" : "conflict", started);
+                store.WriteSucceeded();
                 return result;
             }
             catch (Exception e)
             {
                 Finish(Failure(e), started);
+                store.WriteFailed(e);
                 throw;
             }
+        }
+
+        internal void ContentWriteFailed(Exception e)
+        {
+            Finish(Failure(e), Stopwatch.GetTimestamp());
+            store.WriteFailed(e);
         }
 
         public ValueTask DisposeAsync() => inner.DisposeAsync();
@@ -145,5 +167,69 @@ public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMet
                 store.Record(StorageOperation.Write, result, begin + Stopwatch.GetElapsedTime(started));
             }
         }
+    }
+
+    /// <summary>Passes writes through to the upload's stream and reports the ones that fail to the upload.</summary>
+    private sealed class WriteFailureStream(Stream inner, InstrumentedUpload upload) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => inner.Length;
+
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                await inner.WriteAsync(buffer, cancellationToken);
+            }
+            catch (Exception e)
+            {
+                upload.ContentWriteFailed(e);
+                throw;
+            }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            try
+            {
+                inner.Write(buffer, offset, count);
+            }
+            catch (Exception e)
+            {
+                upload.ContentWriteFailed(e);
+                throw;
+            }
+        }
+
+        public override async Task FlushAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await inner.FlushAsync(cancellationToken);
+            }
+            catch (Exception e)
+            {
+                upload.ContentWriteFailed(e);
+                throw;
+            }
+        }
+
+        public override void Flush() => inner.Flush();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -8,12 +8,14 @@ public static class TelemetryServiceCollectionExtensions
 {
     /// <summary>
     /// The <see cref="OrleansCratesMetrics"/> instruments, and the registered <see cref="IObjectStore"/> wrapped in an
-    /// <see cref="InstrumentedObjectStore"/>. Call after the store is registered.
+    /// <see cref="InstrumentedObjectStore"/> that also tells the <see cref="StorageWriteHealth"/> about failing writes.
+    /// Call after the store is registered.
     /// </summary>
     public static IServiceCollection AddOrleansCratesMetrics(this IServiceCollection services)
     {
         services.AddMetrics();
         services.TryAddSingleton<OrleansCratesMetrics>();
+        services.TryAddSingleton(sp => new StorageWriteHealth(sp.GetService<TimeProvider>() ?? TimeProvider.System));
         for (var i = services.Count - 1; i >= 0; i--)
         {
             var registered = services[i];
@@ -23,7 +25,7 @@ public static class TelemetryServiceCollectionExtensions
             }
 
             services[i] = ServiceDescriptor.Singleton<IObjectStore>(sp =>
-                new InstrumentedObjectStore(Resolve(sp, registered), sp.GetRequiredService<OrleansCratesMetrics>()));
+                new InstrumentedObjectStore(Resolve(sp, registered), sp.GetRequiredService<OrleansCratesMetrics>(), sp.GetRequiredService<StorageWriteHealth>()));
             break;
         }
 

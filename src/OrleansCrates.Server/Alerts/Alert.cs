@@ -10,6 +10,8 @@ public static class AlertEvents
 {
     public const string StorageFailed = "storage_failed";
     public const string StorageRecovered = "storage_recovered";
+    public const string StorageWriteFailed = "storage_write_failed";
+    public const string StorageWriteRecovered = "storage_write_recovered";
     public const string UpstreamFailing = "upstream_failing";
     public const string UpstreamRecovered = "upstream_recovered";
 }

@@ -7,7 +7,8 @@ using OrleansCrates.Storage;
 namespace OrleansCrates.Server.Alerts;
 
 /// <summary>
-/// Every <see cref="AlertOptions.CheckInterval"/>, looks at storage (<see cref="IObjectStore.CheckHealthAsync"/>) and
+/// Every <see cref="AlertOptions.CheckInterval"/>, looks at storage (<see cref="IObjectStore.CheckHealthAsync"/>, and
+/// the writes requests attempted, <see cref="StorageWriteHealth"/>) and
 /// at each upstream's state on this node (<see cref="UpstreamSet.Status"/>, which asks no upstream), and POSTs each
 /// transition <see cref="AlertTracker"/> finds to <see cref="AlertOptions.WebhookUrl"/>. Sending runs on its own loop
 /// with a timeout and a few retries, so a slow webhook delays neither the checks nor any request. Off when no webhook
@@ -17,6 +18,7 @@ internal sealed partial class AlertMonitor(
     IOptions<AlertOptions> options,
     IObjectStore store,
     UpstreamSet upstreams,
+    StorageWriteHealth writes,
     TimeProvider time,
     ILogger<AlertMonitor> logger) : BackgroundService
 {
@@ -47,6 +49,7 @@ internal sealed partial class AlertMonitor(
                 var now = time.GetUtcNow();
                 var storage = await CheckStorageAsync(settings.Timeout, stoppingToken);
                 Enqueue(tracker.ObserveStorage(storage, now));
+                Enqueue(tracker.ObserveStorageWrites(storage, writes.Snapshot(), now));
                 Enqueue(tracker.ObserveUpstreams(upstreams.Status(), now));
             }
         }
@@ -87,7 +90,7 @@ internal sealed partial class AlertMonitor(
             return;
         }
 
-        if (alert.Event is AlertEvents.StorageFailed or AlertEvents.UpstreamFailing)
+        if (alert.Event is AlertEvents.StorageFailed or AlertEvents.StorageWriteFailed or AlertEvents.UpstreamFailing)
         {
             LogProblem(logger, alert.Event, alert.Detail);
         }

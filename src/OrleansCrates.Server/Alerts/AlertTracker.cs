@@ -16,6 +16,8 @@ namespace OrleansCrates.Server.Alerts;
 internal sealed class AlertTracker(TimeSpan upstreamFailingFor, string node)
 {
     private bool _storageFailed;
+    private bool _storageWriteFailed;
+    private long _writeFailuresSeen;
     private DateTimeOffset? _allUpstreamsDownSince;
     private bool _upstreamFailing;
 
@@ -31,6 +33,39 @@ internal sealed class AlertTracker(TimeSpan upstreamFailingFor, string node)
         {
             _storageFailed = false;
             return new Alert(AlertEvents.StorageRecovered, "storage", node, now, $"{health.Provider} storage is usable again: {health.Detail}");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Storage writes, apart from reads: "failed" when the write probe fails or requests' writes failed since the last
+    /// look (a full disk, a quota); "recovered" at the first look after that with the probe working and no new failures.
+    /// Only while storage can be read: an unreadable store is one outage, alerted by <see cref="ObserveStorage"/>.
+    /// </summary>
+    public Alert? ObserveStorageWrites(StorageHealth health, StorageWriteSnapshot writes, DateTimeOffset now)
+    {
+        var newFailures = writes.Failures - _writeFailuresSeen;
+        _writeFailuresSeen = writes.Failures;
+        if (!health.Healthy)
+        {
+            return null; // storage that cannot even be read is one outage, alerted as storage_failed
+        }
+
+        var failing = !health.Writable || newFailures > 0;
+        if (failing && !_storageWriteFailed)
+        {
+            _storageWriteFailed = true;
+            var cause = health.Writable ? writes.LastError : health.WriteDetail ?? writes.LastError;
+            return new Alert(
+                AlertEvents.StorageWriteFailed, "storage", node, now,
+                $"{health.Provider} storage does not take writes: {cause ?? "write failed"} ({newFailures} failed writes since the last check)");
+        }
+
+        if (!failing && _storageWriteFailed)
+        {
+            _storageWriteFailed = false;
+            return new Alert(AlertEvents.StorageWriteRecovered, "storage", node, now, $"{health.Provider} storage takes writes again");
         }
 
         return null;

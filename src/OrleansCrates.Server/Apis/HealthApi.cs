@@ -18,16 +18,30 @@ public static class HealthApi
     public static IResult Live() => TypedResults.Text("live\n", "text/plain");
 
     /// <summary>
-    /// Storage can be reached: this node can serve correct data. 503 otherwise. Each upstream's state on this node is
-    /// listed too, for information only: an air-gapped node with a warm store is ready. Asks no upstream.
+    /// Storage can be read: this node can serve correct data. 503 otherwise. Whether storage takes writes (a probe now,
+    /// and the writes requests attempted) is listed, for information: a full disk stops new files, not the serving of
+    /// held ones, so it does not take the node out of rotation. Each upstream's state on this node is listed too, for
+    /// information only: an air-gapped node with a warm store is ready. Asks no upstream.
     /// </summary>
-    public static async Task<IResult> Ready(IObjectStore store, UpstreamSet upstreams, CancellationToken cancellationToken)
+    public static async Task<IResult> Ready(IObjectStore store, UpstreamSet upstreams, StorageWriteHealth writes, CancellationToken cancellationToken)
     {
         var storage = await store.CheckHealthAsync(cancellationToken);
+        var written = writes.Snapshot();
         var body = new
         {
             status = storage.Healthy ? "ready" : "unavailable",
-            storage = new { storage.Provider, storage.Healthy, storage.Detail },
+            storage = new
+            {
+                storage.Provider,
+                storage.Healthy,
+                storage.Detail,
+                storage.Writable,
+                storage.WriteDetail,
+                written.LastWriteSucceeded,
+                WriteFailures = written.Failures,
+                LastWriteError = written.LastError,
+                LastWriteErrorAt = written.LastErrorAt,
+            },
             upstreams = upstreams.Status().Select(u => new
             {
                 name = u.Name,

@@ -206,7 +206,7 @@ internal sealed class StoreVerifier(IObjectStore store, UpstreamRegistry? agains
     /// <summary>That registry's lines of one crate; <see cref="TheirIndex.Checked"/> is false when it could not be asked.</summary>
     private async Task<TheirIndex> FetchTheirsAsync(CrateName name, CancellationToken ct)
     {
-        var result = await against!.FetchIndexFileAsync(name.IndexPath, null, null, ct);
+        var result = await against!.FetchCrateIndexAsync(name, null, null, against.DefaultBudget, ct);
         switch (result.Status)
         {
             case IndexFetchStatus.Modified:

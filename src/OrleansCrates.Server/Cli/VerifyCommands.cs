@@ -196,7 +196,7 @@ internal static class VerifyCommands
                 return findings;
             }
 
-            var fetched = await registry.FetchIndexFileAsync(name.Value.IndexPath, null, null, ct);
+            var fetched = await registry.FetchCrateIndexAsync(name.Value, null, null, registry.DefaultBudget, ct);
             if (fetched.Status is not (IndexFetchStatus.Modified or IndexFetchStatus.NotFound))
             {
                 packages.ForEach(p => Add(FindingKind.Unchecked, p, $"could not ask {Against.AbsoluteUri}: {fetched.Error}"));

@@ -94,12 +94,13 @@ public static class ServiceRegistration
 internal static class MirrorOptionsValidation
 {
     public const string Rules =
-        "Mirror: every Upstreams:N:IndexUrl must be an absolute http(s) URL and Timeout positive; upstream names (Name, else the " +
+        "Mirror: every Upstreams:N:IndexUrl must be an absolute http(s) URL, Timeout positive, MinBytesPerSecond not negative and TransferDeadline, if set, positive; MaxCrateBytes at least 1; upstream names (Name, else the " +
         "IndexUrl's host:port) must differ, so give upstreams on one host a Name; PublicUrl, if set, an absolute http(s) URL; " +
         "IndexTtl, NotFoundTtl, FailureBackoff and UpstreamCooldown not negative; MaxUpstreamConcurrency and UpstreamMaxAttempts at least 1.";
 
     public static bool IsValid(MirrorOptions o) =>
-        o.Upstreams.All(u => IsHttpUrl(u.IndexUrl) && u.Timeout > TimeSpan.Zero) &&
+        o.Upstreams.All(u => IsHttpUrl(u.IndexUrl) && u.Timeout > TimeSpan.Zero && u.MinBytesPerSecond >= 0 && (u.TransferDeadline is null || u.TransferDeadline > TimeSpan.Zero)) &&
+        o.MaxCrateBytes >= 1 &&
         o.Upstreams.Select(u => u.ResolveName()).Distinct(StringComparer.Ordinal).Count() == o.Upstreams.Count &&
         o.UpstreamCooldown >= TimeSpan.Zero &&
         (string.IsNullOrEmpty(o.PublicUrl) || IsHttpUrl(o.PublicUrl)) &&
@@ -110,12 +111,13 @@ internal static class MirrorOptionsValidation
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https";
 }
 
-/// <summary>Clears temp files a crashed writer left in the filesystem store. Never blocks start-up.</summary>
+/// <summary>Clears temp and lock files a crashed process left in the filesystem store. Never blocks start-up.</summary>
 internal sealed class StorageJanitor(FileSystemObjectStore store) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         store.DeleteAbandonedTempFiles(TimeSpan.FromHours(1));
+        store.DeleteAbandonedLockFiles();
         return Task.CompletedTask;
     }
 }

@@ -136,20 +136,53 @@ public sealed class FileSystemObjectStore : IObjectStore
         }
     }
 
+    /// <summary>
+    /// Healthy when the root can be read; writable, separately, when a small probe file (a few blocks, so a full disk
+    /// or quota shows) can be written and removed.
+    /// </summary>
     public Task<StorageHealth> CheckHealthAsync(CancellationToken cancellationToken)
     {
         try
         {
-            var probe = Path.Combine(_tempRoot, "health-" + Guid.NewGuid().ToString("N"));
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
+            _ = Directory.EnumerateFileSystemEntries(_root).Take(1).Count();
+            if (!Directory.Exists(_tempRoot))
+            {
+                throw new DirectoryNotFoundException($"{_tempRoot} is missing");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Task.FromResult(new StorageHealth(false, "FileSystem", $"{_root}: {e.Message}") { Writable = false, WriteDetail = e.Message });
+        }
+
+        var probe = Path.Combine(_tempRoot, "health-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var stream = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0))
+            {
+                stream.Write(HealthProbe); // unbuffered: write(2) itself reports a full disk or quota (no fsync per probe)
+            }
+
             return Task.FromResult(new StorageHealth(true, "FileSystem", _root));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Task.FromResult(new StorageHealth(false, "FileSystem", $"{_root}: {e.Message}"));
+            return Task.FromResult(new StorageHealth(true, "FileSystem", _root) { Writable = false, WriteDetail = StorageWriteHealth.ShortCause(e) });
+        }
+        finally
+        {
+            try
+            {
+                File.Delete(probe);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Nothing was created, or the janitor removes it later.
+            }
         }
     }
+
+    private static readonly byte[] HealthProbe = new byte[16 * 1024];
 
     /// <summary>Removes temp files left behind by a crashed writer. Safe while other processes write.</summary>
     public void DeleteAbandonedTempFiles(TimeSpan olderThan)
@@ -169,6 +202,22 @@ public sealed class FileSystemObjectStore : IObjectStore
                 // Another process removed or is finishing it.
             }
         }
+    }
+
+    /// <summary>
+    /// Removes lock files a killed process left behind (a live holder unlinks its own on release). Each is taken first,
+    /// so a lock that is held right now is left alone. Safe while other processes work.
+    /// </summary>
+    public int DeleteAbandonedLockFiles()
+    {
+        var deleted = 0;
+        foreach (var file in Directory.EnumerateFiles(_lockRoot))
+        {
+            using var abandoned = FileLock.TryAcquire(file);
+            deleted += abandoned is null ? 0 : 1; // releasing it unlinks it
+        }
+
+        return deleted;
     }
 
     internal string PathFor(string key)
@@ -206,11 +255,12 @@ public sealed class FileSystemObjectStore : IObjectStore
             }
 
             _finished = true;
-            await stream.FlushAsync(cancellationToken);
-            stream.Flush(flushToDisk: true);
-            await stream.DisposeAsync();
             try
             {
+                // A full disk or a quota shows up here at the latest: the temp file goes either way.
+                await stream.FlushAsync(cancellationToken);
+                stream.Flush(flushToDisk: true);
+                await stream.DisposeAsync();
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 return condition.Kind == WriteConditionKind.IfNotExists
                     ? CommitCreateOnly()
@@ -218,7 +268,7 @@ public sealed class FileSystemObjectStore : IObjectStore
             }
             finally
             {
-                File.Delete(temp);
+                await DiscardAsync();
             }
         }
 
@@ -227,7 +277,23 @@ public sealed class FileSystemObjectStore : IObjectStore
             if (!_finished)
             {
                 _finished = true;
+                await DiscardAsync();
+            }
+        }
+
+        /// <summary>Closes and deletes the temp file, even when closing fails (on a full disk, flushing can).</summary>
+        private async ValueTask DiscardAsync()
+        {
+            try
+            {
                 await stream.DisposeAsync();
+            }
+            catch (IOException)
+            {
+                // The content is being thrown away; what matters is that the temp file goes.
+            }
+            finally
+            {
                 File.Delete(temp);
             }
         }
