@@ -7,7 +7,7 @@
 # Installs afl++ (apt-get) and the SharpFuzz.CommandLine tool (into bench/out/tools) when missing. Works in
 # bench/out/fuzz (git-ignored): bin/ (the instrumented build), seeds/<target>, findings/<target>. Finds (crashes and
 # hangs) are replayed uninstrumented and copied to bench/out/fuzz/finds/<target>/; a crashing publish body belongs in
-# tests/corpus/publish with its expected status once fixed. Exits 1 when any target found a crash.
+# the corpus (tests/corpus/publish with its expected status, tests/corpus/index-lines) once fixed. Exits 1 when any target found a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-180}"
@@ -25,8 +25,9 @@ if [ ! -x "$TOOLS/sharpfuzz" ]; then
   dotnet tool install SharpFuzz.CommandLine --version "$SHARPFUZZ_VERSION" --tool-path "$TOOLS" >/dev/null
 fi
 
-rm -rf "$OUT/bin"
+rm -rf "$OUT/bin" "$OUT/replay"
 dotnet publish bench/OrleansCrates.Fuzz -c Release -o "$OUT/bin" -v quiet -nologo >/dev/null
+cp -r "$OUT/bin" "$OUT/replay"   # uninstrumented: instrumented code cannot run outside afl-fuzz
 for dll in OrleansCrates.Registry.dll OrleansCrates.Protocol.dll; do
   "$TOOLS/sharpfuzz" "$OUT/bin/$dll" >/dev/null
 done
@@ -87,7 +88,7 @@ for target in "${TARGETS[@]}"; do
   for f in "$findings"/default/crashes/id:* "$findings"/default/hangs/id:*; do
     [ -f "$f" ] || continue
     cp "$f" "$OUT/finds/$target/"
-    dotnet "$OUT/bin/OrleansCrates.Fuzz.dll" "$target" --replay "$f" >/dev/null 2>"$f.replay.txt" || crashed=1
+    dotnet "$OUT/replay/OrleansCrates.Fuzz.dll" "$target" --replay "$f" >/dev/null 2>"$OUT/finds/$target/$(basename "$f").txt" || crashed=1
   done
   [ "${crashes:-0}" != "0" ] && crashed=1
   summary+=("$(printf '%-13s run %6ss  execs %9s  (%s/s)  paths %5s  crashes %s  hangs %s' "$target" "$(stat run_time)" \

@@ -47,8 +47,9 @@ public sealed record IndexLine(string Name, string Version, string Checksum, boo
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string that is not valid UTF-8 (the reader checks only when asked for it).
             return null;
         }
 
