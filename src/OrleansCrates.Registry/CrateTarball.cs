@@ -1,5 +1,6 @@
-using System.Formats.Tar;
+using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace OrleansCrates.Registry;
@@ -11,72 +12,77 @@ namespace OrleansCrates.Registry;
 /// </summary>
 internal static class CrateTarball
 {
-    private const int MaxManifestBytes = 1024 * 1024;
+    public const int MaxManifestBytes = 1024 * 1024;
 
-    public static async Task<RegistryError?> CheckAsync(Stream crateFile, string name, string version, long maxUnpackedBytes, CancellationToken cancellationToken)
+    public static async Task<RegistryError?> CheckAsync(
+        Stream crateFile, string name, string version, long maxUnpackedBytes, int maxEntries, CancellationToken cancellationToken)
     {
         var root = $"{name}-{version}";
+        var manifestPath = root + "/Cargo.toml";
         byte[]? manifest = null;
+
+        // What each normalised path was (true: a folder), keyed by 128 bits of its SHA-256: memory per entry is fixed
+        // whatever the path's length, and the count is bounded by maxEntries.
+        var seen = new Dictionary<UInt128, bool>();
         try
         {
             await using var gzip = new GZipStream(crateFile, CompressionMode.Decompress, leaveOpen: true);
             await using var limited = new UnpackLimitStream(gzip, maxUnpackedBytes);
-            await using var tar = new TarReader(limited, leaveOpen: true);
-            while (await tar.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
+            var tar = new CrateTarReader(limited);
+            while (await tar.NextAsync(cancellationToken) is { } entry)
             {
-                if (entry.EntryType == TarEntryType.GlobalExtendedAttributes)
-                {
-                    continue;
-                }
-
-                var path = entry.Name;
-                if (PathProblem(path, root) is { } problem)
+                if (NormalizePath(entry.Path, root, out var path) is { } problem)
                 {
                     return RegistryError.BadRequest(problem);
                 }
 
-                switch (entry.EntryType)
+                if (entry.IsLink)
                 {
-                    case TarEntryType.Directory:
-                        continue;
-                    case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                        break;
-                    case TarEntryType.SymbolicLink or TarEntryType.HardLink:
-                        return RegistryError.BadRequest($"the crate file contains a link (`{path}`); links are not allowed in crate files");
-                    default:
-                        return RegistryError.BadRequest($"the crate file contains `{path}` of type {entry.EntryType}; only files and folders are allowed");
+                    return RegistryError.BadRequest($"the crate file contains a link (`{path}`); links are not allowed in crate files");
                 }
 
-                if (!string.Equals(path, root + "/Cargo.toml", StringComparison.Ordinal))
+                if (!entry.IsFile && !entry.IsDirectory)
+                {
+                    return RegistryError.BadRequest($"the crate file contains `{path}` of type {TypeName(entry.TypeFlag)}; only files and folders are allowed");
+                }
+
+                if (seen.Count >= maxEntries)
+                {
+                    return RegistryError.BadRequest($"the crate file has more than {maxEntries} entries");
+                }
+
+                var key = PathKey(path);
+                if (seen.TryGetValue(key, out var wasDirectory) && !(wasDirectory && entry.IsDirectory))
+                {
+                    return RegistryError.BadRequest($"the crate file contains `{path}` more than once (paths are compared after removing `.` and empty segments)");
+                }
+
+                seen[key] = entry.IsDirectory;
+                if (!entry.IsFile || !string.Equals(path, manifestPath, StringComparison.Ordinal))
                 {
                     continue;
                 }
 
-                if (manifest is not null)
+                if (entry.Size > MaxManifestBytes)
                 {
-                    return RegistryError.BadRequest($"the crate file contains `{root}/Cargo.toml` more than once");
+                    return RegistryError.BadRequest($"`{manifestPath}` is {entry.Size} bytes; at most {MaxManifestBytes} are allowed");
                 }
 
-                if (entry.Length > MaxManifestBytes)
-                {
-                    return RegistryError.BadRequest($"`{root}/Cargo.toml` is {entry.Length} bytes; at most {MaxManifestBytes} are allowed");
-                }
-
-                manifest = await ReadManifestAsync(entry.DataStream, cancellationToken);
+                manifest = await ReadManifestAsync(tar, (int)entry.Size, cancellationToken);
             }
         }
         catch (UnpackLimitStream.LimitExceededException)
         {
             return RegistryError.BadRequest($"the crate file unpacks to more than {maxUnpackedBytes} bytes");
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or OverflowException)
+        catch (InvalidDataException e)
         {
             return RegistryError.BadRequest($"the crate file is not a valid gzip-compressed tar archive ({e.Message})");
         }
 
         if (manifest is null)
         {
-            return RegistryError.BadRequest($"the crate file has no `{root}/Cargo.toml`");
+            return RegistryError.BadRequest($"the crate file has no `{manifestPath}`");
         }
 
         string manifestText;
@@ -86,18 +92,18 @@ internal static class CrateTarball
         }
         catch (DecoderFallbackException)
         {
-            return RegistryError.BadRequest($"`{root}/Cargo.toml` in the crate file is not valid UTF-8");
+            return RegistryError.BadRequest($"`{manifestPath}` in the crate file is not valid UTF-8");
         }
 
         var (manifestName, manifestVersion, error) = CargoManifestReader.Read(manifestText);
         if (error is not null)
         {
-            return RegistryError.BadRequest($"`{root}/Cargo.toml` in the crate file could not be read: {error}");
+            return RegistryError.BadRequest($"`{manifestPath}` in the crate file could not be read: {error}");
         }
 
         if (manifestName is null || manifestVersion is null)
         {
-            return RegistryError.BadRequest($"`{root}/Cargo.toml` in the crate file has no [package] {(manifestName is null ? "name" : "version")}");
+            return RegistryError.BadRequest($"`{manifestPath}` in the crate file has no [package] {(manifestName is null ? "name" : "version")}");
         }
 
         if (!string.Equals(manifestName, name, StringComparison.Ordinal))
@@ -113,40 +119,83 @@ internal static class CrateTarball
         return null;
     }
 
-    private static string? PathProblem(string path, string root)
+    /// <summary>
+    /// The path as cargo's unpacker resolves it: empty and <c>.</c> segments dropped (<c>a//b</c>, <c>./a</c>,
+    /// <c>a/./b</c> and <c>a/b/</c> are all <c>a/b</c>), so the manifest and duplicate checks see what lands on disk.
+    /// Absolute paths, <c>..</c>, backslashes, NULs and paths outside <c>{root}/</c> are refused.
+    /// </summary>
+    internal static string? NormalizePath(string raw, string root, out string path)
     {
-        if (path.Length == 0 || path[0] == '/')
+        path = raw;
+        if (raw.Length == 0 || raw[0] == '/')
         {
-            return $"the crate file contains an entry with an absolute or empty path (`{path}`)";
+            return $"the crate file contains an entry with an absolute or empty path (`{Shorten(raw)}`)";
         }
 
-        var segments = path.Split('/');
-        if (!string.Equals(segments[0], root, StringComparison.Ordinal))
+        if (raw.AsSpan().IndexOfAny('\\', '\0') >= 0)
         {
-            return $"the crate file contains `{path}`, outside `{root}/`; every entry must live under `{root}/`";
+            return $"the crate file contains an entry with an invalid path (`{Shorten(raw)}`)";
         }
 
-        foreach (var segment in segments)
+        var builder = new StringBuilder(raw.Length);
+        foreach (var segment in raw.Split('/'))
         {
-            if (segment is "." or ".." || segment.Contains('\0'))
+            if (segment is "" or ".")
             {
-                return $"the crate file contains an entry with an invalid path (`{path}`)";
+                continue;
             }
+
+            if (segment == "..")
+            {
+                return $"the crate file contains an entry with an invalid path (`{Shorten(raw)}`)";
+            }
+
+            if (builder.Length > 0)
+            {
+                builder.Append('/');
+            }
+
+            builder.Append(segment);
+        }
+
+        path = builder.ToString();
+        var first = path.IndexOf('/', StringComparison.Ordinal);
+        if (!string.Equals(first < 0 ? path : path[..first], root, StringComparison.Ordinal))
+        {
+            return $"the crate file contains `{Shorten(raw)}`, outside `{root}/`; every entry must live under `{root}/`";
         }
 
         return null;
     }
 
-    private static async Task<byte[]> ReadManifestAsync(Stream? data, CancellationToken cancellationToken)
+    private static string TypeName(char flag) => flag switch
     {
-        if (data is null)
+        '3' => "CharacterDevice",
+        '4' => "BlockDevice",
+        '6' => "Fifo",
+        'S' => "SparseFile",
+        _ => $"'{(char.IsControl(flag) ? '?' : flag)}'",
+    };
+
+    private static UInt128 PathKey(string path)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(path), hash);
+        return BinaryPrimitives.ReadUInt128LittleEndian(hash);
+    }
+
+    private static string Shorten(string value) => value.Length <= 200 ? value : value[..200] + "…";
+
+    private static async Task<byte[]> ReadManifestAsync(CrateTarReader tar, int length, CancellationToken cancellationToken)
+    {
+        var manifest = new byte[length];
+        var read = 0;
+        while (read < length)
         {
-            return [];
+            read += await tar.ReadDataAsync(manifest.AsMemory(read), cancellationToken);
         }
 
-        using var buffer = new MemoryStream();
-        await data.CopyToAsync(buffer, cancellationToken);
-        return buffer.ToArray();
+        return manifest;
     }
 
     /// <summary>Counts decompressed bytes and stops at a limit (a gzip bomb ends here, not in memory or on disk).</summary>

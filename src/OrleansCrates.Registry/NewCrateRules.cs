@@ -218,6 +218,11 @@ internal static partial class NewCrateRules
             return RegistryError.BadRequest($"empty registry for dependency `{dep.Name}`");
         }
 
+        if ((dep.Target ?? "").Any(char.IsControl) || (dep.Registry ?? "").Any(char.IsControl))
+        {
+            return RegistryError.BadRequest($"control characters in the target or registry of dependency `{dep.Name}`");
+        }
+
         foreach (var feature in dep.Features ?? [])
         {
             if (string.IsNullOrEmpty(feature) || !IsFeatureValue(feature))
@@ -348,13 +353,13 @@ internal static partial class NewCrateRules
         return all.ToFrozenSet(StringComparer.Ordinal);
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_+-]*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A[A-Za-z0-9][A-Za-z0-9_+-]*\z", RegexOptions.CultureInvariant)]
     private static partial Regex Keyword();
 
     // Category slugs as crates.io spells them: "development-tools", "development-tools::testing".
-    [GeneratedRegex("^[a-z0-9][a-z0-9-]*(::[a-z0-9][a-z0-9-]*)*$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A[a-z0-9][a-z0-9-]*(::[a-z0-9][a-z0-9-]*)*\z", RegexOptions.CultureInvariant)]
     private static partial Regex Category();
 
-    [GeneratedRegex(@"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?)?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\A(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?)?\z", RegexOptions.CultureInvariant)]
     private static partial Regex RustVersion();
 }

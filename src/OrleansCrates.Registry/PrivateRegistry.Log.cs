@@ -26,5 +26,11 @@ public sealed partial class PrivateRegistry
 
         [LoggerMessage(EventId = 4007, Level = LogLevel.Debug, Message = "Publish of {Crate} {Version} refused: {Status} {Detail}")]
         public static partial void PublishRefused(ILogger logger, string crate, string version, int status, string detail);
+
+        [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "Released the name {Crate} claimed by {User}: its first version was not committed")]
+        public static partial void ClaimReleased(ILogger logger, string user, string crate);
+
+        [LoggerMessage(EventId = 4009, Level = LogLevel.Error, Message = "Could not release the name {Crate} claimed by {User} for a publish that failed ({Error}); `verify` reports it")]
+        public static partial void ClaimNotReleased(ILogger logger, string user, string crate, string error);
     }
 }

@@ -38,7 +38,7 @@ public sealed partial class PrivateRegistry
     {
         ArgumentException.ThrowIfNullOrEmpty(user);
         ArgumentNullException.ThrowIfNull(body);
-        var (upload, readError) = await PublishUpload.ReadAsync(body, _options.MaxMetadataBytes, _options.MaxCrateBytes, ct);
+        var (upload, readError) = await PublishUpload.ReadAsync(body, _spool, _options.MaxMetadataBytes, _options.MaxCrateBytes, ct);
         if (upload is null)
         {
             return Refused("(unread)", "", readError!.Value);
@@ -87,7 +87,7 @@ public sealed partial class PrivateRegistry
         }
 
         upload.CrateFile.Position = 0;
-        if (await CrateTarball.CheckAsync(upload.CrateFile, name.Value, crate.Version, _options.MaxUnpackedBytes, ct) is { } badTarball)
+        if (await CrateTarball.CheckAsync(upload.CrateFile, name.Value, crate.Version, _options.MaxUnpackedBytes, _options.MaxCrateEntries, ct) is { } badTarball)
         {
             return badTarball;
         }
@@ -108,38 +108,75 @@ public sealed partial class PrivateRegistry
             return AlreadyUploaded(crate.Version, already);
         }
 
-        var created = false;
-        if (existing is null)
-        {
-            var now = _time.GetUtcNow();
-            var meta = new CrateMeta { Name = name.Value, Owners = [user], Created = now, Updated = now };
-            var claim = await _store.PutAsync(RegistryKeys.Meta(name), SerializeMeta(meta), WriteCondition.IfNotExists, ct);
-            if (claim.Succeeded)
-            {
-                created = true;
-                RememberPrivateName(name.Canonical, true);
-            }
-            else
-            {
-                // Someone created the crate meanwhile: the same rules as for any existing crate.
-                existing = await ReadMetaAsync(name, ct);
-                if (existing is null)
-                {
-                    return TooManyConflicts(name);
-                }
-
-                if (CheckPublisher(existing.Meta, user, name) is { } lostRace)
-                {
-                    return lostRace;
-                }
-            }
-        }
-
-        // The file first, so no node ever sees an index line whose file is missing. Content-addressed and create-only:
-        // an existing object under this key has these very bytes.
+        // The file first, so no node ever sees an index line whose file is missing, and so nothing slow stands between
+        // claiming a new name and committing its first version. Content-addressed and create-only: an existing object
+        // under this key has these very bytes (a publish that loses later leaves only an unreferenced file).
         upload.CrateFile.Position = 0;
         await _store.PutAsync(RegistryKeys.CrateFile(name, crate.Version, upload.Sha256), upload.CrateFile, WriteCondition.IfNotExists, ct);
 
+        Claim? claim = null;
+        if (existing is null)
+        {
+            var (claimed, lost) = await ClaimAsync(user, name, ct);
+            if (lost is not null)
+            {
+                return lost.Value;
+            }
+
+            claim = claimed;
+        }
+
+        // All or nothing: a name this publish claimed is released again unless its version is committed.
+        PublishResult result;
+        try
+        {
+            result = await CommitVersionAsync(user, crate, upload, indexKey, claim is not null, ct);
+        }
+        catch
+        {
+            if (claim is not null)
+            {
+                await ReleaseClaimAsync(name, claim, user);
+            }
+
+            throw;
+        }
+
+        if (!result.Succeeded && claim is not null)
+        {
+            await ReleaseClaimAsync(name, claim, user);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Claims a new name create-only. Null claim and no error: someone created the crate meanwhile and this user may
+    /// publish to it (the same rules as for any existing crate).
+    /// </summary>
+    private async Task<(Claim? Claim, RegistryError? Error)> ClaimAsync(string user, CrateName name, CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        var meta = new CrateMeta { Name = name.Value, Owners = [user], Created = now, Updated = now };
+        var put = await _store.PutAsync(RegistryKeys.Meta(name), SerializeMeta(meta), WriteCondition.IfNotExists, ct);
+        if (put.Succeeded)
+        {
+            RememberPrivateName(name.Canonical, true);
+            return (new Claim(meta, put.ETag), null);
+        }
+
+        var existing = await ReadMetaAsync(name, ct);
+        if (existing is null)
+        {
+            return (null, TooManyConflicts(name));
+        }
+
+        return (null, CheckPublisher(existing.Meta, user, name));
+    }
+
+    private async Task<PublishResult> CommitVersionAsync(string user, ValidatedCrate crate, PublishUpload upload, string indexKey, bool created, CancellationToken ct)
+    {
+        var name = crate.Name;
         var line = PrivateIndexLines.Build(crate, upload.Sha256, _time.GetUtcNow());
         var (completed, duplicate) = await CompareAndSwapAsync<string?>(indexKey, current =>
         {
@@ -164,6 +201,49 @@ public sealed partial class PrivateRegistry
         Log.Published(_logger, user, name.Value, crate.Version, upload.Sha256, created);
         return PublishResult.Success(new PublishedVersion(name.Value, crate.Version, upload.Sha256, created, crate.Warnings));
     }
+
+    /// <summary>
+    /// Undoes a claim whose first version did not land: deletes the meta this publish wrote (only if unchanged) while
+    /// the crate has no version. A version that landed meanwhile (the same user publishing another version at once) is
+    /// seen by the check after the delete, which puts the claim back. Runs even when the request was cancelled, under
+    /// its own deadline; a failure here is logged and left to <c>verify</c>, which reports claims without versions.
+    /// </summary>
+    private async Task ReleaseClaimAsync(CrateName name, Claim claim, string user)
+    {
+        using var deadline = new CancellationTokenSource(ReleaseDeadline);
+        var ct = deadline.Token;
+        var metaKey = RegistryKeys.Meta(name);
+        try
+        {
+            if (claim.ETag is null || await HasVersionsAsync(name, ct))
+            {
+                return;
+            }
+
+            if (await _store.DeleteAsync(metaKey, claim.ETag, ct) != DeleteResult.Deleted)
+            {
+                return;
+            }
+
+            RememberPrivateName(name.Canonical, false);
+            if (await HasVersionsAsync(name, ct))
+            {
+                await _store.PutAsync(metaKey, SerializeMeta(claim.Meta), WriteCondition.IfNotExists, ct);
+                RememberPrivateName(name.Canonical, true);
+                await RefreshMetaAsync(name, null, ct);
+                return;
+            }
+
+            Log.ClaimReleased(_logger, user, name.Value);
+        }
+        catch (Exception e) when (e is StorageUnavailableException or IOException or OperationCanceledException)
+        {
+            Log.ClaimNotReleased(_logger, user, name.Value, e.Message);
+        }
+    }
+
+    private async Task<bool> HasVersionsAsync(CrateName name, CancellationToken ct) =>
+        await _store.ReadSmallOrNullAsync(RegistryKeys.Index(name), ct) is { } index && PrivateIndexLines.Versions(index.Content).Count > 0;
 
     /// <summary>crates.io's order: first whether the user may publish this crate, then whether the spelling is the crate's.</summary>
     private static RegistryError? CheckPublisher(CrateMeta meta, string user, CrateName name)
@@ -199,6 +279,8 @@ public sealed partial class PrivateRegistry
 
         return null;
     }
+
+    private sealed record Claim(CrateMeta Meta, string? ETag);
 
     private static byte[] Append(byte[]? current, byte[] line)
     {

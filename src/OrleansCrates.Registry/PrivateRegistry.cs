@@ -22,8 +22,12 @@ public sealed partial class PrivateRegistry
 
     private const int NameCacheMaxEntries = 100_000;
 
+    /// <summary>How long releasing the claim of a failed first publish may take (it runs after the request is gone).</summary>
+    private static readonly TimeSpan ReleaseDeadline = TimeSpan.FromSeconds(30);
+
     private readonly IObjectStore _store;
     private readonly IUserDirectory _users;
+    private readonly PublishSpool _spool;
     private readonly PrivateRegistryOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -35,12 +39,14 @@ public sealed partial class PrivateRegistry
     public PrivateRegistry(
         IObjectStore store,
         IUserDirectory users,
+        PublishSpool spool,
         IOptions<PrivateRegistryOptions> options,
         TimeProvider timeProvider,
         ILogger<PrivateRegistry> logger)
     {
         _store = store;
         _users = users;
+        _spool = spool;
         _options = options.Value;
         _time = timeProvider;
         _logger = logger;

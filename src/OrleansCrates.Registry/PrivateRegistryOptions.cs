@@ -19,6 +19,16 @@ public sealed class PrivateRegistryOptions
     /// <summary>Largest total size a <c>.crate</c> may unpack to (a guard against gzip bombs). Default 512 MiB, as crates.io.</summary>
     public long MaxUnpackedBytes { get; set; } = 512L * 1024 * 1024;
 
+    /// <summary>Most entries (files and folders) a <c>.crate</c> may hold (400 above). Default 100 000.</summary>
+    public int MaxCrateEntries { get; set; } = 100_000;
+
+    /// <summary>
+    /// Where publish bodies are spooled while they are checked: each process uses its own folder below this one and
+    /// removes the folders of processes that are gone (see <see cref="PublishSpool"/>). Use a local folder the server
+    /// alone writes to. Default <c>{temp}/orleanscrates/publish-spool</c>.
+    /// </summary>
+    public string SpoolPath { get; set; } = Path.Combine(Path.GetTempPath(), "orleanscrates", "publish-spool");
+
     /// <summary>What the mirror does with an upstream crate whose name is taken by a private crate.</summary>
     public ShadowPolicy ShadowPolicy { get; set; } = ShadowPolicy.Block;
 
@@ -68,6 +78,16 @@ public sealed class PrivateRegistryOptionsValidator : IValidateOptions<PrivateRe
         if (options.MaxUnpackedBytes < 1)
         {
             errors.Add($"{PrivateRegistryOptions.SectionName}:MaxUnpackedBytes must be positive.");
+        }
+
+        if (options.MaxCrateEntries is < 1 or > 10_000_000)
+        {
+            errors.Add($"{PrivateRegistryOptions.SectionName}:MaxCrateEntries must be between 1 and 10000000.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.SpoolPath))
+        {
+            errors.Add($"{PrivateRegistryOptions.SectionName}:SpoolPath must not be empty.");
         }
 
         if (!Enum.IsDefined(options.ShadowPolicy))

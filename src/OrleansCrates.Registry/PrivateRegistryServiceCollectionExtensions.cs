@@ -19,6 +19,8 @@ public static class PrivateRegistryServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PrivateRegistryOptions>, PrivateRegistryOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<PublishSpool>();
+        services.AddHostedService(provider => provider.GetRequiredService<PublishSpool>());
         services.TryAddSingleton<PrivateRegistry>();
         return services;
     }

@@ -7,7 +7,7 @@ namespace OrleansCrates.Registry;
 /// <summary>
 /// Cargo's publish body taken apart: <c>u32 LE json_len | JSON | u32 LE crate_len | crate bytes</c>. The metadata is
 /// held in memory (bounded by <see cref="PrivateRegistryOptions.MaxMetadataBytes"/>); the crate file is spooled to a
-/// temp file that disappears on dispose, hashed on the way.
+/// file in the <see cref="PublishSpool"/> that disappears on dispose, hashed on the way.
 /// </summary>
 internal sealed class PublishUpload : IAsyncDisposable
 {
@@ -38,7 +38,7 @@ internal sealed class PublishUpload : IAsyncDisposable
     /// oversized upload is refused (413) after at most 8 bytes of header past the metadata.
     /// </summary>
     public static async Task<(PublishUpload? Upload, RegistryError? Error)> ReadAsync(
-        Stream body, long maxMetadataBytes, long maxCrateBytes, CancellationToken cancellationToken)
+        Stream body, PublishSpool spool, long maxMetadataBytes, long maxCrateBytes, CancellationToken cancellationToken)
     {
         var lengthBuffer = new byte[4];
         if (await body.ReadAtLeastAsync(lengthBuffer, 4, throwOnEndOfStream: false, cancellationToken) < 4)
@@ -80,16 +80,7 @@ internal sealed class PublishUpload : IAsyncDisposable
             return (null, RegistryError.BadRequest("invalid upload request: the crate file is empty"));
         }
 
-        var spool = new FileStream(
-            Path.Combine(Path.GetTempPath(), "orleanscrates-publish-" + Guid.NewGuid().ToString("N") + ".crate"),
-            new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.ReadWrite,
-                Share = FileShare.None,
-                Options = FileOptions.DeleteOnClose | FileOptions.Asynchronous,
-                BufferSize = 0,
-            });
+        var file = spool.CreateFile();
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -103,19 +94,19 @@ internal sealed class PublishUpload : IAsyncDisposable
                     var n = await body.ReadAsync(buffer.AsMemory(0, chunk), cancellationToken);
                     if (n == 0)
                     {
-                        await spool.DisposeAsync();
+                        await file.DisposeAsync();
                         return (null, RegistryError.BadRequest($"invalid upload request: the body ended after {copied} of {crateLength} crate file bytes"));
                     }
 
                     hash.AppendData(buffer, 0, n);
-                    await spool.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                    await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
                     copied += n;
                 }
 
                 // Cargo sends exactly the announced lengths; anything more means the lengths are wrong.
                 if (await body.ReadAsync(buffer.AsMemory(0, 1), cancellationToken) > 0)
                 {
-                    await spool.DisposeAsync();
+                    await file.DisposeAsync();
                     return (null, RegistryError.BadRequest("invalid upload request: unexpected data after the crate file"));
                 }
             }
@@ -124,12 +115,12 @@ internal sealed class PublishUpload : IAsyncDisposable
                 ArrayPool<byte>.Shared.Return(buffer);
             }
 
-            await spool.FlushAsync(cancellationToken);
-            return (new PublishUpload(metadata, spool, crateLength, Convert.ToHexStringLower(hash.GetHashAndReset())), null);
+            await file.FlushAsync(cancellationToken);
+            return (new PublishUpload(metadata, file, crateLength, Convert.ToHexStringLower(hash.GetHashAndReset())), null);
         }
         catch
         {
-            await spool.DisposeAsync();
+            await file.DisposeAsync();
             throw;
         }
     }

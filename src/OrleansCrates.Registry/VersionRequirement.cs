@@ -16,7 +16,7 @@ internal static partial class VersionRequirement
 
         foreach (var part in requirement.Split(','))
         {
-            if (!Comparator().IsMatch(part.Trim()))
+            if (!Comparator().IsMatch(part.Trim(' ')))
             {
                 return false;
             }
@@ -27,7 +27,7 @@ internal static partial class VersionRequirement
 
     // "*", or an optional operator followed by major[.minor[.patch[-pre][+build]]] where missing parts may be wildcards.
     [GeneratedRegex(
-        @"^(\*|(=|>=|>|<=|<|~|\^)?\s*(0|[1-9][0-9]*|\*|x|X)(\.(0|[1-9][0-9]*|\*|x|X)(\.(0|[1-9][0-9]*|\*|x|X)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)?)?)$",
+        @"\A(\*|(=|>=|>|<=|<|~|\^)? *(0|[1-9][0-9]*|\*|x|X)(\.(0|[1-9][0-9]*|\*|x|X)(\.(0|[1-9][0-9]*|\*|x|X)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)?)?)\z",
         RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture)]
     private static partial Regex Comparator();
 }

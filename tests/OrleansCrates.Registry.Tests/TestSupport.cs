@@ -42,11 +42,15 @@ public sealed class RegistryHarness : IDisposable
     public RegistryHarness(IObjectStore? store = null)
     {
         Root = Directory.CreateTempSubdirectory("orleanscrates-registry-").FullName;
+        SpoolRoot = Directory.CreateTempSubdirectory("orleanscrates-spool-").FullName;
         Store = store ?? new FileSystemObjectStore(Root);
         Registry = NewNode();
     }
 
     public string Root { get; }
+
+    /// <summary>The spool path every node of this harness uses (each node has its own folder below it).</summary>
+    public string SpoolRoot { get; }
 
     public IObjectStore Store { get; }
 
@@ -69,9 +73,14 @@ public sealed class RegistryHarness : IDisposable
             MaxUnpackedBytes = Options.MaxUnpackedBytes,
             PrivateNameCacheTtl = Options.PrivateNameCacheTtl,
             IndexCacheBytes = Options.IndexCacheBytes,
+            MaxCrateEntries = Options.MaxCrateEntries,
+            SpoolPath = SpoolRoot,
         };
         configure?.Invoke(options);
-        return new PrivateRegistry(store ?? Store, Users, Microsoft.Extensions.Options.Options.Create(options), Clock, NullLogger<PrivateRegistry>.Instance);
+        var wrapped = Microsoft.Extensions.Options.Options.Create(options);
+        var spool = new PublishSpool(wrapped, NullLogger<PublishSpool>.Instance);
+        _spools.Add(spool);
+        return new PrivateRegistry(store ?? Store, Users, spool, wrapped, Clock, NullLogger<PrivateRegistry>.Instance);
     }
 
     /// <summary>Builds a crate, publishes it as <paramref name="user"/> and insists that it worked.</summary>
@@ -106,14 +115,24 @@ public sealed class RegistryHarness : IDisposable
         return keys;
     }
 
+    private readonly List<PublishSpool> _spools = [];
+
     public void Dispose()
     {
-        try
+        foreach (var spool in _spools)
         {
-            Directory.Delete(Root, recursive: true);
+            spool.Dispose();
         }
-        catch (IOException)
+
+        foreach (var folder in new[] { Root, SpoolRoot })
         {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 }

@@ -21,7 +21,8 @@ namespace OrleansCrates.Server.Cli;
 /// mirror picks it up when it revalidates); versions there but not here are missing, versions here but not there are
 /// extra; held files are compared with that registry's <c>cksum</c> too.</item>
 /// <item>The private registry: every line of every <c>private/index/</c> file must have its content-addressed file,
-/// which must hash to the line's <c>cksum</c>. Files no line names are noted (a publish that lost a race leaves one).</item>
+/// which must hash to the line's <c>cksum</c>. Files no line names are noted (a publish that lost a race leaves one).
+/// A claimed name (<c>private/meta/</c>) without any version is a problem: a publish died before its version landed.</item>
 /// </list>
 /// Crates are checked <c>concurrency</c> at a time; only one crate file is open per worker, and never held whole.
 /// </summary>
@@ -60,6 +61,10 @@ internal sealed class StoreVerifier(IObjectStore store, UpstreamRegistry? agains
             progress.Advance();
         });
         await FindUnreferencedPrivateFilesAsync(referenced, cancellationToken);
+        await foreach (var claim in PrivateRegistry.FindUnpublishedClaimsAsync(store, cancellationToken))
+        {
+            Add(FindingKind.EmptyClaim, Registry.Private, claim.Name, null, $"{claim.MetaKey}: {claim.Detail}");
+        }
 
         return new VerifyReport(
             [.. _findings.Order()],

@@ -262,6 +262,9 @@ internal enum FindingKind
     /// <summary>The other registry could not be asked, so this could not be checked.</summary>
     Unchecked,
 
+    /// <summary>A private name that is claimed but has no version (a publish died before its version landed).</summary>
+    EmptyClaim,
+
     /// <summary>A version upstream stopped listing that the mirror keeps (<c>DeletedUpstream</c>).</summary>
     Kept,
 
@@ -286,6 +289,7 @@ internal sealed record Finding(FindingKind Kind, string? Registry, string Crate,
     public string KindName => Kind switch
     {
         FindingKind.StaleYank => "stale-yank",
+        FindingKind.EmptyClaim => "empty-claim",
         FindingKind.NoChecksum => "no-checksum",
         _ => Kind.ToString().ToLowerInvariant(),
     };

@@ -1,3 +1,4 @@
+using OrleansCrates.Server.Apis;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Hosting;
@@ -5,24 +6,49 @@ namespace OrleansCrates.Server.Hosting;
 public static class ErrorHandling
 {
     /// <summary>
-    /// Unexpected failures answer with a short plain message and no internals. Storage that cannot be reached is a
-    /// 503, so cargo retries; it is never turned into "not found".
+    /// Unexpected failures answer with a short message and no internals. A request the client got wrong — a body
+    /// over the size limit (413) or sent slower than Kestrel's minimum rate (408), a malformed body (400) — answers
+    /// with its own status in cargo's error shape, so cargo prints it. Storage that cannot be reached is a 503, so cargo
+    /// retries; it is never turned into "not found".
     /// </summary>
     public static WebApplication UseOrleansCratesErrorHandling(this WebApplication app)
     {
         app.UseExceptionHandler(error => error.Run(async context =>
         {
             var exception = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
-            var unavailable = exception is StorageUnavailableException or IOException;
-            context.Response.StatusCode = unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
-            if (unavailable)
+            var failure = Classify(exception);
+            if (failure.Status == StatusCodes.Status503ServiceUnavailable)
             {
                 context.Response.Headers.RetryAfter = "5";
             }
 
+            if (failure.Status < 500)
+            {
+                await CargoErrors.Status(failure.Status, failure.Message).ExecuteAsync(context);
+                return;
+            }
+
+            context.Response.StatusCode = failure.Status;
             context.Response.ContentType = "text/plain; charset=utf-8";
-            await context.Response.WriteAsync(unavailable ? "storage unavailable, retry later\n" : "internal error\n", context.RequestAborted);
+            await context.Response.WriteAsync(failure.Message + "\n", context.RequestAborted);
         }));
         return app;
     }
+
+    /// <summary>
+    /// The one place an exception becomes a status. Kestrel's <see cref="BadHttpRequestException"/> is an
+    /// <see cref="IOException"/>, so it is told apart before any I/O failure is taken for storage.
+    /// </summary>
+    public static RequestFailure Classify(Exception? exception) => exception switch
+    {
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+            new(StatusCodes.Status413PayloadTooLarge, "the request body is larger than this endpoint accepts"),
+        BadHttpRequestException { StatusCode: StatusCodes.Status408RequestTimeout } =>
+            new(StatusCodes.Status408RequestTimeout, "the request body arrived slower than the minimum data rate"),
+        BadHttpRequestException { StatusCode: >= 400 and < 500 } bad => new(bad.StatusCode, "bad request"),
+        StorageUnavailableException or IOException => new(StatusCodes.Status503ServiceUnavailable, "storage unavailable, retry later"),
+        _ => new(StatusCodes.Status500InternalServerError, "internal error"),
+    };
+
+    public readonly record struct RequestFailure(int Status, string Message);
 }

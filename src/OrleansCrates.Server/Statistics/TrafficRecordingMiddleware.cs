@@ -21,8 +21,12 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
         }
         catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
-            var status = e is StorageUnavailableException or IOException ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
-            errors.Add(context, status, e, upstream: false, time.GetUtcNow());
+            var status = ErrorHandling.Classify(e).Status;
+            if (status >= 500)
+            {
+                errors.Add(context, status, e, upstream: false, time.GetUtcNow());
+            }
+
             throw;
         }
 
