@@ -201,7 +201,7 @@ internal sealed class BlobUploadStream : Stream
             {
                 await staged;
             }
-            catch (Exception e) when (e is OperationCanceledException || AzureBlobErrors.IsStorageFailure(e, CancellationToken.None))
+            catch (Exception e) when (e is OperationCanceledException or StorageUnavailableException || AzureBlobErrors.IsStorageFailure(e, CancellationToken.None))
             {
                 // Abandoned: nothing of it is committed.
             }

@@ -42,6 +42,29 @@ public sealed class StoreFailureTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_block_that_cannot_be_staged_fails_the_commit_and_leaves_nothing()
+    {
+        var handler = new FaultInjectingHandler(r => r.RequestUri!.Query.Contains("comp=block&", StringComparison.Ordinal), failFirst: 1000);
+        var store = await azurite.CreateStoreAsync(blockSize: 1024, transport: new HttpClientTransport(handler));
+
+        await using (var upload = await store.BeginUploadAsync("failing", WriteCondition.IfNotExists, _ct))
+        {
+            await upload.Content.WriteAsync(new byte[2500], _ct); // two blocks handed to staging, both refused after retries
+            var error = await Assert.ThrowsAsync<StorageUnavailableException>(() => upload.CommitAsync(_ct));
+            Assert.Contains("put block of 'failing' answered 503 ServerBusy", error.Message, StringComparison.Ordinal);
+        }
+
+        await using (var abandoned = await store.BeginUploadAsync("abandoned", WriteCondition.IfNotExists, _ct))
+        {
+            await abandoned.Content.WriteAsync(new byte[2500], _ct); // disposing waits for the failing blocks and does not throw
+        }
+
+        Assert.Null(await store.GetPropertiesOrNullAsync("failing", _ct));
+        Assert.Null(await store.GetPropertiesOrNullAsync("abandoned", _ct));
+        Assert.DoesNotContain(handler.Attempts, a => a.PathAndQuery.Contains("comp=blocklist", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Refused_conditions_409_and_412_are_answers_never_retried()
     {
         var handler = new FaultInjectingHandler(_ => false, failFirst: 0);
