@@ -173,9 +173,10 @@ internal sealed class BlobUploadStream : Stream
                 await StageBufferedBlockAsync(cancellationToken);
             }
 
-            while (_staging.TryDequeue(out var staged))
+            while (_staging.TryPeek(out var staged))
             {
                 await staged.WaitAsync(cancellationToken);
+                _ = _staging.Dequeue(); // only once done: abandoning waits for whatever is still in flight
             }
 
             return await CommitBlockListAsync(cancellationToken) ?? await ResolveMissingBlocksAsync(cancellationToken);
@@ -360,7 +361,8 @@ internal sealed class BlobUploadStream : Stream
 
         while (_staging.Count >= _concurrency)
         {
-            await _staging.Dequeue().WaitAsync(cancellationToken);
+            await _staging.Peek().WaitAsync(cancellationToken);
+            _ = _staging.Dequeue();
         }
 
         var blockId = BlockId(_uploadId, _blockIds.Count);
