@@ -1,5 +1,7 @@
-using System.Globalization;
+using Azure;
 using Azure.Core;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 
 namespace OrleansCrates.Storage.AzureBlob;
 
@@ -14,15 +16,15 @@ public sealed class AzureBlobLeaseClient
     public static readonly TimeSpan MinDuration = TimeSpan.FromSeconds(15);
     public static readonly TimeSpan MaxDuration = TimeSpan.FromSeconds(60);
 
-    private readonly BlobRestClient _client;
+    private readonly AzureBlobClients _clients;
 
     /// <summary>A lease client with a connection of its own; <see cref="AzureBlobObjectStore.CreateLeaseClient"/> shares the store's.</summary>
     public AzureBlobLeaseClient(AzureBlobStorageOptions options, TokenCredential? credential = null)
-        : this(BlobRestClient.Create(options, credential))
+        : this(AzureBlobClients.Create(options, credential))
     {
     }
 
-    internal AzureBlobLeaseClient(BlobRestClient client) => _client = client;
+    internal AzureBlobLeaseClient(AzureBlobClients clients) => _clients = clients;
 
     /// <summary>
     /// Takes the lease on <paramref name="key"/>, creating an empty lock blob first if there is none. Returns the lease
@@ -33,27 +35,33 @@ public sealed class AzureBlobLeaseClient
     public async Task<string?> TryAcquireAsync(string key, TimeSpan duration, string proposedLeaseId, CancellationToken cancellationToken)
     {
         ObjectKey.Validate(key);
-        var seconds = DurationSeconds(duration);
+        var serviceDuration = ServiceDuration(duration);
         if (!Guid.TryParse(proposedLeaseId, out _))
         {
             throw new ArgumentException($"The proposed lease id '{proposedLeaseId}' is not a GUID.", nameof(proposedLeaseId));
         }
 
+        var blob = _clients.Container.GetBlobClient(key);
         for (var attempt = 0; ; attempt++)
         {
-            var response = await _client.LeaseAsync(key, "acquire", null, proposedLeaseId, seconds, null, cancellationToken);
-            switch (response.Status)
+            try
             {
-                case 201:
-                    return response.LeaseId ?? proposedLeaseId;
-                case 409 when response.ErrorCode == "LeaseAlreadyPresent":
-                    return null;
-                case 404 when attempt < 3:
-                    // No lock blob yet. Create it only if still missing: never clobber one another node just made.
-                    await _client.PutBlobAsync(key, ReadOnlyMemory<byte>.Empty, WriteCondition.IfNotExists, metadata: null, cancellationToken);
-                    continue;
-                default:
-                    throw Unexpected(response, "acquire", key);
+                var lease = await blob.GetBlobLeaseClient(proposedLeaseId).AcquireAsync(serviceDuration, cancellationToken: cancellationToken);
+                return lease.Value.LeaseId ?? proposedLeaseId;
+            }
+            catch (RequestFailedException e) when (e.Status == 409 && e.ErrorCode == BlobErrorCode.LeaseAlreadyPresent)
+            {
+                return null;
+            }
+            catch (RequestFailedException e) when (e.Status == 404 && attempt < 3)
+            {
+                // No lock blob yet. Create it only if still missing: never clobber one another node just made.
+                await using var upload = new BlobUpload(_clients, key, WriteCondition.IfNotExists);
+                await upload.CommitAsync(cancellationToken);
+            }
+            catch (Exception e) when (AzureBlobErrors.IsStorageFailure(e, cancellationToken))
+            {
+                throw AzureBlobErrors.Unavailable("lease acquire", key, e);
             }
         }
     }
@@ -62,26 +70,38 @@ public sealed class AzureBlobLeaseClient
     public async Task<bool> RenewAsync(string key, string leaseId, CancellationToken cancellationToken)
     {
         ObjectKey.Validate(key);
-        var response = await _client.LeaseAsync(key, "renew", leaseId, null, null, null, cancellationToken);
-        return response.Status switch
+        try
         {
-            200 => true,
-            409 or 404 => false,
-            _ => throw Unexpected(response, "renew", key),
-        };
+            await Lease(key, leaseId).RenewAsync(cancellationToken: cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 404)
+        {
+            return false;
+        }
+        catch (Exception e) when (AzureBlobErrors.IsStorageFailure(e, cancellationToken))
+        {
+            throw AzureBlobErrors.Unavailable("lease renew", key, e);
+        }
     }
 
     /// <summary>Gives a held lease up so another holder can take it at once; false when it was no longer held.</summary>
     public async Task<bool> ReleaseAsync(string key, string leaseId, CancellationToken cancellationToken)
     {
         ObjectKey.Validate(key);
-        var response = await _client.LeaseAsync(key, "release", leaseId, null, null, null, cancellationToken);
-        return response.Status switch
+        try
         {
-            200 => true,
-            409 or 404 => false,
-            _ => throw Unexpected(response, "release", key),
-        };
+            await Lease(key, leaseId).ReleaseAsync(cancellationToken: cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 404)
+        {
+            return false;
+        }
+        catch (Exception e) when (AzureBlobErrors.IsStorageFailure(e, cancellationToken))
+        {
+            throw AzureBlobErrors.Unavailable("lease release", key, e);
+        }
     }
 
     /// <summary>
@@ -97,43 +117,58 @@ public sealed class AzureBlobLeaseClient
             throw new ArgumentOutOfRangeException(nameof(breakPeriod), breakPeriod, "A break period is 0–60 s.");
         }
 
-        var response = await _client.LeaseAsync(key, "break", null, null, null, (int)Math.Ceiling(breakPeriod.TotalSeconds), cancellationToken);
-        return response.Status switch
+        try
         {
-            202 => TimeSpan.FromSeconds(response.LeaseTimeSeconds ?? 0),
-            404 => null,
-            409 when response.ErrorCode == "LeaseNotPresentWithLeaseOperation" => null,
-            _ => throw Unexpected(response, "break", key),
-        };
+            var broken = await Lease(key, leaseId: null).BreakAsync(TimeSpan.FromSeconds(Math.Ceiling(breakPeriod.TotalSeconds)), cancellationToken: cancellationToken);
+            return TimeSpan.FromSeconds(broken.Value.LeaseTime ?? 0);
+        }
+        catch (RequestFailedException e) when (e.Status == 404 || (e.Status == 409 && e.ErrorCode == BlobErrorCode.LeaseNotPresentWithLeaseOperation))
+        {
+            return null;
+        }
+        catch (Exception e) when (AzureBlobErrors.IsStorageFailure(e, cancellationToken))
+        {
+            throw AzureBlobErrors.Unavailable("lease break", key, e);
+        }
     }
 
     /// <summary>The lease state of <paramref name="key"/>'s blob; null when the blob does not exist.</summary>
     public async Task<BlobLeaseInfo?> GetLeaseInfoOrNullAsync(string key, CancellationToken cancellationToken)
     {
         ObjectKey.Validate(key);
-        var properties = await _client.GetPropertiesAsync(key, cancellationToken);
-        if (properties is null)
+        BlobProperties properties;
+        try
+        {
+            properties = (await _clients.Container.GetBlobClient(key).GetPropertiesAsync(cancellationToken: cancellationToken)).Value;
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
         {
             return null;
+        }
+        catch (Exception e) when (AzureBlobErrors.IsStorageFailure(e, cancellationToken))
+        {
+            throw AzureBlobErrors.Unavailable("get blob properties", key, e);
         }
 
         var state = properties.LeaseState switch
         {
-            "available" => BlobLeaseState.Available,
-            "leased" => BlobLeaseState.Leased,
-            "expired" => BlobLeaseState.Expired,
-            "breaking" => BlobLeaseState.Breaking,
-            "broken" => BlobLeaseState.Broken,
+            LeaseState.Available => BlobLeaseState.Available,
+            LeaseState.Leased => BlobLeaseState.Leased,
+            LeaseState.Expired => BlobLeaseState.Expired,
+            LeaseState.Breaking => BlobLeaseState.Breaking,
+            LeaseState.Broken => BlobLeaseState.Broken,
             var other => throw new StorageUnavailableException($"Unknown lease state '{other}' on '{key}'."),
         };
-        return new BlobLeaseInfo(state, properties.LeaseStatus == "locked", properties.LeaseDuration == "infinite");
+        return new BlobLeaseInfo(state, properties.LeaseStatus == LeaseStatus.Locked, properties.LeaseDuration == LeaseDurationType.Infinite);
     }
 
-    private static int DurationSeconds(TimeSpan duration)
+    private BlobLeaseClient Lease(string key, string? leaseId) => _clients.Container.GetBlobClient(key).GetBlobLeaseClient(leaseId);
+
+    private static TimeSpan ServiceDuration(TimeSpan duration)
     {
         if (duration == Timeout.InfiniteTimeSpan)
         {
-            return -1;
+            return BlobLeaseClient.InfiniteLeaseDuration;
         }
 
         if (duration < MinDuration || duration > MaxDuration || duration.Ticks % TimeSpan.TicksPerSecond != 0)
@@ -141,11 +176,8 @@ public sealed class AzureBlobLeaseClient
             throw new ArgumentOutOfRangeException(nameof(duration), duration, "A lease lasts 15–60 whole seconds, or is infinite.");
         }
 
-        return (int)duration.TotalSeconds;
+        return duration;
     }
-
-    private static StorageUnavailableException Unexpected(LeaseResponse response, string action, string key) =>
-        new(string.Create(CultureInfo.InvariantCulture, $"Lease {action} on '{key}' answered {response.Status} {response.ErrorCode ?? "(no error code)"}."));
 }
 
 /// <summary>Where a blob's lease stands.</summary>

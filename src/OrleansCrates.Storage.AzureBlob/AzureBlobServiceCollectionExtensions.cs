@@ -22,13 +22,12 @@ public static class AzureBlobServiceCollectionExtensions
         services.TryAddSingleton(provider =>
         {
             var options = provider.GetRequiredService<IOptions<AzureBlobStorageOptions>>().Value;
-            return BlobRestClient.Create(options);
+            return AzureBlobClients.Create(options);
         });
         services.TryAddSingleton(provider => new AzureBlobObjectStore(
-            provider.GetRequiredService<BlobRestClient>(),
-            provider.GetRequiredService<IOptions<AzureBlobStorageOptions>>().Value.BlockSize,
+            provider.GetRequiredService<AzureBlobClients>(),
             provider.GetRequiredService<ILogger<AzureBlobObjectStore>>()));
-        services.TryAddSingleton(provider => new AzureBlobLeaseClient(provider.GetRequiredService<BlobRestClient>()));
+        services.TryAddSingleton(provider => new AzureBlobLeaseClient(provider.GetRequiredService<AzureBlobClients>()));
         services.AddSingleton<IObjectStore>(provider => provider.GetRequiredService<AzureBlobObjectStore>());
         return services;
     }

@@ -1,3 +1,4 @@
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.Options;
 
 namespace OrleansCrates.Storage.AzureBlob;
@@ -10,11 +11,14 @@ public sealed class AzureBlobStorageOptions
     public const int DefaultBlockSize = 4 * 1024 * 1024;
     public const int MinBlockSize = 1024;
     public const int MaxBlockSize = 100 * 1024 * 1024;
+    public const int DefaultUploadConcurrency = 2;
+    public const int MaxUploadConcurrency = 16;
 
     /// <summary>
-    /// Shared Key access: <c>UseDevelopmentStorage=true</c> (Azurite on 127.0.0.1:10000), or
-    /// <c>DefaultEndpointsProtocol=https;AccountName=..;AccountKey=..;</c> with either <c>BlobEndpoint=..</c> or
-    /// <c>EndpointSuffix=..</c> (default <c>core.windows.net</c>). SAS connection strings are not supported.
+    /// A storage connection string as the Azure SDK reads it: <c>UseDevelopmentStorage=true</c> (Azurite on
+    /// 127.0.0.1:10000), or <c>DefaultEndpointsProtocol=https;AccountName=..;AccountKey=..;</c> with either
+    /// <c>BlobEndpoint=..</c> or <c>EndpointSuffix=..</c> (default <c>core.windows.net</c>). For Azurite and tests;
+    /// production uses <see cref="ServiceUri"/> with Entra ID and no shared keys.
     /// </summary>
     public string? ConnectionString { get; set; }
 
@@ -31,10 +35,17 @@ public sealed class AzureBlobStorageOptions
     public string Container { get; set; } = "orleanscrates";
 
     /// <summary>
-    /// Uploads hold at most one block in memory and send content larger than one block as blocks of this size.
-    /// Default 4 MiB; 1 KiB to 100 MiB.
+    /// Content up to this size is sent as one Put Blob; larger content as staged blocks of this size
+    /// (the SDK's <c>StorageTransferOptions.InitialTransferSize</c> and <c>MaximumTransferSize</c>). Default 4 MiB;
+    /// 1 KiB to 100 MiB.
     /// </summary>
     public int BlockSize { get; set; } = DefaultBlockSize;
+
+    /// <summary>
+    /// Blocks of one upload staged at once while the next one fills (<c>StorageTransferOptions.MaximumConcurrency</c>).
+    /// An upload holds at most <c>(UploadConcurrency + 1) × BlockSize</c> bytes. Default 2; 1 to 16.
+    /// </summary>
+    public int UploadConcurrency { get; set; } = DefaultUploadConcurrency;
 
     /// <summary>Retries after a transient failure (timeouts, 408, 429, 500, 502, 503, 504). Default 5.</summary>
     public int MaxRetries { get; set; } = 5;
@@ -60,7 +71,7 @@ public sealed class AzureBlobStorageOptionsValidator : IValidateOptions<AzureBlo
         {
             errors.Add($"Set exactly one of {AzureBlobStorageOptions.SectionName}:ConnectionString (Shared Key) and {AzureBlobStorageOptions.SectionName}:ServiceUri (Entra ID).");
         }
-        else if (hasConnectionString && !StorageConnectionString.TryParse(options.ConnectionString!, out _, out var error))
+        else if (hasConnectionString && ConnectionStringError(options.ConnectionString!) is { } error)
         {
             errors.Add($"{AzureBlobStorageOptions.SectionName}:ConnectionString is invalid: {error}");
         }
@@ -79,6 +90,11 @@ public sealed class AzureBlobStorageOptionsValidator : IValidateOptions<AzureBlo
             errors.Add($"{AzureBlobStorageOptions.SectionName}:BlockSize must be between {AzureBlobStorageOptions.MinBlockSize} and {AzureBlobStorageOptions.MaxBlockSize} bytes, not {options.BlockSize}.");
         }
 
+        if (options.UploadConcurrency is < 1 or > AzureBlobStorageOptions.MaxUploadConcurrency)
+        {
+            errors.Add($"{AzureBlobStorageOptions.SectionName}:UploadConcurrency must be between 1 and {AzureBlobStorageOptions.MaxUploadConcurrency}, not {options.UploadConcurrency}.");
+        }
+
         if (options.MaxRetries < 0)
         {
             errors.Add($"{AzureBlobStorageOptions.SectionName}:MaxRetries must not be negative.");
@@ -95,6 +111,20 @@ public sealed class AzureBlobStorageOptionsValidator : IValidateOptions<AzureBlo
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>Why the SDK cannot use <paramref name="connectionString"/>, or null when it can. Never repeats the string (it holds a key).</summary>
+    internal static string? ConnectionStringError(string connectionString)
+    {
+        try
+        {
+            _ = new BlobServiceClient(connectionString);
+            return null;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+        {
+            return e.GetType().Name + " (" + (e.Message.Contains(connectionString, StringComparison.Ordinal) ? "see the connection string's format" : e.Message) + ")";
+        }
     }
 
     /// <summary>Container names: 3–63 of <c>[a-z0-9-]</c>, starting and ending with a letter or digit, no "--".</summary>

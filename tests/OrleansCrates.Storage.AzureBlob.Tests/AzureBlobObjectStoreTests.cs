@@ -170,7 +170,7 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite)
         var store = await azurite.CreateStoreAsync(blockSize: 1024);
         var content = Enumerable.Range(0, 5 * 1024 + 100).Select(i => (byte)(i * 7)).ToArray();
         await using var upload = await store.BeginUploadAsync("multi", WriteCondition.IfNotExists, _ct);
-        var stream = (BlockUploadStream)upload.Content;
+        var stream = (BlobUploadStream)upload.Content;
 
         // Odd-sized writes; a block is staged only once content beyond it arrives.
         for (var offset = 0; offset < content.Length; offset += 333)
@@ -196,7 +196,7 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite)
         await using var upload = await store.BeginUploadAsync("one", WriteCondition.IfNotExists, _ct);
         upload.Content.Write(new byte[1024]); // synchronous writes work too
         Assert.Equal(PutStatus.Written, (await upload.CommitAsync(_ct)).Status);
-        Assert.Empty(((BlockUploadStream)upload.Content).StagedBlockIds);
+        Assert.Empty(((BlobUploadStream)upload.Content).StagedBlockIds);
         Assert.Equal(1024, (await store.GetPropertiesOrNullAsync("one", _ct))!.Length);
     }
 
@@ -207,7 +207,7 @@ public sealed class AzureBlobObjectStoreTests(AzuriteFixture azurite)
         await using (var upload = await store.BeginUploadAsync("abandoned", WriteCondition.IfNotExists, _ct))
         {
             await upload.Content.WriteAsync(new byte[4000], _ct); // three blocks staged
-            Assert.Equal(3, ((BlockUploadStream)upload.Content).StagedBlockIds.Count);
+            Assert.Equal(3, ((BlobUploadStream)upload.Content).StagedBlockIds.Count);
         }
 
         await using (var small = await store.BeginUploadAsync("abandoned-small", WriteCondition.None, _ct))

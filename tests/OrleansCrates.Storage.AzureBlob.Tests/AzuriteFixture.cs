@@ -27,8 +27,9 @@ public sealed class AzuriteFixture : IAsyncLifetime
     }
 
     /// <summary>Options for a fresh, randomly named container (not yet created).</summary>
-    public AzureBlobStorageOptions Options(int blockSize = AzureBlobStorageOptions.DefaultBlockSize) => new()
+    public AzureBlobStorageOptions Options(int blockSize = AzureBlobStorageOptions.DefaultBlockSize, int uploadConcurrency = AzureBlobStorageOptions.DefaultUploadConcurrency) => new()
     {
+        UploadConcurrency = uploadConcurrency,
         ConnectionString = ConnectionString,
         Container = "test-" + Guid.NewGuid().ToString("N")[..20],
         BlockSize = blockSize,
@@ -38,9 +39,9 @@ public sealed class AzuriteFixture : IAsyncLifetime
     };
 
     /// <summary>A store on its own new container.</summary>
-    public async Task<AzureBlobObjectStore> CreateStoreAsync(int blockSize = AzureBlobStorageOptions.DefaultBlockSize, int? listPageSize = null)
+    public async Task<AzureBlobObjectStore> CreateStoreAsync(int blockSize = AzureBlobStorageOptions.DefaultBlockSize, int? listPageSize = null, Azure.Core.Pipeline.HttpPipelineTransport? transport = null)
     {
-        var store = new AzureBlobObjectStore(BlobRestClient.Create(Options(blockSize)), blockSize) { ListPageSize = listPageSize };
+        var store = new AzureBlobObjectStore(AzureBlobClients.Create(Options(blockSize), transport: transport)) { ListPageSize = listPageSize };
         Assert.True(await store.EnsureContainerAsync(CancellationToken.None));
         return store;
     }

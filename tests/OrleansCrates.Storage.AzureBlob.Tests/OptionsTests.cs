@@ -6,49 +6,77 @@ using Microsoft.Extensions.Options;
 
 namespace OrleansCrates.Storage.AzureBlob.Tests;
 
-/// <summary>Configuration, connection strings and signing; no Azurite needed.</summary>
+/// <summary>Configuration, connection strings and how the SDK clients are built; no Azurite needed.</summary>
 public sealed class OptionsTests
 {
-    private const string Key = StorageConnectionString.DevelopmentAccountKey;
+    // Azurite's well-known development key (public, in every Azure Storage emulator's documentation).
+    private const string Key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    [Fact]
-    public void Development_storage_is_azurite_path_style()
+    [Theory]
+    [InlineData("UseDevelopmentStorage=true", "http://127.0.0.1:10000/devstoreaccount1/c12")]
+    [InlineData("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + Key + ";BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;", "http://127.0.0.1:10000/devstoreaccount1/c12")]
+    [InlineData("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=" + Key + ";EndpointSuffix=core.windows.net", "https://acct.blob.core.windows.net/c12")]
+    [InlineData("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=" + Key + ";EndpointSuffix=core.chinacloudapi.cn", "https://acct.blob.core.chinacloudapi.cn/c12")]
+    public void Connection_strings_name_the_container_endpoint(string connectionString, string containerUri)
     {
-        var parsed = StorageConnectionString.Parse("UseDevelopmentStorage=true");
-        Assert.Equal(new Uri("http://127.0.0.1:10000/devstoreaccount1"), parsed.BlobEndpoint);
-        Assert.Equal("devstoreaccount1", parsed.AccountName);
-        Assert.Equal(Convert.FromBase64String(Key), parsed.AccountKey);
-    }
-
-    [Fact]
-    public void Explicit_blob_endpoints_win()
-    {
-        var parsed = StorageConnectionString.Parse($"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={Key};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;");
-        Assert.Equal(new Uri("http://127.0.0.1:10000/devstoreaccount1"), parsed.BlobEndpoint);
+        var clients = AzureBlobClients.Create(new AzureBlobStorageOptions { ConnectionString = connectionString, Container = "c12" });
+        Assert.Equal(new Uri(containerUri), clients.ContainerUri);
+        Assert.Equal(new Uri(containerUri), clients.HealthProbe.Uri);
     }
 
     [Theory]
-    [InlineData("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=" + Key + ";EndpointSuffix=core.windows.net", "https://acct.blob.core.windows.net/")]
-    [InlineData("AccountName=acct;AccountKey=" + Key, "https://acct.blob.core.windows.net/")]
-    [InlineData("DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=" + Key + ";EndpointSuffix=core.chinacloudapi.cn", "https://acct.blob.core.chinacloudapi.cn/")]
-    public void Endpoint_suffix_forms_make_the_account_endpoint(string connectionString, string endpoint)
+    [InlineData("AccountName=acct;AccountKey")]
+    [InlineData("not a connection string")]
+    [InlineData("AccountName=acct;AccountKey=" + Key + ";BlobEndpoint=not a uri")]
+    public void Bad_connection_strings_fail_validation_without_echoing_the_key(string connectionString)
     {
-        var parsed = StorageConnectionString.Parse(connectionString);
-        Assert.Equal(new Uri(endpoint), parsed.BlobEndpoint);
-        Assert.Equal("acct", parsed.AccountName);
+        var result = new AzureBlobStorageOptionsValidator().Validate(null, new AzureBlobStorageOptions { ConnectionString = connectionString });
+        Assert.True(result.Failed);
+        var failure = Assert.Single(result.Failures!);
+        Assert.Contains("ConnectionString is invalid", failure, StringComparison.Ordinal);
+        Assert.DoesNotContain(Key, failure, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("AccountName=acct", "AccountKey is missing")]
-    [InlineData("AccountKey=" + Key, "AccountName is missing")]
-    [InlineData("AccountName=acct;AccountKey=not base64!", "not base64")]
-    [InlineData("BlobEndpoint=https://acct.blob.core.windows.net;SharedAccessSignature=sv=2021", "SAS")]
-    [InlineData("AccountName=acct;AccountKey=" + Key + ";BlobEndpoint=ftp://x", "BlobEndpoint")]
-    public void Bad_connection_strings_say_what_is_wrong(string connectionString, string reason)
+    [Fact]
+    public void Transfer_options_follow_block_size_and_upload_concurrency()
     {
-        Assert.False(StorageConnectionString.TryParse(connectionString, out _, out var error));
-        Assert.Contains(reason, error, StringComparison.Ordinal);
-        Assert.DoesNotContain(Key, error, StringComparison.Ordinal);
+        var clients = AzureBlobClients.Create(new AzureBlobStorageOptions { ConnectionString = "UseDevelopmentStorage=true", BlockSize = 65536, UploadConcurrency = 3 });
+        Assert.Equal(65536, clients.Transfer.InitialTransferSize);
+        Assert.Equal(65536, clients.Transfer.MaximumTransferSize);
+        Assert.Equal(3, clients.Transfer.MaximumConcurrency);
+
+        var validator = new AzureBlobStorageOptionsValidator();
+        Assert.True(validator.Validate(null, new AzureBlobStorageOptions { ConnectionString = "UseDevelopmentStorage=true", UploadConcurrency = 0 }).Failed);
+        Assert.True(validator.Validate(null, new AzureBlobStorageOptions { ConnectionString = "UseDevelopmentStorage=true", UploadConcurrency = 17 }).Failed);
+    }
+
+    [Fact]
+    public async Task Entra_id_requests_carry_the_credential_bearer_token_over_https()
+    {
+        // No Entra ID here: a TokenCredential hands out a fixed token and the transport answers like a service
+        // without the container, recording what was sent. This checks how the client is built, not Azure.
+        var transport = new RecordingTransport();
+        var credential = new FixedTokenCredential("token-123");
+        var store = new AzureBlobObjectStore(
+            AzureBlobClients.Create(new AzureBlobStorageOptions { ServiceUri = new Uri("https://acct.blob.core.windows.net/"), Container = "mirror" }, credential, new HttpClientTransport(transport)));
+
+        var health = await store.CheckHealthAsync(CancellationToken.None);
+
+        Assert.False(health.Healthy);
+        Assert.Contains("404 ContainerNotFound", health.Detail, StringComparison.Ordinal);
+        var request = Assert.Single(transport.Requests);
+        Assert.Equal("https://acct.blob.core.windows.net/mirror?restype=container", request.Uri);
+        Assert.Equal("Bearer token-123", request.Authorization);
+        Assert.Equal(["https://storage.azure.com/.default"], credential.Scopes.Distinct());
+    }
+
+    [Fact]
+    public void Entra_id_without_a_credential_builds_default_azure_credential()
+    {
+        var clients = AzureBlobClients.Create(new AzureBlobStorageOptions { ServiceUri = new Uri("https://acct.blob.core.windows.net"), ManagedIdentityClientId = "00000000-0000-0000-0000-000000000001" });
+        Assert.Equal(new Uri("https://acct.blob.core.windows.net/orleanscrates"), clients.ContainerUri);
+        Assert.Equal("acct", clients.Container.AccountName);
+        Assert.False(clients.Container.CanGenerateSasUri); // no shared key anywhere on this path
     }
 
     [Theory]
@@ -134,26 +162,38 @@ public sealed class OptionsTests
         Assert.Contains(error.Failures, f => f.Contains("Container 'x'", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public void Path_style_endpoints_name_the_account_twice_in_the_signed_resource()
+    private sealed class FixedTokenCredential(string token) : TokenCredential
     {
-        var request = HttpPipelineBuilder.Build(new TestClientOptions()).CreateRequest();
-        request.Method = RequestMethod.Put;
-        request.Uri.Reset(new Uri("http://127.0.0.1:10000/devstoreaccount1/container"));
-        request.Uri.AppendPath("/" + BlobRestClient.EscapeBlobName("crates/a/a-1.0.0+build.7.crate"), false);
-        request.Uri.AppendQuery("comp", "lease", true);
-        request.Headers.SetValue("x-ms-version", BlobRestClient.ServiceVersion);
-        request.Headers.SetValue("x-ms-lease-action", "acquire");
-        request.Headers.SetValue("If-None-Match", "*");
+        public List<string> Scopes { get; } = [];
 
-        var lines = SharedKeyPipelinePolicy.StringToSign("devstoreaccount1", request).Split('\n');
+        public override AccessToken GetToken(TokenRequestContext requestContext, CancellationToken cancellationToken)
+        {
+            lock (Scopes)
+            {
+                Scopes.AddRange(requestContext.Scopes);
+            }
 
-        Assert.Equal("PUT", lines[0]);
-        Assert.Equal("*", lines[9]); // If-None-Match
-        Assert.Equal(["x-ms-lease-action:acquire", "x-ms-version:2021-12-02"], lines[12..14]);
-        Assert.Equal("/devstoreaccount1/devstoreaccount1/container/crates/a/a-1.0.0%2Bbuild.7.crate", lines[14]);
-        Assert.Equal("comp:lease", lines[15]);
+            return new AccessToken(token, DateTimeOffset.UtcNow.AddHours(1));
+        }
+
+        public override ValueTask<AccessToken> GetTokenAsync(TokenRequestContext requestContext, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(GetToken(requestContext, cancellationToken));
     }
 
-    private sealed class TestClientOptions : ClientOptions;
+    private sealed class RecordingTransport : HttpMessageHandler
+    {
+        public List<(string Uri, string? Authorization)> Requests { get; } = [];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            lock (Requests)
+            {
+                Requests.Add((request.RequestUri!.ToString(), request.Headers.Authorization?.ToString()));
+            }
+
+            var response = new HttpResponseMessage(System.Net.HttpStatusCode.NotFound) { RequestMessage = request };
+            response.Headers.Add("x-ms-error-code", "ContainerNotFound");
+            return Task.FromResult(response);
+        }
+    }
 }

@@ -70,7 +70,7 @@ internal sealed class PseudoRandomStream(long length, ulong seed) : Stream
 }
 
 /// <summary>
-/// Sits between Azure.Core and the socket: records every attempt, and answers the first <c>failFirst</c> requests
+/// Sits between the Azure SDK's pipeline and the socket: records every attempt, and answers the first <c>failFirst</c> requests
 /// that match with a 503 ServerBusy of its own, without forwarding them.
 /// </summary>
 internal sealed class FaultInjectingHandler(Func<HttpRequestMessage, bool> matches, int failFirst) : DelegatingHandler(new SocketsHttpHandler())
@@ -100,21 +100,6 @@ internal sealed class FaultInjectingHandler(Func<HttpRequestMessage, bool> match
         }
 
         return response;
-    }
-}
-
-/// <summary>A clock that moves forward by <c>step</c> every time it is read, so consecutive signatures differ.</summary>
-internal sealed class SteppingTimeProvider(TimeSpan step) : TimeProvider
-{
-    private DateTimeOffset _now = DateTimeOffset.UtcNow;
-
-    public override DateTimeOffset GetUtcNow()
-    {
-        lock (this)
-        {
-            _now += step;
-            return _now;
-        }
     }
 }
 
