@@ -30,7 +30,9 @@ internal static class PrivateCommands
     {
         public async Task<int> RunAsync(CommandOutput output, IObjectStore store, CancellationToken cancellationToken)
         {
-            var registry = new PrivateRegistry(store, NoUsers.Instance, Options.Create(new PrivateRegistryOptions()), TimeProvider.System, NullLogger<PrivateRegistry>.Instance);
+            var options = Options.Create(new PrivateRegistryOptions());
+            using var spool = new PublishSpool(options, NullLogger<PublishSpool>.Instance); // unused by a release: it spools nothing
+            var registry = new PrivateRegistry(store, NoUsers.Instance, spool, options, TimeProvider.System, NullLogger<PrivateRegistry>.Instance);
             var outcome = await registry.ReleaseNameAsync(Name, DeleteVersions, cancellationToken);
             if (!outcome.Succeeded)
             {
