@@ -49,7 +49,8 @@ public sealed record IndexLine(string Name, string Version, string Checksum, boo
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            return null; // malformed JSON, or a string that is not UTF-8 (GetString cannot transcode it)
+            // InvalidOperationException: a string that is not valid UTF-8 (the reader checks only when asked for it).
+            return null;
         }
 
         return name is null || version is null || checksum is null || !Sha256Hex.IsValid(checksum)

@@ -11,18 +11,21 @@ public sealed class UpstreamOptions
     /// <summary>A short name for logs and health output; defaults to the index host.</summary>
     public string? Name { get; set; }
 
-    /// <summary>Connect and response-header timeout, and the longest a download may go without receiving a byte.</summary>
+    /// <summary>
+    /// Connect and response-header timeout, the longest a download may go without receiving a byte (and the grace
+    /// before <see cref="MinBytesPerSecond"/> applies), and the time a whole index file may take.
+    /// </summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// The slowest average rate a body (index file or download) may arrive at, in bytes per second, after a grace of
-    /// <see cref="Timeout"/> from its response headers; slower transfers fail over to the next upstream. 0 turns the
+    /// The slowest average rate a download may arrive at, in bytes per second, after a grace of <see cref="Timeout"/>
+    /// from its response headers; slower transfers fail over to the next upstream. 0 turns the
     /// rate rule off (the <see cref="TransferDeadline"/> still holds).
     /// </summary>
     public long MinBytesPerSecond { get; set; } = 64 * 1024;
 
     /// <summary>
-    /// The longest one body may take from its response headers to its last byte, whatever its rate. Default:
+    /// The longest one download may take from its response headers to its last byte, whatever its rate. Default:
     /// <see cref="Timeout"/> plus the time a <c>Mirror:MaxCrateBytes</c> file takes at <see cref="MinBytesPerSecond"/>
     /// (30 s + 64 MiB at 64 KiB/s ≈ 17.5 min); a smaller file at the minimum rate is cut off far sooner by the rate rule.
     /// </summary>
