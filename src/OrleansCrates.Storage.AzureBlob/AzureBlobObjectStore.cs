@@ -62,9 +62,6 @@ public sealed partial class AzureBlobObjectStore : IObjectStore
         return created;
     }
 
-    /// <summary>A lease client sharing this store's connection, for cluster-wide locks on blobs of this container.</summary>
-    public AzureBlobLeaseClient CreateLeaseClient() => new(_client);
-
     public Task<StoredObject?> OpenReadOrNullAsync(string key, CancellationToken cancellationToken)
     {
         ObjectKey.Validate(key);

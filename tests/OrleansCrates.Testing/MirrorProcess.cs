@@ -95,6 +95,10 @@ public sealed class MirrorProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Logging__Console__FormatterName"] = "simple";
         start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        start.Environment["Logging__LogLevel__Orleans"] = "Warning";
+        // Every process is a silo: tests run in parallel, so each gets free silo and gateway ports unless told otherwise.
+        start.Environment["Cluster__SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["Cluster__GatewayPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
@@ -142,6 +146,14 @@ public sealed class MirrorProcess : IAsyncDisposable
             throw new InvalidOperationException(
                 $"Expected the mirror to print '{ListeningMarker}<url>' within 60 s; it said:\n{mirror.Output}", e);
         }
+    }
+
+    /// <summary>A TCP port nobody listens on right now (the OS picks it), for a silo or gateway.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Kills the process at once, as a crash would (no graceful shutdown).</summary>

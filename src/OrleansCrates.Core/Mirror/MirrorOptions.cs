@@ -59,6 +59,18 @@ public sealed class MirrorOptions
     /// </summary>
     public bool KeepDeleted { get; set; } = true;
 
+    /// <summary>
+    /// The largest crate file this mirror downloads (default 1 GiB); a bigger upstream transfer is rejected. It also sets
+    /// how long a request may wait for a cold download in the cluster (<see cref="ColdFetchDeadline"/>).
+    /// </summary>
+    public long MaxCrateBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>
+    /// How long a request waits for the crate's owner (its grain) to get a cold file into storage before it answers
+    /// 503 with Retry-After: <see cref="MaxCrateBytes"/> at 1 MiB/s, and never less than two minutes.
+    /// </summary>
+    public TimeSpan ColdFetchDeadline => TimeSpan.FromSeconds(Math.Max(120, MaxCrateBytes / (1024.0 * 1024)));
+
     /// <summary>Curation: allow and deny lists and approval mode (<c>Mirror:Policy</c>).</summary>
     public PolicyOptions Policy { get; set; } = new();
 }
