@@ -31,6 +31,9 @@ public enum CrateIndexState
 
     /// <summary>Upstream failed and nothing is stored: retry later.</summary>
     Unavailable,
+
+    /// <summary>The grain's silo is shutting down: call again (the next activation is elsewhere).</summary>
+    OwnerUnavailable,
 }
 
 /// <summary>

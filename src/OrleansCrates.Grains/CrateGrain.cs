@@ -21,9 +21,32 @@ internal sealed class CrateGrain(CrateCoordinator coordinator) : Grain, ICrateGr
 
     private CrateOwner Owner => _owner ??= new CrateOwner(CrateName.Parse(this.GetPrimaryKeyString()), coordinator, coordinator.Time);
 
-    public async Task<CrateIndexReply> GetIndexAsync(TimeSpan? maxAge, CancellationToken cancellationToken) =>
-        CrateReplies.From(await Owner.GetIndexAsync(maxAge).WaitAsync(cancellationToken));
+    public async Task<CrateIndexReply> GetIndexAsync(TimeSpan? maxAge, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = CrateReplies.From(await Owner.GetIndexAsync(maxAge).WaitAsync(cancellationToken));
+            return reply.State == CrateIndexState.Unavailable && coordinator.IsStopping ? Leaving(reply) : reply;
+        }
+        catch (OperationCanceledException) when (coordinator.IsStopping && !cancellationToken.IsCancellationRequested)
+        {
+            return new CrateIndexReply(CrateIndexState.OwnerUnavailable, null, default, "the crate's silo is shutting down", null);
+        }
+    }
 
-    public async Task<CrateFileReply> EnsureStoredAsync(string version, CancellationToken cancellationToken) =>
-        CrateReplies.From(await Owner.EnsureStoredAsync(version).WaitAsync(cancellationToken));
+    public async Task<CrateFileReply> EnsureStoredAsync(string version, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reply = CrateReplies.From(await Owner.EnsureStoredAsync(version).WaitAsync(cancellationToken));
+            return reply.State != CrateFileState.Found && coordinator.IsStopping ? reply with { State = CrateFileState.OwnerUnavailable } : reply;
+        }
+        catch (OperationCanceledException) when (coordinator.IsStopping && !cancellationToken.IsCancellationRequested)
+        {
+            return new CrateFileReply(CrateFileState.OwnerUnavailable, "the crate's silo is shutting down", null, false);
+        }
+    }
+
+    /// <summary>A failure while this silo shuts down says nothing about upstream: the caller asks the next activation.</summary>
+    private static CrateIndexReply Leaving(CrateIndexReply reply) => reply with { State = CrateIndexState.OwnerUnavailable };
 }

@@ -23,10 +23,13 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
 
+    /// <summary>Calls that failed in an unexpected way are made again at most this often (the work is idempotent; a bug is not retried for long).</summary>
+    private const int MaxUnexpectedFailures = 3;
+
     public Task<IndexRefresh> RefreshIndexAsync(CrateName name, TimeSpan? maxAge, CancellationToken cancellationToken) =>
         CallAsync(
             name,
-            async (grain, ct) => CrateReplies.ToRefresh(await grain.GetIndexAsync(maxAge, ct)),
+            async (grain, ct) => await grain.GetIndexAsync(maxAge, ct) is { State: not CrateIndexState.OwnerUnavailable } reply ? CrateReplies.ToRefresh(reply) : null,
             IndexDeadline,
             error => new IndexRefresh(null, error, RetryAfter),
             cancellationToken);
@@ -34,23 +37,26 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
     public Task<FetchOutcome> EnsureStoredAsync(CrateName name, string version, CancellationToken cancellationToken) =>
         CallAsync(
             name,
-            async (grain, ct) => CrateReplies.ToOutcome(await grain.EnsureStoredAsync(version, ct)),
+            async (grain, ct) => await grain.EnsureStoredAsync(version, ct) is { State: not CrateFileState.OwnerUnavailable } reply ? CrateReplies.ToOutcome(reply) : null,
             options.Value.ColdFetchDeadline,
             error => new FetchOutcome(CrateFileStatus.OwnerUnavailable, $"{name} {version}: {error}", RetryAfter),
             cancellationToken);
 
+    /// <param name="call">One call; null when the grain's silo is leaving (asked again, reaching the next activation).</param>
     private async Task<T> CallAsync<T>(
         CrateName name,
-        Func<ICrateGrain, CancellationToken, Task<T>> call,
+        Func<ICrateGrain, CancellationToken, Task<T?>> call,
         TimeSpan deadline,
         Func<string, T> unavailable,
         CancellationToken cancellationToken)
+        where T : class
     {
         var grain = grains.GetGrain<ICrateGrain>(name.Lower);
         using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         overall.CancelAfter(deadline);
         var backoff = TimeSpan.FromMilliseconds(50);
         var attempts = 0;
+        var unexpected = 0;
         string last = "no answer";
         while (true)
         {
@@ -59,7 +65,12 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
             attempt.CancelAfter(AttemptTimeout);
             try
             {
-                return await call(grain, attempt.Token).WaitAsync(attempt.Token);
+                if (await call(grain, attempt.Token).WaitAsync(attempt.Token) is { } answer)
+                {
+                    return answer;
+                }
+
+                last = "the crate's silo is shutting down";
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -68,6 +79,12 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
             catch (Exception e) when (e is OrleansException or TimeoutException)
             {
                 // The silo holding the grain died or is unreachable: after it is evicted, the call reaches a new activation.
+                last = $"{e.GetType().Name}: {e.Message}";
+                LogCallFailed(logger, name.Lower, attempts, last);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && ++unexpected < MaxUnexpectedFailures)
+            {
+                // E.g. the owning silo shutting down under the work: the next call reaches an activation elsewhere.
                 last = $"{e.GetType().Name}: {e.Message}";
                 LogCallFailed(logger, name.Lower, attempts, last);
             }

@@ -18,7 +18,7 @@ public sealed class CrateGrainClusterTests
     {
         await using var upstream = await FakeUpstream.StartAsync(Graph);
         await using var cluster = await GrainCluster.StartAsync(upstream);
-        var crate = Graph.Get("abcd", "2.0.1");
+        var crate = Graph.Crates.First(c => c.Name == "MixedCase"); // the grain's key is lower-case; upstream's file name is not
         var stall = upstream.AddFault(new FaultRule { PathContains = "/download", Kind = FaultKind.Stall, Times = 1 });
 
         var first = cluster.FileAsync(1, crate.Name, crate.Version);

@@ -60,6 +60,12 @@ public sealed partial class CrateCoordinator : IDisposable
         _metrics.ObserveInFlight(FileKind.Crate, () => _fileFlights.InFlightCount);
     }
 
+    /// <summary>
+    /// This node is shutting down: its shared work is being cancelled, so a failure now says nothing about upstream
+    /// (a crate's owner answers "owner unavailable" instead, and the caller asks the crate's next activation).
+    /// </summary>
+    public bool IsStopping => _stopping.IsCancellationRequested;
+
     /// <summary>This node's clock, for the crates' owners.</summary>
     public TimeProvider Time => _time;
 
@@ -216,7 +222,9 @@ public sealed partial class CrateCoordinator : IDisposable
                 null);
         }
 
-        var fetched = await FetchCrateFileAsync(name, line, key);
+        // Upstream's file names use the crate's own spelling (the index line's), not the owner's lower-case key.
+        var spelled = CrateName.TryParse(line.Name, out var own) && own.Value.Equals(name) ? own.Value : name;
+        var fetched = await FetchCrateFileAsync(spelled, line, key);
         return fetched.Status == CrateFileStatus.Found ? FetchOutcome.Fetched : fetched;
     }
 

@@ -1,3 +1,4 @@
+using Orleans.Runtime;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Storage;
 using OrleansCrates.Upstream;
@@ -19,14 +20,16 @@ public static class HealthApi
 
     /// <summary>
     /// Storage can be reached: this node can serve correct data. 503 otherwise. Each upstream's state on this node is
-    /// listed too, for information only: an air-gapped node with a warm store is ready. Asks no upstream.
+    /// listed too, for information only: an air-gapped node with a warm store is ready. Asks no upstream. So is how
+    /// many active silos this node's view of the cluster's membership holds (<c>activeSilos</c>; itself included).
     /// </summary>
-    public static async Task<IResult> Ready(IObjectStore store, UpstreamSet upstreams, CancellationToken cancellationToken)
+    public static async Task<IResult> Ready(IObjectStore store, UpstreamSet upstreams, IClusterMembershipService membership, CancellationToken cancellationToken)
     {
         var storage = await store.CheckHealthAsync(cancellationToken);
         var body = new
         {
             status = storage.Healthy ? "ready" : "unavailable",
+            activeSilos = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active),
             storage = new { storage.Provider, storage.Healthy, storage.Detail },
             upstreams = upstreams.Status().Select(u => new
             {

@@ -25,7 +25,7 @@ public static class ServiceRegistration
         builder.AddCluster();
         var services = builder.Services;
         services.AddMirrorCore(builder.Configuration);
-        services.AddMetricsExport();
+        services.AddMetricsExport("Microsoft.Orleans"); // Orleans' own meters (activations, messaging, membership) on /metrics too
         services.AddRequestTelemetry();
 
         services.AddAccounts();
