@@ -28,7 +28,7 @@ public sealed class ClusterTests(ClusterTests.SharedAzurite azurite) : IClassFix
         Timeout = TimeSpan.FromSeconds(90),
     };
 
-    private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromMinutes(3)).Token;
+    private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
 
     public void Dispose() => _http.Dispose();
 
