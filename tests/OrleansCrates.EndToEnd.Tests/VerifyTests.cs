@@ -154,6 +154,29 @@ public sealed class VerifyTests : IDisposable
     }
 
     [Fact]
+    public async Task Verify_reports_a_claimed_private_name_without_versions()
+    {
+        var crate = CrateGraph.BuildCrate("acme-tools", "0.1.0");
+        var name = CrateName.Parse("acme-tools");
+        WriteStoreFile(RegistryKeys.Index(name), [.. crate.IndexLine, (byte)'\n']);
+        WriteStoreFile(RegistryKeys.CrateFile(name, "0.1.0", crate.Sha256), crate.CrateBytes);
+        WriteStoreFile(RegistryKeys.Meta(name), Meta("acme-tools"));
+
+        var clean = await RunAsync(null, "verify");
+        Assert.True(clean.ExitCode == 0, clean.Describe());
+
+        // What a publish killed between claiming the name and committing its first version leaves.
+        WriteStoreFile(RegistryKeys.Meta(CrateName.Parse("acme-orphan")), Meta("acme-orphan"));
+
+        var broken = await RunAsync(null, "verify", "--json");
+        Assert.True(broken.ExitCode == 1, broken.Describe());
+        Assert.Equal([("empty-claim", "acme-orphan", null)], broken.Findings());
+    }
+
+    private static byte[] Meta(string name) => System.Text.Encoding.UTF8.GetBytes(
+        $$"""{"name":"{{name}}","owners":["alice"],"created":"2026-01-01T00:00:00+00:00","updated":"2026-01-01T00:00:00+00:00"}""");
+
+    [Fact]
     public async Task Verify_lock_confirms_a_lockfiles_checksums_and_catches_a_mismatch_and_a_missing_version()
     {
         await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
