@@ -186,7 +186,8 @@ public sealed class MetricsTests : IAsyncLifetime
         {
             foreach (var line in _mirror!.Output.Split('\n'))
             {
-                if (line.StartsWith('{') && line.Contains("Revalidating the index of abcd failed", StringComparison.Ordinal))
+                // The crate's owner logs the upstream failure on its silo; the node that answered logs it with the request.
+                if (line.StartsWith('{') && line.Contains("The index of abcd is unavailable to this node", StringComparison.Ordinal))
                 {
                     found = JsonDocument.Parse(line).RootElement.Clone();
                     break;

@@ -267,6 +267,8 @@ public sealed partial class CrateCoordinator : IDisposable
             return Remember(name, refresh.Entry);
         }
 
+        // The owner logged why on its silo; this line carries the request that saw it.
+        LogIndexUnavailable(_logger, name.Value, refresh.Error ?? "unknown");
         var known = Newest(stored, cached?.Stored);
         return known is null
             ? refresh
@@ -515,6 +517,9 @@ public sealed partial class CrateCoordinator : IDisposable
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Could not read {Key} from storage: {Error}")]
     private static partial void LogStorageReadFailed(ILogger logger, string key, string error);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "The index of {Crate} is unavailable to this node: {Error}")]
+    private static partial void LogIndexUnavailable(ILogger logger, string crate, string error);
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Another writer stored the index of {Crate} first (theirs fetched {TheirsFetchedAt}); reconciled without overwriting it unseen")]
     private static partial void LogIndexWriteConflict(ILogger logger, string crate, DateTimeOffset? theirsFetchedAt);
