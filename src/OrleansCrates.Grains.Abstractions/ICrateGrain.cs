@@ -57,6 +57,9 @@ public enum CrateFileState
     UpstreamUnavailable,
     IndexUnavailable,
     OwnerUnavailable,
+
+    /// <summary>Upstream delivered, but storage could not take the file (full disk, quota): a storage failure (503), not upstream's.</summary>
+    StorageUnavailable,
 }
 
 /// <summary>Whether one version's file is now in storage, and if not, why; <c>FromUpstream</c> when this flight downloaded it.</summary>
