@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need, then `dotnet test`.
-# Needs: the .NET 10 SDK, cargo (rustup's default toolchain), node + npm (and Debian's chromium, installed here as root). Prints one closing line:
+# Needs: the .NET 10 SDK, cargo (rustup's default toolchain), node + npm (and Debian's chromium and redis-server, installed here as root). Prints one closing line:
 #   tests: N passed, N failed, N skipped
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,6 +26,15 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "warning: /usr/bin/chromium is missing and this is not root: the dashboard test will fail (apt-get install -y chromium)" >&2
+  fi
+fi
+
+# Cluster tests: Debian's redis-server holds the Orleans membership table of the multi-process clusters the tests start.
+if [ ! -x /usr/bin/redis-server ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "warning: /usr/bin/redis-server is missing and this is not root: the cluster tests will fail (apt-get install -y redis-server)" >&2
   fi
 fi
 

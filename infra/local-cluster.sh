@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# A cluster on one machine: Azurite (Blob Storage emulator), N server nodes sharing it, and nginx balancing across
-# them round-robin. Ctrl-C stops everything it started.
+# A cluster on one machine: Redis (the Orleans membership table), Azurite (Blob Storage emulator), N server nodes —
+# silos of one Orleans cluster — sharing both, and nginx balancing across them round-robin. Ctrl-C stops everything
+# it started (the nodes first, then Redis: silos cannot leave cleanly without their membership table).
 #
 #   infra/local-cluster.sh [--nodes N] [--port LB_PORT] [--upstream INDEX_URL] [--no-build] [--smoke]
 #
 #   --nodes N        nodes to start (default 3), on ports LB_PORT+1 … LB_PORT+N
-#   --port P         the load balancer's port (default 8080); Azurite listens on P+100
+#   --port P         the load balancer's port (default 8080); Azurite listens on P+100, Redis on P+200, and node i's
+#                    silo and gateway on P+300+i and P+400+i
 #   --upstream URL   the upstream sparse index (default https://index.crates.io/)
 #   --no-build       use the existing Release build
 #   --smoke          start, check every node answers through the load balancer, then stop (for CI and trying it out)
 #
-# Needs: the .NET 10 SDK, node/npm (Azurite, installed into tests/azurite on first use), nginx (apt-get install nginx).
+# Needs: the .NET 10 SDK, node/npm (Azurite, installed into tests/azurite on first use), nginx and redis-server
+# (apt-get install nginx redis-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -23,20 +26,24 @@ while [ $# -gt 0 ]; do
     --upstream) upstream=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --smoke) smoke=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 azurite_port=$((port + 100))
+redis_port=$((port + 200))
 work=$(mktemp -d "${TMPDIR:-/tmp}/orleanscrates-cluster.XXXXXX")
 pids=()
 
 stop() {
   trap - INT TERM EXIT
   echo "stopping…"
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Newest first: nginx, the nodes, then Azurite and Redis.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
   if [ -n "${keep_logs:-}" ]; then
     rm -rf "$work/azurite"
   else
@@ -61,6 +68,7 @@ wait_for() { # URL SECONDS NAME LOG
 
 command -v nginx >/dev/null || { echo "nginx is needed: apt-get install nginx" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is needed: apt-get install curl" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "redis-server is needed: apt-get install redis-server" >&2; exit 1; }
 if [ ! -x tests/azurite/node_modules/.bin/azurite-blob ]; then
   npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error
 fi
@@ -83,6 +91,15 @@ until grep -q "successfully listens on" "$work/azurite.log"; do
   sleep 0.3
 done
 
+# Redis: the cluster's membership table (in production it must be durable: persistence on; here it lives in $work).
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --appendonly yes >"$work/redis.log" 2>&1 &
+pids+=($!)
+deadline=$((SECONDS + 30))
+until grep -q "Ready to accept connections" "$work/redis.log"; do
+  [ $SECONDS -lt $deadline ] || { echo "Redis did not start:" >&2; cat "$work/redis.log" >&2; exit 1; }
+  sleep 0.2
+done
+
 # The nodes: stateless, configured only through the environment, exactly as in a container.
 servers=""
 for i in $(seq 1 "$nodes"); do
@@ -92,6 +109,11 @@ for i in $(seq 1 "$nodes"); do
   Mirror__Upstreams__0__IndexUrl="$upstream" \
   Mirror__PublicUrl="http://127.0.0.1:$port" \
   Alerts__NodeName="node-$i" \
+  Cluster__Provider=Redis \
+  Cluster__Redis__ConnectionString="127.0.0.1:$redis_port" \
+  Cluster__AdvertisedAddress=127.0.0.1 \
+  Cluster__SiloPort=$((port + 300 + i)) \
+  Cluster__GatewayPort=$((port + 400 + i)) \
   ASPNETCORE_ENVIRONMENT=Production \
     dotnet "$repo/$dll" --urls "http://127.0.0.1:$node_port" >"$work/node-$i.log" 2>&1 &
   pids+=($!)
@@ -141,7 +163,7 @@ wait_for "http://127.0.0.1:$port/health/ready" 20 nginx "$work/nginx/error.log"
 
 cat <<INFO
 
-OrleansCrates cluster: $nodes nodes behind http://127.0.0.1:$port/ (Azurite on 127.0.0.1:$azurite_port, logs in $work)
+OrleansCrates cluster: $nodes nodes behind http://127.0.0.1:$port/ (Azurite on 127.0.0.1:$azurite_port, Redis on 127.0.0.1:$redis_port, logs in $work)
 Point cargo at it (~/.cargo/config.toml or .cargo/config.toml):
 
 [source.crates-io]
@@ -163,7 +185,15 @@ if [ "$smoke" = 1 ]; then
     echo "smoke: FAILED, the load balancer reached ${#seen[@]} of $nodes nodes: ${!seen[*]}" >&2
     exit 1
   fi
-  echo "smoke: OK, the load balancer reached all $nodes nodes: ${!seen[*]}"
+  # Every node sees every silo (membership converges in seconds).
+  for i in $(seq 1 "$nodes"); do
+    deadline=$((SECONDS + 60))
+    until curl -fsS "http://127.0.0.1:$((port + i))/health/ready" | grep -q "\"activeSilos\":$nodes[,}]"; do
+      [ $SECONDS -lt $deadline ] || { echo "smoke: FAILED, node-$i does not see $nodes active silos" >&2; exit 1; }
+      sleep 0.3
+    done
+  done
+  echo "smoke: OK, the load balancer reached all $nodes nodes: ${!seen[*]}; each sees $nodes active silos"
   exit 0
 fi
 

@@ -21,6 +21,7 @@ app.UseRequestTelemetry(); // outermost: X-Request-Id and request metrics see th
 app.UseOrleansCratesErrorHandling();
 app.UseTrafficStatistics();
 app.MapHealthApi();
+app.MapClusterApi();
 app.MapMetricsApi();
 app.MapMirrorApi();
 app.MapPrivateRegistryApi();

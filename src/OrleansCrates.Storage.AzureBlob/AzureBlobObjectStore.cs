@@ -70,9 +70,6 @@ public sealed partial class AzureBlobObjectStore : IObjectStore
         }
     }
 
-    /// <summary>A lease client sharing this store's connection, for cluster-wide locks on blobs of this container.</summary>
-    public AzureBlobLeaseClient CreateLeaseClient() => new(_clients);
-
     public async Task<StoredObject?> OpenReadOrNullAsync(string key, CancellationToken cancellationToken)
     {
         ObjectKey.Validate(key);

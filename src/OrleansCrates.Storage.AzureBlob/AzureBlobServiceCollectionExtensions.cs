@@ -9,8 +9,7 @@ namespace OrleansCrates.Storage.AzureBlob;
 public static class AzureBlobServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="AzureBlobObjectStore"/> as the <see cref="IObjectStore"/> and an
-    /// <see cref="AzureBlobLeaseClient"/> sharing its connection, with options bound from <c>Storage:AzureBlob</c> and
+    /// Registers <see cref="AzureBlobObjectStore"/> as the <see cref="IObjectStore"/>, with options bound from <c>Storage:AzureBlob</c> and
     /// validated on start. Call <see cref="AzureBlobObjectStore.EnsureContainerAsync"/> once at start-up.
     /// </summary>
     public static IServiceCollection AddAzureBlobObjectStore(this IServiceCollection services, IConfiguration configuration)
@@ -27,7 +26,6 @@ public static class AzureBlobServiceCollectionExtensions
         services.TryAddSingleton(provider => new AzureBlobObjectStore(
             provider.GetRequiredService<AzureBlobClients>(),
             provider.GetRequiredService<ILogger<AzureBlobObjectStore>>()));
-        services.TryAddSingleton(provider => new AzureBlobLeaseClient(provider.GetRequiredService<AzureBlobClients>()));
         services.AddSingleton<IObjectStore>(provider => provider.GetRequiredService<AzureBlobObjectStore>());
         return services;
     }

@@ -27,7 +27,7 @@ public sealed class UpstreamOptions
     /// <summary>
     /// The longest one download may take from its response headers to its last byte, whatever its rate. Default:
     /// <see cref="Timeout"/> plus the time a <c>Mirror:MaxCrateBytes</c> file takes at <see cref="MinBytesPerSecond"/>
-    /// (30 s + 64 MiB at 64 KiB/s ≈ 17.5 min); a smaller file at the minimum rate is cut off far sooner by the rate rule.
+    /// (30 s + 1 GiB at 64 KiB/s ≈ 4.6 h); a smaller file at the minimum rate is cut off far sooner by the rate rule.
     /// </summary>
     public TimeSpan? TransferDeadline { get; set; }
 
@@ -74,7 +74,7 @@ public sealed class UpstreamPolicy
     /// <summary>The largest crate file expected from an upstream (<c>Mirror:MaxCrateBytes</c>); scales the default transfer deadline.</summary>
     public long MaxCrateBytes { get; set; } = DefaultMaxCrateBytes;
 
-    public const long DefaultMaxCrateBytes = 64L * 1024 * 1024;
+    public const long DefaultMaxCrateBytes = 1024L * 1024 * 1024;
 }
 
 /// <summary>

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using OrleansCrates.Core.Coordination;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Storage;
@@ -42,7 +41,7 @@ public sealed class FailoverHarness : IAsyncDisposable
         var options = Options.Create(mirror);
         Upstreams = new UpstreamSet(options, Clock, NullLoggerFactory.Instance);
         Coordinator = new CrateCoordinator(
-            Store, new FileSystemLeaseProvider(Store), Upstreams, options, Options.Create(new ClusterOptions()), Clock, _lifetime, NullLogger<CrateCoordinator>.Instance);
+            Store, Upstreams, options, Clock, _lifetime, NullLogger<CrateCoordinator>.Instance);
     }
 
     public IReadOnlyList<FakeUpstream> Fakes { get; }

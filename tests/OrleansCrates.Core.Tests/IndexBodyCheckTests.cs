@@ -142,6 +142,6 @@ public sealed class IndexBodyCheckTests
         Assert.Contains("deadline", limit, StringComparison.Ordinal);
 
         var defaults = new UpstreamOptions().ResolveTransferLimits(UpstreamPolicy.DefaultMaxCrateBytes);
-        Assert.Equal(TimeSpan.FromSeconds(30) + TimeSpan.FromSeconds(1024), defaults.Deadline); // 64 MiB at 64 KiB/s, plus the grace
+        Assert.Equal(TimeSpan.FromSeconds(30) + TimeSpan.FromSeconds(16384), defaults.Deadline); // 1 GiB at 64 KiB/s, plus the grace
     }
 }

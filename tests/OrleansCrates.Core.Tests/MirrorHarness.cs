@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using OrleansCrates.Core.Coordination;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Storage.FileSystem;
@@ -35,7 +34,7 @@ public sealed class MirrorHarness : IAsyncDisposable
         });
         _upstreams = new UpstreamSet(options, clock, NullLoggerFactory.Instance);
         Coordinator = new CrateCoordinator(
-            Counting, new FileSystemLeaseProvider(Store), _upstreams, options, Options.Create(new ClusterOptions()), clock, _lifetime, NullLogger<CrateCoordinator>.Instance);
+            Counting, _upstreams, options, clock, _lifetime, NullLogger<CrateCoordinator>.Instance);
     }
 
     public FakeUpstream Upstream { get; }

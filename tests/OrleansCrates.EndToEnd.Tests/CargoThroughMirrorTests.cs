@@ -2,7 +2,10 @@ using OrleansCrates.Testing;
 
 namespace OrleansCrates.EndToEnd.Tests;
 
-/// <summary>The real cargo, pointed at a real mirror process by source replacement, against the fake upstream.</summary>
+/// <summary>
+/// The real cargo, pointed at a real mirror process (a one-silo cluster) or a Redis-clustered pair by source
+/// replacement, against the fake upstream.
+/// </summary>
 public sealed class CargoThroughMirrorTests : IDisposable
 {
     private const string CratesIoSource = "registry+https://github.com/rust-lang/crates.io-index";
@@ -78,6 +81,35 @@ public sealed class CargoThroughMirrorTests : IDisposable
             Assert.All(Graph.ExpectedLockedCrates, c => Assert.Equal(1, upstream.Downloads(c.Name, c.Version)));
             var checksums = projects.Select(p => p.LockfileChecksums()).ToList();
             Assert.All(checksums, c => Assert.Equal(checksums[0], c));
+        }
+        finally
+        {
+            projects.ForEach(p => p.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task Cargo_builds_through_a_redis_clustered_pair_with_one_upstream_download_per_file()
+    {
+        var ct = Deadline();
+        await using var redis = await RedisProcess.StartAsync(ct);
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: ct);
+        await using var pair = await MirrorCluster.StartAsync(2, upstream.IndexUrl, ClusterStorage.FileSystem(Path.Combine(_sandbox, "store")), redis, cancellationToken: ct);
+        await pair.WaitForActiveSilosAsync(pair[0], 2, ct);
+        var projects = Enumerable.Range(0, 4).Select(i => CargoProject.Create(pair[i % 2].IndexUrl, Graph)).ToList();
+        try
+        {
+            await Task.WhenAll(projects.Select(async (p, i) =>
+            {
+                await CargoAsync(p, pair[i % 2], ct, "generate-lockfile");
+                await CargoAsync(p, pair[i % 2], ct, "fetch");
+            }));
+            await CargoAsync(projects[1], pair[1], ct, "build", "--offline");
+
+            Assert.All(Graph.ExpectedLockedCrates, c => Assert.Equal(1, upstream.Downloads(c.Name, c.Version)));
+            var checksums = projects.Select(p => p.LockfileChecksums()).ToList();
+            Assert.All(checksums, c => Assert.Equal(checksums[0], c));
+            Assert.All(projects[0].LockfilePackages().Where(p => p.Checksum is not null), p => Assert.Equal(Graph.Get(p.Name, p.Version).Sha256, p.Checksum));
         }
         finally
         {

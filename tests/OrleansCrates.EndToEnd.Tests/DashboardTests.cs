@@ -101,6 +101,10 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal("off", root.GetProperty("approvals").GetString());
         Assert.Contains(_mirror.BaseUri.ToString().TrimEnd('/') + "/index/", root.GetProperty("cargoConfig").GetString(), StringComparison.Ordinal);
         Assert.Equal(2, root.GetProperty("mirrors").GetArrayLength());
+        var silo = Assert.Single(root.GetProperty("silos").EnumerateArray()).GetString()!; // this node, a one-silo cluster
+        Assert.Contains("(this node)", silo, StringComparison.Ordinal);
+        Assert.StartsWith("1 active silo, ", root.GetProperty("clusterSummary").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(", 0 crate grains", root.GetProperty("clusterSummary").GetString(), StringComparison.Ordinal); // the downloaded crate's grain
         Assert.True(File.Exists(screenshot) && new FileInfo(screenshot).Length > 10_000, $"Expected a screenshot at {screenshot}");
     }
 

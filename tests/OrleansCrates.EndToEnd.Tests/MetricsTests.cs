@@ -126,6 +126,27 @@ public sealed class MetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Orleans_meters_are_on_metrics_and_ready_health_counts_the_active_silos()
+    {
+        await StartMirrorAsync();
+        var crate = Graph.Get("abc", "1.1.0");
+        using (var response = await _http.GetAsync(Url($"crates/{crate.Name}/{crate.Version}/download")))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode); // a crate grain was activated for it
+        }
+
+        var scrape = await ScrapeAsync();
+        var orleans = scrape.Types.Keys.Where(k => k.StartsWith("orleans_", StringComparison.Ordinal)).ToList();
+        Assert.True(
+            orleans.Any(k => k.Contains("activation", StringComparison.Ordinal)),
+            $"expected Orleans' own meters (Microsoft.Orleans), activations among them, on /metrics; its orleans_* families: {string.Join(", ", orleans)}");
+
+        using var ready = JsonDocument.Parse(await _http.GetStringAsync(Url("health/ready")));
+        Assert.Equal("ready", ready.RootElement.GetProperty("status").GetString());
+        Assert.Equal(1, ready.RootElement.GetProperty("activeSilos").GetInt32()); // under Localhost, this process is its own cluster
+    }
+
+    [Fact]
     public async Task Responses_carry_a_request_id_echoing_a_valid_one()
     {
         await StartMirrorAsync();
@@ -165,7 +186,8 @@ public sealed class MetricsTests : IAsyncLifetime
         {
             foreach (var line in _mirror!.Output.Split('\n'))
             {
-                if (line.StartsWith('{') && line.Contains("Revalidating the index of abcd failed", StringComparison.Ordinal))
+                // The crate's owner logs the upstream failure on its silo; the node that answered logs it with the request.
+                if (line.StartsWith('{') && line.Contains("The index of abcd is unavailable to this node", StringComparison.Ordinal))
                 {
                     found = JsonDocument.Parse(line).RootElement.Clone();
                     break;

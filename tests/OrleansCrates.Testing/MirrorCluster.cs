@@ -53,8 +53,10 @@ public sealed class ClusterStorage
 
 /// <summary>
 /// Several real <see cref="MirrorProcess"/> nodes sharing one store and one upstream, each on its own port, each with a
-/// temp folder of its own (used as the storage root only with FileSystem storage). Disposal kills every node and
-/// deletes the folders. <see cref="Output"/> gathers every node's output for failure messages.
+/// temp folder of its own (used as the storage root only with FileSystem storage). Started with a
+/// <see cref="RedisProcess"/>, the nodes are silos of one Orleans cluster (a cluster id of their own on that Redis);
+/// without one, each is a one-silo cluster of its own. Disposal kills every node and deletes the folders.
+/// <see cref="Output"/> gathers every node's output for failure messages.
 /// </summary>
 public sealed class MirrorCluster : IAsyncDisposable
 {
@@ -112,8 +114,27 @@ public sealed class MirrorCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts <paramref name="nodes"/> nodes at once as silos of one new cluster on <paramref name="redis"/>, else as <see cref="StartAsync(int, string, ClusterStorage, IReadOnlyDictionary{string, string}?, CancellationToken)"/>.</summary>
+    public static Task<MirrorCluster> StartAsync(
+        int nodes,
+        string upstreamIndexUrl,
+        ClusterStorage storage,
+        RedisProcess redis,
+        IReadOnlyDictionary<string, string>? environment = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        var settings = new Dictionary<string, string>(redis.ClusterSettings("test-" + Guid.NewGuid().ToString("N")[..12]));
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
+
+        return StartAsync(nodes, upstreamIndexUrl, storage, settings, cancellationToken);
+    }
+
     /// <summary>
-    /// Starts <paramref name="nodes"/> nodes at once on <paramref name="storage"/> with upstream
+    /// Starts <paramref name="nodes"/> nodes one after another on <paramref name="storage"/> with upstream
     /// <paramref name="upstreamIndexUrl"/> and the extra <paramref name="environment"/>, and waits until each says
     /// <c>/health/ready</c> 200 (its storage is reachable).
     /// </summary>
@@ -130,7 +151,12 @@ public sealed class MirrorCluster : IAsyncDisposable
         var cluster = new MirrorCluster(upstreamIndexUrl, storage, environment ?? new Dictionary<string, string>());
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, nodes).Select(_ => cluster.StartNodeAsync(cancellationToken)));
+            // One after another: silos joining at once on a busy machine can take far longer than one by one.
+            for (var i = 0; i < nodes; i++)
+            {
+                await cluster.StartNodeAsync(cancellationToken);
+            }
+
             return cluster;
         }
         catch
@@ -199,6 +225,39 @@ public sealed class MirrorCluster : IAsyncDisposable
 
             // Readiness is the node's own state (its storage became reachable); there is nothing to await but polling.
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+    }
+
+    /// <summary>How many active silos <paramref name="node"/> sees (<c>activeSilos</c> in its <c>/health/ready</c>), or null if it does not answer.</summary>
+    public async Task<int?> ActiveSilosAsync(MirrorProcess node, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        try
+        {
+            using var response = await _probe.GetAsync(new Uri(node.BaseUri, "health/ready"), cancellationToken);
+            using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            return json.RootElement.TryGetProperty("activeSilos", out var silos) ? silos.GetInt32() : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Polls until <paramref name="node"/> sees <paramref name="expected"/> active silos (at most 60 s; membership converges in seconds).</summary>
+    public async Task WaitForActiveSilosAsync(MirrorProcess node, int expected, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + ReadyTimeout;
+        int? seen;
+        while ((seen = await ActiveSilosAsync(node, cancellationToken)) != expected)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Expected node {node.BaseUri} to see {expected} active silos within {ReadyTimeout.TotalSeconds:0} s; it sees {seen}. Output:\n{Output}");
+            }
+
+            // Membership is the cluster's own state; there is nothing to await but polling.
+            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
         }
     }
 

@@ -11,6 +11,7 @@ namespace OrleansCrates.Testing;
 public sealed class MirrorProcess : IAsyncDisposable
 {
     private const string ListeningMarker = "Now listening on: ";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
@@ -95,6 +96,9 @@ public sealed class MirrorProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Logging__Console__FormatterName"] = "simple";
         start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        // Every process is a silo: tests run in parallel, so each gets free silo and gateway ports unless told otherwise.
+        start.Environment["Cluster__SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["Cluster__GatewayPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
@@ -133,15 +137,39 @@ public sealed class MirrorProcess : IAsyncDisposable
 
         try
         {
-            mirror.BaseUri = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            // Generous: a silo joining a cluster on a machine starved of CPU can take most of a minute.
+            mirror.BaseUri = await listening.Task.WaitAsync(StartTimeout, cancellationToken);
             return mirror;
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
             await mirror.DisposeAsync();
             throw new InvalidOperationException(
-                $"Expected the mirror to print '{ListeningMarker}<url>' within 60 s; it said:\n{mirror.Output}", e);
+                $"Expected the mirror to print '{ListeningMarker}<url>' within {StartTimeout.TotalSeconds:0} s; it said:\n{mirror.Output}", e);
         }
+    }
+
+    /// <summary>A TCP port nobody listens on right now (the OS picks it), for a silo or gateway.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Sends SIGTERM (what Kubernetes and systemd send) and waits until the process has exited; returns its exit code.</summary>
+    public async Task<int> TerminateAsync(CancellationToken cancellationToken = default)
+    {
+        Signal("TERM");
+        await _process.WaitForExitAsync(cancellationToken);
+        return _process.ExitCode;
+    }
+
+    /// <summary>Sends a signal by name (TERM, STOP, CONT) with kill(1).</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
+        kill.WaitForExit();
     }
 
     /// <summary>Kills the process at once, as a crash would (no graceful shutdown).</summary>

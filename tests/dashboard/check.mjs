@@ -52,6 +52,8 @@ try {
     errors: await page.$$eval("#errors tbody tr", (rows) => rows.length),
     mirrors: await page.$$eval("#mirrors tbody tr", (rows) => rows.map((r) => r.textContent.trim())),
     upstreams: await page.$$eval("#upstreams tbody tr", (rows) => rows.length),
+    silos: await page.$$eval("#silos tbody tr", (rows) => rows.map((r) => r.textContent.trim())),
+    clusterSummary: await text("cluster-summary"),
     cargoConfig: await text("cargo-config"),
   };
   if (result.storage !== "ready") problems.push("storage shows " + result.storage);

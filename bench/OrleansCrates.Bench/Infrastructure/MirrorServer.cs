@@ -54,6 +54,9 @@ internal sealed partial class MirrorServer : IAsyncDisposable
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["ASPNETCORE_URLS"] = null,
+            // Every server is an Orleans silo: free silo and gateway ports, so several run side by side.
+            ["Cluster__SiloPort"] = OrleansCrates.Testing.MirrorProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Cluster__GatewayPort"] = OrleansCrates.Testing.MirrorProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in extraEnvironment)
         {

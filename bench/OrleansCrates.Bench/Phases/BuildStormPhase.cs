@@ -54,11 +54,31 @@ internal sealed class BuildStormPhase(BenchOptions options, BenchReport report, 
         int nodeCount,
         CancellationToken cancellationToken)
     {
+        // The nodes are silos of one Orleans cluster on a Redis of its own (stopped after them).
+        await using var redis = await RedisProcess.StartAsync(cancellationToken);
         await using var upstream = await FakeUpstream.StartAsync(upstreamGraph, null, cancellationToken);
-        var environment = AzuriteStorage.Environment(azurite, AzuriteProcess.NewContainerName($"storm-n{nodeCount}"), options.MirrorEnvironment);
-        var starting = Enumerable.Range(0, nodeCount)
-            .Select(_ => MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, environment, cancellationToken))
-            .ToList();
+        var environment = new Dictionary<string, string>(AzuriteStorage.Environment(azurite, AzuriteProcess.NewContainerName($"storm-n{nodeCount}"), options.MirrorEnvironment));
+        foreach (var (key, value) in redis.ClusterSettings($"storm-n{nodeCount}"))
+        {
+            environment[key] = value;
+        }
+
+        // One after another: silos joining at once on a busy machine take far longer.
+        var starting = new List<Task<MirrorServer>>();
+        foreach (var _ in Enumerable.Range(0, nodeCount))
+        {
+            var start = MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, environment, cancellationToken);
+            starting.Add(start);
+            try
+            {
+                await start;
+            }
+            catch (BenchException)
+            {
+                break;
+            }
+        }
+
         try
         {
             MirrorServer[] nodes;

@@ -11,20 +11,21 @@ using OrleansCrates.Upstream;
 namespace OrleansCrates.Core.Mirror;
 
 /// <summary>
-/// The one place that owns each mirrored crate: its index entry and the fetches of its versions. Callers always come
-/// through here with a parsed <see cref="CrateName"/>, so every spelling of a crate meets at one key (its lower-case
-/// name). Within a node, single-flight makes concurrent callers share one storage read and one upstream request;
-/// across nodes, a lease per index file and per crate file makes one node the fetcher while the others wait for its
-/// result in storage (or keep serving their copy of a stale index file). The shared work never runs under a caller's
-/// cancellation, and nothing here holds a lock or lease while a client is served.
+/// The mirror's crates on this node, in two halves. The node's half (<see cref="GetIndexAsync(CrateName, CancellationToken)"/>,
+/// <see cref="OpenCrateFileAsync"/>) serves fresh index copies and stored files from this node's memory and storage,
+/// with single-flight so concurrent local callers share one storage read, and hands everything else to the crate's
+/// owner (<see cref="ICrateOwners"/>: one grain per crate for the whole cluster). The owner's half
+/// (<see cref="RefreshIndexAsOwnerAsync"/>, <see cref="EnsureStoredAsOwnerAsync"/>), run by that owner
+/// (<see cref="CrateOwner"/>), revalidates upstream, keeps the stored index with ETag-conditional writes and downloads,
+/// verifies and stores files create-only. Callers always come with a parsed <see cref="CrateName"/>, so every spelling
+/// of a crate meets at one key (its lower-case name). The shared work never runs under a caller's cancellation.
 /// </summary>
 public sealed partial class CrateCoordinator : IDisposable
 {
     private readonly IObjectStore _store;
-    private readonly ILeaseProvider _leases;
+    private readonly ICrateOwners _owners;
     private readonly UpstreamSet _upstreams;
     private readonly MirrorOptions _options;
-    private readonly ClusterOptions _cluster;
     private readonly TimeProvider _time;
     private readonly ILogger<CrateCoordinator> _logger;
     private readonly CancellationToken _stopping;
@@ -36,20 +37,18 @@ public sealed partial class CrateCoordinator : IDisposable
 
     public CrateCoordinator(
         IObjectStore store,
-        ILeaseProvider leases,
         UpstreamSet upstreams,
         IOptions<MirrorOptions> options,
-        IOptions<ClusterOptions> cluster,
         TimeProvider time,
         IHostApplicationLifetime lifetime,
         ILogger<CrateCoordinator> logger,
-        OrleansCratesMetrics? metrics = null)
+        OrleansCratesMetrics? metrics = null,
+        ICrateOwners? owners = null)
     {
         _store = store;
-        _leases = leases;
+        _owners = owners ?? new LocalCrateOwners(this, time);
         _upstreams = upstreams;
         _options = options.Value;
-        _cluster = cluster.Value;
         _time = time;
         _logger = logger;
         _stopping = lifetime.ApplicationStopping;
@@ -60,7 +59,16 @@ public sealed partial class CrateCoordinator : IDisposable
         _metrics.ObserveInFlight(FileKind.Crate, () => _fileFlights.InFlightCount);
     }
 
-    /// <summary>Counts of upstream work actually started on this node, for tests and metrics.</summary>
+    /// <summary>
+    /// This node is shutting down: its shared work is being cancelled, so a failure now says nothing about upstream
+    /// (a crate's owner answers "owner unavailable" instead, and the caller asks the crate's next activation).
+    /// </summary>
+    public bool IsStopping => _stopping.IsCancellationRequested;
+
+    /// <summary>This node's clock, for the crates' owners.</summary>
+    public TimeProvider Time => _time;
+
+    /// <summary>Counts of upstream work actually started on this node (as the owner of the crates), for tests and metrics.</summary>
     public long UpstreamIndexFetches => Interlocked.Read(ref _upstreamIndexFetches);
 
     public long UpstreamFileFetches => Interlocked.Read(ref _upstreamFileFetches);
@@ -88,7 +96,7 @@ public sealed partial class CrateCoordinator : IDisposable
             return Counted(ResultOf(cached, now), countRequest);
         }
 
-        var (flight, started) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, cached, _options.IndexTtl));
+        var (flight, started) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, cached));
         if (!started)
         {
             _metrics.CoalescedWaiter(FileKind.Index);
@@ -157,53 +165,66 @@ public sealed partial class CrateCoordinator : IDisposable
     }
 
     /// <summary>
-    /// Makes sure one crate file is in storage (fetching it through the cluster's lease if it is not) and, if it is
-    /// small, in this node's hot layer. Runs once per node however many requests wait for it.
+    /// Makes sure one crate file is in storage (having its owner fetch it if it is not) and, if it is small, in this
+    /// node's hot layer. Runs once per node however many requests wait for it.
     /// </summary>
     private async Task<FetchOutcome> EnsureStoredAsync(CrateName name, string version, string key)
     {
         if (await _store.GetPropertiesOrNullAsync(key, _stopping) is null)
         {
-            var index = await GetIndexAsync(name, countRequest: false, _stopping);
-            if (index.Status == IndexStatus.Unavailable)
-            {
-                return new FetchOutcome(CrateFileStatus.IndexUnavailable, index.Error, index.RetryAfter);
-            }
-
-            var line = index.Entry?.FindVersion(version);
-            if (line is null && index.Entry is { Exists: true } entry &&
-                _time.GetUtcNow() - entry.Stored!.FetchedAt > MinRevalidationAge)
-            {
-                // Maybe published upstream since our copy was fetched: revalidate once, shared with everyone asking.
-                var (flight, started) = _indexFlights.Join(name.Lower, () => RefreshIndexAsync(name, entry, MinRevalidationAge));
-                if (!started)
-                {
-                    _metrics.CoalescedWaiter(FileKind.Index);
-                }
-
-                line = (await flight).Entry?.FindVersion(version);
-            }
-
-            if (line is null)
-            {
-                return new FetchOutcome(
-                    CrateFileStatus.NotFound,
-                    index.Status == IndexStatus.NotFound ? $"crate '{name}' does not exist" : $"{name} {version} is not in the index",
-                    null);
-            }
-
-            var fetched = await FetchCrateFileAsync(name, line, key);
+            var fetched = await _owners.EnsureStoredAsync(name, version, _stopping);
             if (fetched.Status != CrateFileStatus.Found)
             {
                 return fetched;
             }
 
             await _hotFiles.WarmAsync(key, _store, _stopping);
-            return FetchOutcome.Fetched;
+            return fetched;
         }
 
         await _hotFiles.WarmAsync(key, _store, _stopping);
         return FetchOutcome.Stored;
+    }
+
+    /// <summary>
+    /// The owner's half of a crate file: if storage does not hold it, finds its line in the owner's index entry
+    /// (revalidating once if the version is missing from an older copy) and downloads it. Runs once per version in
+    /// the cluster (<see cref="CrateOwner"/>).
+    /// </summary>
+    internal async Task<FetchOutcome> EnsureStoredAsOwnerAsync(CrateName name, string version, Func<TimeSpan?, Task<IndexRefresh>> getIndex)
+    {
+        var key = MirrorKeys.CrateFile(name, version);
+        if (await _store.GetPropertiesOrNullAsync(key, _stopping) is not null)
+        {
+            return FetchOutcome.Stored;
+        }
+
+        var index = await getIndex(null);
+        if (index.Entry is null)
+        {
+            return new FetchOutcome(CrateFileStatus.IndexUnavailable, index.Error, index.RetryAfter);
+        }
+
+        var line = index.Entry.FindVersion(version);
+        if (line is null && index.Entry is { Exists: true } entry &&
+            _time.GetUtcNow() - entry.Stored!.FetchedAt > MinRevalidationAge)
+        {
+            // Maybe published upstream since our copy was fetched: revalidate once, shared with everyone asking.
+            line = (await getIndex(MinRevalidationAge)).Entry?.FindVersion(version);
+        }
+
+        if (line is null)
+        {
+            return new FetchOutcome(
+                CrateFileStatus.NotFound,
+                !index.Entry.Exists ? $"crate '{name}' does not exist" : $"{name} {version} is not in the index",
+                null);
+        }
+
+        // Upstream's file names use the crate's own spelling (the index line's), not the owner's lower-case key.
+        var spelled = CrateName.TryParse(line.Name, out var own) && own.Value.Equals(name) ? own.Value : name;
+        var fetched = await FetchCrateFileAsync(spelled, line, key);
+        return fetched.Status == CrateFileStatus.Found ? FetchOutcome.Fetched : fetched;
     }
 
     public void Dispose()
@@ -228,53 +249,57 @@ public sealed partial class CrateCoordinator : IDisposable
     }
 
     /// <summary>
-    /// Brings a crate's index entry up to date: storage first (another node or an earlier run may have fetched it
-    /// within <paramref name="maxAge"/>), then upstream with the stored validators — by whichever node holds the
-    /// index file's lease. A node that has a copy serves it while another node revalidates; a node with nothing waits
-    /// for that node's result. Has no entry only when upstream failed and nothing is cached.
+    /// This node's refresh of a crate's index entry: storage first (the owner or an earlier run may have stored a fresh
+    /// copy), else the crate's owner, which revalidates upstream once for the cluster. When the owner cannot be reached,
+    /// a copy this node holds is served (stale) rather than nothing.
     /// </summary>
-    private async Task<IndexRefresh> RefreshIndexAsync(CrateName name, IndexEntry? cached, TimeSpan maxAge)
+    private async Task<IndexRefresh> RefreshIndexAsync(CrateName name, IndexEntry? cached)
     {
-        var key = MirrorKeys.Index(name);
-        var stored = await ReadStoredIndexOrNullAsync(key);
-        if (IsFresh(stored, maxAge))
+        var stored = (await ReadStoredIndexOrNullAsync(MirrorKeys.Index(name)))?.Index;
+        if (IsFresh(stored, _options.IndexTtl))
         {
             return Remember(name, FreshEntry(stored!));
         }
 
+        var refresh = await _owners.RefreshIndexAsync(name, maxAge: null, _stopping);
+        if (refresh.Entry is not null)
+        {
+            return Remember(name, refresh.Entry);
+        }
+
+        // The owner logged why on its silo; this line carries the request that saw it.
+        LogIndexUnavailable(_logger, name.Value, refresh.Error ?? "unknown");
         var known = Newest(stored, cached?.Stored);
-        if (known is null)
+        return known is null
+            ? refresh
+            : Remember(name, IndexEntry.Found(known, _time.GetUtcNow() + _options.FailureBackoff)
+                .WithFailedRevalidation(_time.GetUtcNow() + _options.FailureBackoff, refresh.Error ?? "the crate's owner is unavailable"));
+    }
+
+    /// <summary>
+    /// The owner's refresh of a crate's index entry: storage first (a fresh copy within <paramref name="maxAge"/> is
+    /// used as it is), then upstream with the validators of the newest copy known. Has no entry only when upstream
+    /// failed and nothing is stored or held.
+    /// </summary>
+    internal async Task<IndexRefresh> RefreshIndexAsOwnerAsync(CrateName name, IndexEntry? held, TimeSpan? maxAge)
+    {
+        var key = MirrorKeys.Index(name);
+        var stored = await ReadStoredIndexOrNullAsync(key);
+        if (IsFresh(stored?.Index, maxAge ?? _options.IndexTtl))
         {
-            return await LeaseWait.RunOnceAsync(
-                _leases,
-                key,
-                async _ => await ReadStoredIndexOrNullAsync(key) is { } s && IsFresh(s, maxAge) ? Remember(name, FreshEntry(s)) : null,
-                _ => RevalidateAsync(name, key, known: null),
-                () => new IndexRefresh(null, "timed out waiting for another node to fetch the index file", TimeSpan.FromSeconds(5)),
-                _cluster.WaitTimeout,
-                _time,
-                _stopping);
+            return Remember(name, FreshEntry(stored!.Value.Index!));
         }
 
-        await using var lease = await _leases.TryAcquireAsync(key, _stopping);
-        if (lease is null)
-        {
-            // Another node is revalidating: keep serving our copy, and look at storage again shortly.
-            return Remember(name, IndexEntry.Found(known, _time.GetUtcNow() + _cluster.StaleWhileOtherNodeRevalidates));
-        }
-
-        stored = await ReadStoredIndexOrNullAsync(key); // the previous holder may have just finished
-        return IsFresh(stored, maxAge)
-            ? Remember(name, FreshEntry(stored!))
-            : await RevalidateAsync(name, key, Newest(stored, known));
+        return await RevalidateAsync(name, key, Newest(stored?.Index, held?.Stored), stored?.ETag);
     }
 
     /// <summary>
     /// Asks the upstreams (in order, failing over), conditionally when a copy is known and the answering upstream issued
     /// its validators, and stores what they say — keeping versions upstream stopped listing whose files this mirror
-    /// holds (<see cref="MirrorOptions.KeepDeleted"/>). Runs under the index file's lease.
+    /// holds (<see cref="MirrorOptions.KeepDeleted"/>). Runs in the crate's owner; <paramref name="storedETag"/> is the
+    /// stored document's ETag, so the write replaces only what was read (a duplicate owner's write is never lost).
     /// </summary>
-    private async Task<IndexRefresh> RevalidateAsync(CrateName name, string key, StoredIndex? known)
+    private async Task<IndexRefresh> RevalidateAsync(CrateName name, string key, StoredIndex? known, string? storedETag)
     {
         Interlocked.Increment(ref _upstreamIndexFetches);
         var result = await _upstreams.FetchIndexFileAsync(name, known, _stopping);
@@ -283,15 +308,15 @@ public sealed partial class CrateCoordinator : IDisposable
         {
             case IndexFetchStatus.Modified:
                 var fetched = new StoredIndex(result.Body!, result.ETag, result.LastModified, now) { Upstream = result.Upstream };
-                return Remember(name, await SaveAsync(key, await KeepDeletedVersionsAsync(name, known, fetched)));
+                return Remember(name, await SaveAsync(name, key, await KeepDeletedVersionsAsync(name, known, fetched), storedETag));
             case IndexFetchStatus.NotModified when known is not null:
-                return Remember(name, await SaveAsync(key, known with { FetchedAt = now }));
+                return Remember(name, await SaveAsync(name, key, known with { FetchedAt = now }, storedETag));
             case IndexFetchStatus.NotFound when known is not null && _options.KeepDeleted:
                 // The whole crate is gone upstream: keep serving the versions whose files we hold, if any.
                 var gone = new StoredIndex([], null, null, now) { Upstream = result.Upstream };
                 var kept = await KeepDeletedVersionsAsync(name, known, gone);
                 return kept.DeletedUpstream.Count > 0
-                    ? Remember(name, await SaveAsync(key, kept))
+                    ? Remember(name, await SaveAsync(name, key, kept, storedETag))
                     : Remember(name, IndexEntry.NotFound(now + _options.NotFoundTtl));
             case IndexFetchStatus.NotFound:
                 return Remember(name, IndexEntry.NotFound(now + _options.NotFoundTtl));
@@ -390,11 +415,35 @@ public sealed partial class CrateCoordinator : IDisposable
 
     private IndexEntry FreshEntry(StoredIndex stored) => IndexEntry.Found(stored, stored.FetchedAt + _options.IndexTtl);
 
-    private async Task<IndexEntry> SaveAsync(string key, StoredIndex index)
+    /// <summary>
+    /// Stores an index document, replacing only the stored document this owner read (<paramref name="storedETag"/>;
+    /// create-only when there was none). When another writer got there first (a duplicate activation of the crate's
+    /// grain during a membership change, another region), its document is read back: if it is at least as new, it
+    /// is adopted and ours dropped; otherwise ours replaces exactly that one. Nothing is overwritten unseen.
+    /// </summary>
+    private async Task<IndexEntry> SaveAsync(CrateName name, string key, StoredIndex index, string? storedETag)
     {
         try
         {
-            await _store.PutAsync(key, index.Serialize(), WriteCondition.None, _stopping);
+            for (var attempt = 0; attempt < 3; attempt++)
+            {
+                var condition = storedETag is null ? WriteCondition.IfNotExists : WriteCondition.IfMatch(storedETag);
+                var put = await _store.PutAsync(key, index.Serialize(), condition, _stopping);
+                if (put.Succeeded)
+                {
+                    break;
+                }
+
+                Interlocked.Increment(ref _indexWriteConflicts);
+                var theirs = await ReadStoredIndexOrNullAsync(key);
+                LogIndexWriteConflict(_logger, name.Value, theirs?.Index?.FetchedAt);
+                if (theirs is { Index: { } other } && other.FetchedAt >= index.FetchedAt)
+                {
+                    return IndexEntry.Found(other, other.FetchedAt + _options.IndexTtl);
+                }
+
+                storedETag = theirs?.ETag;
+            }
         }
         catch (Exception e) when (e is IOException or StorageUnavailableException or UnauthorizedAccessException)
         {
@@ -405,12 +454,18 @@ public sealed partial class CrateCoordinator : IDisposable
         return IndexEntry.Found(index, index.FetchedAt + _options.IndexTtl);
     }
 
-    private async Task<StoredIndex?> ReadStoredIndexOrNullAsync(string key)
+    /// <summary>Conditional index writes that found another writer's document in place (see <see cref="SaveAsync"/>).</summary>
+    public long IndexWriteConflicts => Interlocked.Read(ref _indexWriteConflicts);
+
+    private long _indexWriteConflicts;
+
+    /// <summary>The stored index document and its storage ETag; one this version cannot read comes back with a null index (and is replaced).</summary>
+    private async Task<(StoredIndex? Index, string ETag)?> ReadStoredIndexOrNullAsync(string key)
     {
         try
         {
             var bytes = await _store.ReadSmallOrNullAsync(key, _stopping);
-            return bytes is null ? null : StoredIndex.TryDeserialize(bytes.Value.Content);
+            return bytes is null ? null : (StoredIndex.TryDeserialize(bytes.Value.Content), bytes.Value.ETag);
         }
         catch (Exception e) when (e is IOException or StorageUnavailableException or UnauthorizedAccessException)
         {
@@ -419,6 +474,7 @@ public sealed partial class CrateCoordinator : IDisposable
         }
     }
 
+    /// <summary>Keeps the entry in this node's memory (so the warm path serves it without asking anyone) and returns it.</summary>
     private IndexRefresh Remember(CrateName name, IndexEntry entry)
     {
         _hot.Set(name.Lower, entry, new MemoryCacheEntryOptions { Size = entry.SizeInBytes });
@@ -429,19 +485,11 @@ public sealed partial class CrateCoordinator : IDisposable
         a is null ? b : b is null ? a : a.FetchedAt >= b.FetchedAt ? a : b;
 
     /// <summary>
-    /// Gets one crate file into storage, once for the whole cluster: the node holding the file's lease downloads it;
-    /// the others wait for it to appear (and take over if the holder dies).
+    /// Gets one crate file into storage. Called by the crate's owner only, once per version at a time for the whole
+    /// cluster; the create-only commit is the fence should a duplicate owner ever download it too.
     /// </summary>
     private Task<FetchOutcome> FetchCrateFileAsync(CrateName name, IndexLine line, string key) =>
-        LeaseWait.RunOnceAsync(
-            _leases,
-            key,
-            async ct => await _store.GetPropertiesOrNullAsync(key, ct) is not null ? FetchOutcome.Stored : null,
-            _ => DownloadAndStoreAsync(name, line, key),
-            () => new FetchOutcome(CrateFileStatus.UpstreamUnavailable, $"timed out waiting for another node to fetch {name} {line.Version}", TimeSpan.FromSeconds(5)),
-            _cluster.WaitTimeout,
-            _time,
-            _stopping);
+        DownloadAndStoreAsync(name, line, key);
 
     /// <summary>
     /// Downloads one crate file from upstream, hashing while it streams into an uncommitted upload, and commits it
@@ -469,6 +517,12 @@ public sealed partial class CrateCoordinator : IDisposable
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Could not read {Key} from storage: {Error}")]
     private static partial void LogStorageReadFailed(ILogger logger, string key, string error);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "The index of {Crate} is unavailable to this node: {Error}")]
+    private static partial void LogIndexUnavailable(ILogger logger, string crate, string error);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Another writer stored the index of {Crate} first (theirs fetched {TheirsFetchedAt}); reconciled without overwriting it unseen")]
+    private static partial void LogIndexWriteConflict(ILogger logger, string crate, DateTimeOffset? theirsFetchedAt);
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Upstream stopped listing {Crate} {Versions}; keeping them because this mirror holds their files")]
     private static partial void LogKeptDeletedVersions(ILogger logger, string crate, string versions);

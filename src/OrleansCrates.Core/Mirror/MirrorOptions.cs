@@ -32,12 +32,6 @@ public sealed class MirrorOptions
     /// <summary>Crate files up to this size are kept in the hot layer; larger ones always stream from storage.</summary>
     public long HotFileMaxBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>
-    /// The largest crate file taken from an upstream, in bytes; a longer download is a bad file and nothing is stored.
-    /// Also scales each upstream's default transfer deadline (<see cref="UpstreamOptions.TransferDeadline"/>).
-    /// </summary>
-    public long MaxCrateBytes { get; set; } = UpstreamPolicy.DefaultMaxCrateBytes;
-
     /// <summary>Ordered upstream registries; empty means crates.io.</summary>
     public List<UpstreamOptions> Upstreams { get; set; } = [];
 
@@ -64,6 +58,19 @@ public sealed class MirrorOptions
     /// flagged in the stored index's metadata, instead of dropping them.
     /// </summary>
     public bool KeepDeleted { get; set; } = true;
+
+    /// <summary>
+    /// The largest crate file this mirror downloads (default 1 GiB); a longer upstream transfer is a bad file and nothing
+    /// is stored. It also scales each upstream's default transfer deadline (<see cref="UpstreamOptions.TransferDeadline"/>)
+    /// and sets how long a request may wait for a cold download in the cluster (<see cref="ColdFetchDeadline"/>).
+    /// </summary>
+    public long MaxCrateBytes { get; set; } = UpstreamPolicy.DefaultMaxCrateBytes;
+
+    /// <summary>
+    /// How long a request waits for the crate's owner (its grain) to get a cold file into storage before it answers
+    /// 503 with Retry-After: <see cref="MaxCrateBytes"/> at 1 MiB/s, and never less than two minutes.
+    /// </summary>
+    public TimeSpan ColdFetchDeadline => TimeSpan.FromSeconds(Math.Max(120, MaxCrateBytes / (1024.0 * 1024)));
 
     /// <summary>Curation: allow and deny lists and approval mode (<c>Mirror:Policy</c>).</summary>
     public PolicyOptions Policy { get; set; } = new();

@@ -51,6 +51,9 @@ public enum CrateFileStatus
 
     /// <summary>Upstream delivered, but storage could not take the file (full disk, quota, blob service failing); retry later.</summary>
     StorageUnavailable,
+
+    /// <summary>The crate's owner in the cluster did not answer in time (a silo died and was not yet replaced): retry later (503).</summary>
+    OwnerUnavailable,
 }
 
 /// <summary>The outcome of asking for a crate file. Dispose it to release <see cref="File"/>.</summary>
@@ -67,7 +70,7 @@ public sealed record CrateFileResult(CrateFileStatus Status, StoredObject? File,
 }
 
 /// <summary>The outcome of one upstream fetch of a crate file, shared by every waiter.</summary>
-internal sealed record FetchOutcome(CrateFileStatus Status, string? Error, TimeSpan? RetryAfter)
+public sealed record FetchOutcome(CrateFileStatus Status, string? Error, TimeSpan? RetryAfter)
 {
     public static readonly FetchOutcome Stored = new(CrateFileStatus.Found, null, null);
 
@@ -81,4 +84,4 @@ internal sealed record FetchOutcome(CrateFileStatus Status, string? Error, TimeS
 }
 
 /// <summary>The outcome of one index refresh, shared by every waiter: an entry, or why there is none.</summary>
-internal sealed record IndexRefresh(IndexEntry? Entry, string? Error, TimeSpan? RetryAfter);
+public sealed record IndexRefresh(IndexEntry? Entry, string? Error, TimeSpan? RetryAfter);

@@ -52,26 +52,31 @@ public sealed class MetricsCollector : IDisposable
 
     private readonly MeterListener _listener;
     private readonly HashSet<Meter> _meters;
+    private readonly HashSet<string> _meterNames;
     private readonly ConcurrentDictionary<Instrument, InstrumentState> _instruments = new();
     private readonly Lock _collectGate = new();
     private readonly TimeProvider _time;
 
-    public MetricsCollector(OrleansCratesMetrics metrics, TimeProvider time)
-        : this([metrics.Meter], time)
+    public MetricsCollector(OrleansCratesMetrics metrics, TimeProvider time, IEnumerable<string>? otherMeterNames = null)
+        : this([metrics.Meter], time, otherMeterNames)
     {
     }
 
-    /// <summary>Listens to exactly these meters (by reference: another meter of the same name is not collected).</summary>
-    public MetricsCollector(IEnumerable<Meter> meters, TimeProvider? time = null)
+    /// <summary>
+    /// Listens to exactly these meters (by reference: another meter of the same name is not collected), and to every
+    /// meter named in <paramref name="otherMeterNames"/> (a library's own, e.g. Orleans' <c>Microsoft.Orleans</c>).
+    /// </summary>
+    public MetricsCollector(IEnumerable<Meter> meters, TimeProvider? time = null, IEnumerable<string>? otherMeterNames = null)
     {
         _meters = [.. meters];
+        _meterNames = [.. otherMeterNames ?? []];
         _time = time ?? TimeProvider.System;
         StartTime = _time.GetUtcNow();
         _listener = new MeterListener
         {
             InstrumentPublished = (instrument, listener) =>
             {
-                if (_meters.Contains(instrument.Meter))
+                if (_meters.Contains(instrument.Meter) || _meterNames.Contains(instrument.Meter.Name))
                 {
                     listener.EnableMeasurementEvents(instrument, _instruments.GetOrAdd(instrument, static i => new InstrumentState(i)));
                 }

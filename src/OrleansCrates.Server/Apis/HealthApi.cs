@@ -1,3 +1,4 @@
+using Orleans.Runtime;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Storage;
 using OrleansCrates.Upstream;
@@ -21,15 +22,17 @@ public static class HealthApi
     /// Storage can be read: this node can serve correct data. 503 otherwise. Whether storage takes writes (a probe now,
     /// and the writes requests attempted) is listed, for information: a full disk stops new files, not the serving of
     /// held ones, so it does not take the node out of rotation. Each upstream's state on this node is listed too, for
-    /// information only: an air-gapped node with a warm store is ready. Asks no upstream.
+    /// information only: an air-gapped node with a warm store is ready. Asks no upstream. So is how many active silos
+    /// this node's view of the cluster's membership holds (<c>activeSilos</c>; itself included).
     /// </summary>
-    public static async Task<IResult> Ready(IObjectStore store, UpstreamSet upstreams, StorageWriteHealth writes, CancellationToken cancellationToken)
+    public static async Task<IResult> Ready(IObjectStore store, UpstreamSet upstreams, StorageWriteHealth writes, IClusterMembershipService membership, CancellationToken cancellationToken)
     {
         var storage = await store.CheckHealthAsync(cancellationToken);
         var written = writes.Snapshot();
         var body = new
         {
             status = storage.Healthy ? "ready" : "unavailable",
+            activeSilos = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active),
             storage = new
             {
                 storage.Provider,

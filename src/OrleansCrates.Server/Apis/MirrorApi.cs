@@ -114,7 +114,7 @@ public static class MirrorApi
         {
             CrateFileStatus.Found => new CrateFileHttpResult(result.File!, result),
             CrateFileStatus.NotFound => PlainText.NotFound(result.Error ?? "not found"),
-            CrateFileStatus.IndexUnavailable => PlainText.Unavailable(result.Error ?? "upstream unavailable", result.RetryAfter),
+            CrateFileStatus.IndexUnavailable or CrateFileStatus.OwnerUnavailable => PlainText.Unavailable(result.Error ?? "upstream unavailable", result.RetryAfter),
             CrateFileStatus.StorageUnavailable => PlainText.Unavailable(result.Error ?? "storage unavailable", result.RetryAfter),
             // Nothing was stored; cargo retries a 502 and the next request fetches again.
             _ => PlainText.BadGateway(result.Error ?? "upstream failed", result.RetryAfter),

@@ -157,7 +157,6 @@ internal static class PrefetchCommand
                 // Validate the options now, as the server does at start-up, so bad settings are a configuration error.
                 _ = provider.GetRequiredService<IOptions<MirrorOptions>>().Value;
                 _ = provider.GetRequiredService<IOptions<StorageOptions>>().Value;
-                _ = provider.GetRequiredService<IOptions<Core.Coordination.ClusterOptions>>().Value;
                 return provider;
             }
             catch

@@ -9,7 +9,8 @@ namespace OrleansCrates.Server.Dashboard;
 
 /// <summary>
 /// The web dashboard at <c>/</c>: one static page, its stylesheet and script, embedded in this assembly (no CDN, no
-/// files on disk). The page reads <c>/health/ready</c>, <c>/api/v1/stats</c> and <c>/mirrors.json</c> and draws its
+/// files on disk). The page reads <c>/health/ready</c>, <c>/api/v1/stats</c>, <c>/mirrors.json</c> and
+/// <c>/api/v1/cluster</c> (the silos and their crate grains) and draws its
 /// charts itself (inline SVG).
 /// </summary>
 public static class DashboardApi

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts;
-using OrleansCrates.Core.Coordination;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Core.Policy;
 using OrleansCrates.Core.Telemetry;
@@ -23,9 +22,10 @@ public static class ServiceRegistration
             // Room for a typical crate file in one write, so serving it rarely waits on the socket mid-response.
             kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
         });
+        builder.AddCluster();
         var services = builder.Services;
         services.AddMirrorCore(builder.Configuration);
-        services.AddMetricsExport();
+        services.AddMetricsExport("Microsoft.Orleans"); // Orleans' own meters (activations, messaging, membership) on /metrics too
         services.AddRequestTelemetry();
 
         services.AddAccounts();
@@ -42,7 +42,8 @@ public static class ServiceRegistration
 
     /// <summary>
     /// The mirror's core, shared by the server and the <c>prefetch</c> command: the options (validated), the configured
-    /// object store and its lease provider, the upstreams and the <see cref="CrateCoordinator"/>. Needs
+    /// object store, the upstreams and the <see cref="CrateCoordinator"/> (whose crates' owners are the cluster's grains on
+    /// a server, and this process's own without one). Needs
     /// <see cref="IConfiguration"/>, logging and an <see cref="IHostApplicationLifetime"/> registered beside it.
     /// </summary>
     public static IServiceCollection AddMirrorCore(this IServiceCollection services, IConfiguration configuration)
@@ -52,11 +53,6 @@ public static class ServiceRegistration
         services.AddOptions<MirrorOptions>()
             .BindConfiguration(MirrorOptions.SectionName)
             .Validate(MirrorOptionsValidation.IsValid, MirrorOptionsValidation.Rules)
-            .ValidateOnStart();
-        services.AddOptions<ClusterOptions>()
-            .BindConfiguration(ClusterOptions.SectionName)
-            .Validate(o => o.LeaseDuration >= TimeSpan.FromSeconds(15) && o.LeaseDuration <= TimeSpan.FromSeconds(60), "Cluster:LeaseDuration must be 15–60 s (Azure's lease limits).")
-            .Validate(o => o.WaitTimeout > TimeSpan.Zero && o.StaleWhileOtherNodeRevalidates > TimeSpan.Zero, "Cluster:WaitTimeout and Cluster:StaleWhileOtherNodeRevalidates must be positive.")
             .ValidateOnStart();
         services.AddOptions<StorageOptions>()
             .BindConfiguration(StorageOptions.SectionName)
@@ -70,23 +66,18 @@ public static class ServiceRegistration
         return services;
     }
 
-    /// <summary>The object store and the lease provider that goes with it, chosen by <c>Storage:Provider</c>.</summary>
+    /// <summary>The object store, chosen by <c>Storage:Provider</c>.</summary>
     private static void AddStorage(IServiceCollection services, IConfiguration configuration)
     {
         if (configuration[$"{StorageOptions.SectionName}:{nameof(StorageOptions.Provider)}"] == "AzureBlob")
         {
             services.AddAzureBlobObjectStore(configuration);
-            services.AddSingleton<ILeaseProvider>(sp => new AzureBlobLeaseProvider(
-                sp.GetRequiredService<AzureBlobLeaseClient>(),
-                sp.GetRequiredService<IOptions<ClusterOptions>>().Value.LeaseDuration,
-                sp.GetRequiredService<ILogger<AzureBlobLeaseProvider>>()));
             services.AddHostedService<AzureContainerInitializer>();
             return;
         }
 
         services.AddSingleton(sp => new FileSystemObjectStore(sp.GetRequiredService<IOptions<StorageOptions>>()));
         services.AddSingleton<IObjectStore>(sp => sp.GetRequiredService<FileSystemObjectStore>());
-        services.AddSingleton<ILeaseProvider>(sp => new FileSystemLeaseProvider(sp.GetRequiredService<FileSystemObjectStore>()));
         services.AddHostedService<StorageJanitor>();
     }
 }
@@ -96,7 +87,7 @@ internal static class MirrorOptionsValidation
     public const string Rules =
         "Mirror: every Upstreams:N:IndexUrl must be an absolute http(s) URL, Timeout positive, MinBytesPerSecond not negative and TransferDeadline, if set, positive; MaxCrateBytes at least 1; upstream names (Name, else the " +
         "IndexUrl's host:port) must differ, so give upstreams on one host a Name; PublicUrl, if set, an absolute http(s) URL; " +
-        "IndexTtl, NotFoundTtl, FailureBackoff and UpstreamCooldown not negative; MaxUpstreamConcurrency and UpstreamMaxAttempts at least 1.";
+        "IndexTtl, NotFoundTtl, FailureBackoff and UpstreamCooldown not negative; MaxUpstreamConcurrency, UpstreamMaxAttempts and MaxCrateBytes at least 1.";
 
     public static bool IsValid(MirrorOptions o) =>
         o.Upstreams.All(u => IsHttpUrl(u.IndexUrl) && u.Timeout > TimeSpan.Zero && u.MinBytesPerSecond >= 0 && (u.TransferDeadline is null || u.TransferDeadline > TimeSpan.Zero)) &&
@@ -105,7 +96,7 @@ internal static class MirrorOptionsValidation
         o.UpstreamCooldown >= TimeSpan.Zero &&
         (string.IsNullOrEmpty(o.PublicUrl) || IsHttpUrl(o.PublicUrl)) &&
         o.IndexTtl >= TimeSpan.Zero && o.NotFoundTtl >= TimeSpan.Zero && o.FailureBackoff >= TimeSpan.Zero &&
-        o.MaxUpstreamConcurrency >= 1 && o.UpstreamMaxAttempts >= 1;
+        o.MaxUpstreamConcurrency >= 1 && o.UpstreamMaxAttempts >= 1 && o.MaxCrateBytes >= 1;
 
     private static bool IsHttpUrl(string? value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https";

@@ -1,4 +1,4 @@
-// The OrleansCrates dashboard: reads /health/ready, /api/v1/stats and /mirrors.json and draws everything itself
+// The OrleansCrates dashboard: reads /health/ready, /api/v1/stats, /mirrors.json and /api/v1/cluster and draws everything itself
 // (inline SVG charts, no libraries). Every chart keeps its data on its elements (data-day, data-value), and says so
 // when there is none, so a page with no traffic yet is still clean.
 (() => {
@@ -141,6 +141,22 @@
     ]), 5, "no upstream configured");
   }
 
+  function showCluster(cluster) {
+    if (!cluster) {
+      $("cluster-summary").textContent = "";
+      fillTable("silos", [], 5, "unknown");
+      return;
+    }
+    $("cluster-summary").textContent = cluster.activeSilos + " active silo" + (cluster.activeSilos === 1 ? "" : "s") + ", " + formatCount(cluster.crateActivations) + " crate grains";
+    fillTable("silos", cluster.silos.map((s) => [
+      { text: s.address + (s.self ? " (this node)" : ""), cls: "mono" },
+      { text: s.name },
+      { node: badge(s.status === "Active" ? "up" : "down") },
+      { text: formatCount(s.crateActivations) },
+      { text: s.startedAt ? s.startedAt.slice(0, 19).replace("T", " ") : "" },
+    ]), 5, "no active silo");
+  }
+
   function showStats(stats) {
     if (!stats) {
       $("meta").textContent = "statistics could not be read";
@@ -201,12 +217,14 @@
   }
 
   async function refresh() {
-    const [health, stats, mirrors] = await Promise.all([
+    const [health, stats, mirrors, cluster] = await Promise.all([
       getJson("/health/ready"),
       getJson("/api/v1/stats?days=" + DAYS + "&top=10"),
       getJson("/mirrors.json"),
+      getJson("/api/v1/cluster"),
     ]);
     showHealth(health);
+    showCluster(cluster);
     showStats(stats);
     showMirrors(mirrors);
     document.body.setAttribute("data-loaded", "true");

@@ -1,0 +1,62 @@
+using OrleansCrates.Core.Mirror;
+
+namespace OrleansCrates.Grains;
+
+/// <summary>The mirror's outcomes to and from the values the crate grain exchanges.</summary>
+internal static class CrateReplies
+{
+    public static CrateIndexReply From(IndexRefresh refresh) => refresh.Entry switch
+    {
+        null => new CrateIndexReply(CrateIndexState.Unavailable, null, default, refresh.Error, refresh.RetryAfter),
+        { Exists: false } entry => new CrateIndexReply(CrateIndexState.NotFound, null, entry.NextCheckAt, null, null),
+        var entry => new CrateIndexReply(CrateIndexState.Found, entry.Stored!.Serialize(), entry.NextCheckAt, entry.UpstreamError, null),
+    };
+
+    public static IndexRefresh ToRefresh(CrateIndexReply reply)
+    {
+        switch (reply.State)
+        {
+            case CrateIndexState.NotFound:
+                return new IndexRefresh(IndexEntry.NotFound(reply.NextCheckAt), null, null);
+            case CrateIndexState.Found when reply.StoredIndex is not null && StoredIndex.TryDeserialize(reply.StoredIndex) is { } stored:
+                var entry = IndexEntry.Found(stored, reply.NextCheckAt);
+                return new IndexRefresh(reply.Error is null ? entry : entry.WithFailedRevalidation(reply.NextCheckAt, reply.Error), null, null);
+            case CrateIndexState.Found:
+                return new IndexRefresh(null, "the crate's owner sent an index document this node cannot read", TimeSpan.FromSeconds(5));
+            default:
+                return new IndexRefresh(null, reply.Error, reply.RetryAfter);
+        }
+    }
+
+    public static CrateFileReply From(FetchOutcome outcome) => new(
+        outcome.Status switch
+        {
+            CrateFileStatus.Found => CrateFileState.Found,
+            CrateFileStatus.NotFound => CrateFileState.NotFound,
+            CrateFileStatus.BadUpstreamFile => CrateFileState.BadUpstreamFile,
+            CrateFileStatus.IndexUnavailable => CrateFileState.IndexUnavailable,
+            CrateFileStatus.OwnerUnavailable => CrateFileState.OwnerUnavailable,
+            CrateFileStatus.StorageUnavailable => CrateFileState.StorageUnavailable,
+            _ => CrateFileState.UpstreamUnavailable,
+        },
+        outcome.Error,
+        outcome.RetryAfter,
+        outcome.FromUpstream);
+
+    public static FetchOutcome ToOutcome(CrateFileReply reply) => new(
+        reply.State switch
+        {
+            CrateFileState.Found => CrateFileStatus.Found,
+            CrateFileState.NotFound => CrateFileStatus.NotFound,
+            CrateFileState.BadUpstreamFile => CrateFileStatus.BadUpstreamFile,
+            CrateFileState.IndexUnavailable => CrateFileStatus.IndexUnavailable,
+            CrateFileState.OwnerUnavailable => CrateFileStatus.OwnerUnavailable,
+            CrateFileState.StorageUnavailable => CrateFileStatus.StorageUnavailable,
+            _ => CrateFileStatus.UpstreamUnavailable,
+        },
+        reply.Error,
+        reply.RetryAfter)
+    {
+        FromUpstream = reply.FromUpstream,
+    };
+}
