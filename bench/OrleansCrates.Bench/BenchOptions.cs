@@ -22,6 +22,10 @@ internal sealed record BenchOptions
           --storm-crates N      crate files each storm client requests, plus their index files (default 20)
           --skip-storage-compare
                                 skip the warm-hit wrk comparison of Azure Blob vs filesystem storage
+          --skip-grain-call     skip the grain call cost microbenchmark (two in-process silos)
+          --skip-takeover       skip the takeover timings (kill -9 / SIGSTOP of a silo mid-download, 3 silos on Redis)
+          --skip-activations    skip the crate grain activation memory phase
+          --activations N       distinct crate names (one grain each) in the activation memory phase (default 50000)
           --server-dll PATH     the mirror to run (default src/OrleansCrates.Server/bin/Release/net10.0/OrleansCrates.Server.dll)
           --mirror-env K=V      extra environment variable for every mirror process (repeatable)
           --out DIR             where results-<timestamp>.md goes (default bench/out)
@@ -51,6 +55,14 @@ internal sealed record BenchOptions
     public int StormCrates { get; init; } = 20;
 
     public bool SkipStorageCompare { get; init; }
+
+    public bool SkipGrainCall { get; init; }
+
+    public bool SkipTakeover { get; init; }
+
+    public bool SkipActivations { get; init; }
+
+    public int Activations { get; init; } = 50_000;
 
     public string ServerDll { get; init; } = RepoPaths.DefaultServerDll;
 
@@ -91,6 +103,10 @@ internal sealed record BenchOptions
                 "--storm-nodes" => options with { StormNodes = PositiveInts(arg, Value()) },
                 "--storm-crates" => options with { StormCrates = PositiveInt(arg, Value()) },
                 "--skip-storage-compare" => options with { SkipStorageCompare = true },
+                "--skip-grain-call" => options with { SkipGrainCall = true },
+                "--skip-takeover" => options with { SkipTakeover = true },
+                "--skip-activations" => options with { SkipActivations = true },
+                "--activations" => options with { Activations = PositiveInt(arg, Value()) },
                 "--cold-mirror-process" => options with { MirrorJitWarmup = false },
                 "--server-dll" => options with { ServerDll = Path.GetFullPath(Value()) },
                 "--out" => options with { OutputDirectory = Path.GetFullPath(Value()) },

@@ -69,6 +69,18 @@ try
         StorageComparePhase.Phase,
         options.SkipStorageCompare ? "--skip-storage-compare" : Preflight.MissingTools("wrk"),
         () => new StorageComparePhase(options, report, probe).RunAsync(benchGraph, payload, cancellation.Token));
+    await RunPhaseAsync(
+        GrainCallPhase.Phase,
+        options.SkipGrainCall ? "--skip-grain-call" : null,
+        () => new GrainCallPhase(report).RunAsync(cancellation.Token));
+    await RunPhaseAsync(
+        TakeoverPhase.Phase,
+        options.SkipTakeover ? "--skip-takeover" : null,
+        () => new TakeoverPhase(options, report, probe).RunAsync(cancellation.Token));
+    await RunPhaseAsync(
+        ActivationMemoryPhase.Phase,
+        options.SkipActivations ? "--skip-activations" : null,
+        () => new ActivationMemoryPhase(options, report, probe).RunAsync(graph, payload, cancellation.Token));
 }
 catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
 {

@@ -75,6 +75,26 @@ internal sealed class HttpProbe : IDisposable
         }
     }
 
+    /// <summary>The body of a small text answer (any status), or null when there was none in time.</summary>
+    public async Task<string?> GetTextAsync(string url, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutSource.CancelAfter(timeout);
+        try
+        {
+            using var response = await client.GetAsync(url, HttpCompletionOption.ResponseContentRead, timeoutSource.Token);
+            return await response.Content.ReadAsStringAsync(timeoutSource.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
     public void Dispose() => client.Dispose();
 
     public static string Sha256Hex(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

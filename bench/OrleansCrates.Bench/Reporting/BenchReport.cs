@@ -87,6 +87,9 @@ internal sealed record StorageCompareRow(string Endpoint, int Connections, WrkSi
             : null;
 }
 
+/// <summary>One figure of the Orleans cluster phases (grain call cost, takeover, activation memory): what, how much, how it was measured.</summary>
+internal sealed record ClusterFigure(string Phase, string Figure, string Value, string Detail);
+
 /// <summary>Everything the benchmark measured, in the order it was measured.</summary>
 internal sealed class BenchReport
 {
@@ -119,6 +122,14 @@ internal sealed class BenchReport
     public List<StormRow> Storm { get; } = [];
 
     public List<StorageCompareRow> StorageCompare { get; } = [];
+
+    public List<ClusterFigure> Cluster { get; } = [];
+
+    public void Figure(string phase, string figure, string value, string detail = "")
+    {
+        Cluster.Add(new ClusterFigure(phase, figure, value, detail));
+        Console.WriteLine($"[bench]   {figure}: {value}{(detail.Length > 0 ? " (" + detail + ")" : string.Empty)}");
+    }
 
     public bool AnyPhaseFailed => Phases.Any(p => p.Status == PhaseStatus.Failed);
 

@@ -35,6 +35,7 @@ internal static class MarkdownRenderer
         RenderMemory(md, report);
         RenderStorm(md, report);
         RenderStorageCompare(md, report, options);
+        RenderCluster(md, report);
         if (report.Notes.Count > 0)
         {
             md.Append("## Notes\n\n");
@@ -47,6 +48,22 @@ internal static class MarkdownRenderer
         }
 
         return md.ToString();
+    }
+
+    private static void RenderCluster(StringBuilder md, BenchReport report)
+    {
+        if (report.Cluster.Count == 0)
+        {
+            return;
+        }
+
+        md.Append("## Orleans cluster figures\n\n| Phase | Figure | Value | How |\n|---|---|---|---|\n");
+        foreach (var figure in report.Cluster)
+        {
+            md.Append(Invariant, $"| {figure.Phase} | {figure.Figure} | {figure.Value} | {figure.Detail.Replace("|", "/", StringComparison.Ordinal)} |\n");
+        }
+
+        md.Append('\n');
     }
 
     private static void RenderSummary(StringBuilder md, BenchReport report)
