@@ -1,37 +1,11 @@
 using CsCheck;
+using static OrleansCrates.Testing.Properties.Generators;
 
 namespace OrleansCrates.Protocol.Tests;
 
 /// <summary>Property tests: valid identifiers stay valid, and nothing with a trailing newline or control character passes.</summary>
 public sealed class IdentifierPropertyTests
 {
-    /// <summary>One of <paramref name="values"/>.</summary>
-    internal static Gen<T> OneOf<T>(params T[] values) => Gen.Int[0, values.Length - 1].Select(i => values[i]);
-
-    /// <summary>A character from a set written with ranges, e.g. <c>a-z0-9_-</c> (a '-' last is itself).</summary>
-    internal static Gen<char> Chars(string spec)
-    {
-        var set = new List<char>();
-        for (var i = 0; i < spec.Length; i++)
-        {
-            if (i + 2 < spec.Length && spec[i + 1] == '-')
-            {
-                for (var c = spec[i]; c <= spec[i + 2]; c++)
-                {
-                    set.Add(c);
-                }
-
-                i += 2;
-            }
-            else
-            {
-                set.Add(spec[i]);
-            }
-        }
-
-        return OneOf([.. set]);
-    }
-
     private static readonly Gen<string> Numeric = Gen.OneOf(Gen.Const("0"), Gen.Int[1, 99999].Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     private static readonly Gen<string> Identifier = Chars("a-zA-Z0-9-").Array[1, 8].Select(a => new string(a))

@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
 using CsCheck;
+using OrleansCrates.Testing.Properties;
 
 namespace OrleansCrates.Registry.Tests;
 
@@ -13,12 +14,12 @@ namespace OrleansCrates.Registry.Tests;
 public sealed class TarReaderPropertyTests
 {
     private static readonly Gen<string> Segment = Gen.Select(
-        ValidatorPropertyTests.Chars("a-zA-Z0-9_"), ValidatorPropertyTests.Chars("a-zA-Z0-9_.-").Array[0, 40],
+        Generators.Chars("a-zA-Z0-9_"), Generators.Chars("a-zA-Z0-9_.-").Array[0, 40],
         (first, rest) => first + new string(rest));
 
     private static readonly Gen<string> RelativePath = Segment.Array[1, 6].Select(s => string.Join('/', s));
 
-    private static readonly Gen<TarEntryFormat> Format = ValidatorPropertyTests.OneOf(TarEntryFormat.Ustar, TarEntryFormat.Pax, TarEntryFormat.Gnu, TarEntryFormat.V7);
+    private static readonly Gen<TarEntryFormat> Format = Generators.OneOf(TarEntryFormat.Ustar, TarEntryFormat.Pax, TarEntryFormat.Gnu, TarEntryFormat.V7);
 
     /// <summary>Entries with distinct paths (some long enough for GNU long names or PAX) and small random contents.</summary>
     private static readonly Gen<(string Path, byte[] Data)[]> Entries =
@@ -85,7 +86,7 @@ public sealed class TarReaderPropertyTests
 
     [Fact]
     public void A_path_with_a_parent_segment_backslash_or_absolute_start_is_refused_wherever_it_is() =>
-        Gen.Select(Segment.Array[1, 5], Gen.Int[0, 10], ValidatorPropertyTests.OneOf("..", "a\\b", "\0")).Sample((segments, at, bad) =>
+        Gen.Select(Segment.Array[1, 5], Gen.Int[0, 10], Generators.OneOf("..", "a\\b", "\0")).Sample((segments, at, bad) =>
         {
             var list = segments.ToList();
             list.Insert(at % (list.Count + 1), bad);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CsCheck;
+using static OrleansCrates.Testing.Properties.Generators;
 using OrleansCrates.Testing;
 
 namespace OrleansCrates.Registry.Tests;
@@ -10,33 +11,6 @@ namespace OrleansCrates.Registry.Tests;
 /// </summary>
 public sealed class ValidatorPropertyTests
 {
-    /// <summary>One of <paramref name="values"/>.</summary>
-    internal static Gen<T> OneOf<T>(params T[] values) => Gen.Int[0, values.Length - 1].Select(i => values[i]);
-
-    /// <summary>A character from a set written with ranges, e.g. <c>a-z0-9_-</c> (a '-' last is itself).</summary>
-    internal static Gen<char> Chars(string spec)
-    {
-        var set = new List<char>();
-        for (var i = 0; i < spec.Length; i++)
-        {
-            if (i + 2 < spec.Length && spec[i + 1] == '-')
-            {
-                for (var c = spec[i]; c <= spec[i + 2]; c++)
-                {
-                    set.Add(c);
-                }
-
-                i += 2;
-            }
-            else
-            {
-                set.Add(spec[i]);
-            }
-        }
-
-        return OneOf([.. set]);
-    }
-
     private static readonly Gen<char> Control = Gen.OneOf(Gen.Char[(char)0, (char)31], Gen.Const('\u007f'));
 
     private static readonly Gen<string> Requirement = Gen.Select(
@@ -146,7 +120,7 @@ public sealed class ValidatorPropertyTests
 /// <summary>Generators of valid crate names and versions.</summary>
 internal static class IdentifierGen
 {
-    public static readonly Gen<string> CrateName = Gen.Select(ValidatorPropertyTests.Chars("a-z"), ValidatorPropertyTests.Chars("a-z0-9_-").Array[2, 20], (f, r) => f + new string(r))
+    public static readonly Gen<string> CrateName = Gen.Select(Chars("a-z"), Chars("a-z0-9_-").Array[2, 20], (f, r) => f + new string(r))
         .Where(n => !NewCrateRules.IsReserved(OrleansCrates.Protocol.CrateName.Parse(n)));
 
     public static readonly Gen<string> Version = Gen.Select(Gen.Int[0, 99], Gen.Int[0, 99], Gen.Int[0, 99], Gen.Bool,
