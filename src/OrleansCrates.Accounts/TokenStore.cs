@@ -274,44 +274,52 @@ public sealed partial class TokenStore
 
     private async Task<bool> RevokeKeyCoreAsync(string key, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        var hash = HashFromKey(key);
+        string? revokedUser = null;
+        var outcome = await _store.UpdateAsync<bool>(key, stored =>
         {
-            var stored = await _store.ReadSmallOrNullAsync(key, cancellationToken);
+            revokedUser = null;
             if (stored is null)
             {
-                return false;
+                return UpdateDecision<bool>.Keep(false);
             }
 
             var document = StoredJson.ParseOrNull(stored.Value.Content, AccountsJson.Default.TokenDocument);
             if (document is null)
             {
                 Log.CorruptRecord(_logger, key);
-                return false;
+                return UpdateDecision<bool>.Keep(false);
             }
 
-            var hash = HashFromKey(key);
-            if (document.RevokedAt is null)
+            if (document.RevokedAt is not null)
             {
-                var revoked = new TokenDocument
-                {
-                    User = document.User,
-                    Scope = document.Scope,
-                    Crates = document.Crates,
-                    CreatedAt = document.CreatedAt,
-                    RevokedAt = _time.GetUtcNow(),
-                };
-                var content = JsonSerializer.SerializeToUtf8Bytes(revoked, AccountsJson.Default.TokenDocument);
-                var put = await _store.PutAsync(key, content, WriteCondition.IfMatch(stored.Value.ETag), cancellationToken);
-                if (put.Status != PutStatus.Written)
-                {
-                    continue; // changed under us (another node revoking too): read again
-                }
-
-                Log.TokenRevoked(_logger, hash[..IdLength], document.User);
+                return UpdateDecision<bool>.Keep(true);
             }
 
-            _cache.TryRemove(hash, out _);
-            return true;
+            revokedUser = document.User;
+            var revoked = new TokenDocument
+            {
+                User = document.User,
+                Scope = document.Scope,
+                Crates = document.Crates,
+                CreatedAt = document.CreatedAt,
+                RevokedAt = _time.GetUtcNow(),
+            };
+            return UpdateDecision<bool>.Replace(JsonSerializer.SerializeToUtf8Bytes(revoked, AccountsJson.Default.TokenDocument), true);
+        }, cancellationToken, MaxUpdateAttempts);
+        if (outcome.Completed)
+        {
+            if (revokedUser is not null && outcome.ETag is not null)
+            {
+                Log.TokenRevoked(_logger, hash[..IdLength], revokedUser);
+            }
+
+            if (outcome.Result)
+            {
+                _cache.TryRemove(hash, out _);
+            }
+
+            return outcome.Result;
         }
 
         throw new StorageUnavailableException($"Could not revoke {key}: it kept changing during {MaxUpdateAttempts} attempts.");

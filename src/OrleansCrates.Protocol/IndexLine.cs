@@ -65,23 +65,48 @@ public sealed record IndexLine(string Name, string Version, string Checksum, boo
     }
 }
 
-/// <summary>Splits an index file into its lines without copying them.</summary>
+/// <summary>One line of an index file: where it starts, its length without the newline, where the next line starts.</summary>
+public readonly record struct IndexFileLine(int Start, int Length, int End, bool IsBlank)
+{
+    /// <summary>The line's bytes without its newline.</summary>
+    public ReadOnlySpan<byte> In(ReadOnlySpan<byte> content) => content.Slice(Start, Length);
+
+    /// <summary>The line's bytes with its newline (when it has one), exactly as they are in the file.</summary>
+    public ReadOnlySpan<byte> WithTerminatorIn(ReadOnlySpan<byte> content) => content[Start..End];
+}
+
+/// <summary>
+/// The one place that splits an index file into lines: lines end at <c>\n</c> (the last may lack it), and a line of
+/// only spaces, tabs and <c>\r</c> is blank. Nothing is copied.
+/// </summary>
 public static class IndexFile
 {
+    /// <summary>The line that starts at <paramref name="start"/> (which must be inside <paramref name="content"/>).</summary>
+    public static IndexFileLine LineAt(ReadOnlySpan<byte> content, int start)
+    {
+        var newline = content[start..].IndexOf((byte)'\n');
+        var length = newline < 0 ? content.Length - start : newline;
+        return new IndexFileLine(start, length, newline < 0 ? content.Length : start + newline + 1, IsBlank(content.Slice(start, length)));
+    }
+
+    /// <summary>Whether a line (without its newline) holds nothing but spaces, tabs and <c>\r</c>.</summary>
+    public static bool IsBlank(ReadOnlySpan<byte> line) => line.Trim(" \r\t"u8).IsEmpty;
+
+    /// <summary>Every line, blank ones included, for <c>foreach</c> over a span.</summary>
+    public static LineEnumerator EnumerateLines(ReadOnlySpan<byte> content) => new(content);
+
+    /// <summary>The non-blank lines, without copying them.</summary>
     public static IEnumerable<ReadOnlyMemory<byte>> Lines(ReadOnlyMemory<byte> content)
     {
-        var start = 0;
-        while (start < content.Length)
+        for (var start = 0; start < content.Length;)
         {
-            var rest = content[start..];
-            var newline = rest.Span.IndexOf((byte)'\n');
-            var line = newline < 0 ? rest : rest[..newline];
-            if (!line.Span.Trim(" \r\t"u8).IsEmpty)
+            var line = LineAt(content.Span, start);
+            if (!line.IsBlank)
             {
-                yield return line;
+                yield return content.Slice(line.Start, line.Length);
             }
 
-            start += newline < 0 ? rest.Length : newline + 1;
+            start = line.End;
         }
     }
 
@@ -105,6 +130,29 @@ public static class IndexFile
         }
 
         return null;
+    }
+}
+
+/// <summary>Walks the lines of an index file; see <see cref="IndexFile.EnumerateLines"/>.</summary>
+public ref struct LineEnumerator(ReadOnlySpan<byte> content)
+{
+    private readonly ReadOnlySpan<byte> _content = content;
+    private int _next;
+
+    public IndexFileLine Current { get; private set; }
+
+    public readonly LineEnumerator GetEnumerator() => this;
+
+    public bool MoveNext()
+    {
+        if (_next >= _content.Length)
+        {
+            return false;
+        }
+
+        Current = IndexFile.LineAt(_content, _next);
+        _next = Current.End;
+        return true;
     }
 }
 

@@ -198,7 +198,7 @@ internal static partial class NewCrateRules
                 $"and contain only ASCII alphanumerics, `-` or `_` (at most {CrateName.MaxLength} characters)");
         }
 
-        if (!VersionRequirement.IsValid(dep.VersionReq))
+        if (!VersionReq.TryParse(dep.VersionReq, out _))
         {
             return RegistryError.BadRequest($"invalid version requirement `{Shorten(dep.VersionReq ?? "")}` for dependency `{dep.Name}`");
         }

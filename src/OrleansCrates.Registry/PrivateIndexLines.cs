@@ -84,22 +84,17 @@ internal static class PrivateIndexLines
     /// <summary>The lines of an index file with where each starts, skipping blank ones.</summary>
     public static IEnumerable<(int Start, int Length, IndexLine? Parsed)> Lines(ReadOnlyMemory<byte> content)
     {
-        var start = 0;
-        while (start < content.Length)
+        for (var start = 0; start < content.Length;)
         {
-            var newline = content.Span[start..].IndexOf((byte)'\n');
-            var length = newline < 0 ? content.Length - start : newline;
-            var line = content.Slice(start, length);
-            if (!IsBlank(line.Span))
+            var line = IndexFile.LineAt(content.Span, start);
+            if (!line.IsBlank)
             {
-                yield return (start, length, IndexLine.TryParse(line.Span));
+                yield return (line.Start, line.Length, IndexLine.TryParse(line.In(content.Span)));
             }
 
-            start += newline < 0 ? length : newline + 1;
+            start = line.End;
         }
     }
-
-    private static bool IsBlank(ReadOnlySpan<byte> line) => line.Trim(" \r\t"u8).IsEmpty;
 
     /// <summary>Every parsed version of an index file.</summary>
     public static List<IndexLine> Versions(ReadOnlyMemory<byte> content) =>
@@ -113,7 +108,7 @@ internal static class PrivateIndexLines
             return null;
         }
 
-        return versions.Where(v => !v.Yanked).Select(v => v.Version).Max(SemVerPrecedence.Instance) ?? "0.0.0";
+        return versions.Where(v => !v.Yanked).Select(v => v.Version).Max(SemanticVersion.Precedence) ?? "0.0.0";
     }
 
     /// <summary>

@@ -41,7 +41,7 @@ public sealed partial class PrivateRegistry
             var match = lines.FirstOrDefault(l => l.Parsed!.Version == version);
             if (match.Parsed is null && !version.Contains('+', StringComparison.Ordinal))
             {
-                match = lines.FirstOrDefault(l => SemVerPrecedence.SameVersion(l.Parsed!.Version, version));
+                match = lines.FirstOrDefault(l => SemanticVersion.SameVersion(l.Parsed!.Version, version));
             }
 
             if (match.Parsed is null)

@@ -182,10 +182,10 @@ public sealed partial class PrivateRegistry
         {
             if (current is not null && FindSameVersion(current, crate.Version) is { } taken)
             {
-                return new CasDecision<string?>(null, taken);
+                return new UpdateDecision<string?>(null, taken);
             }
 
-            return new CasDecision<string?>(Append(current, line), null);
+            return new UpdateDecision<string?>(Append(current, line), null);
         }, ct);
         if (!completed)
         {
@@ -271,7 +271,7 @@ public sealed partial class PrivateRegistry
     {
         foreach (var (_, _, parsed) in PrivateIndexLines.Lines(index))
         {
-            if (parsed is not null && SemVerPrecedence.SameVersion(parsed.Version, version))
+            if (parsed is not null && SemanticVersion.SameVersion(parsed.Version, version))
             {
                 return parsed.Version;
             }
@@ -307,22 +307,21 @@ public sealed partial class PrivateRegistry
     private async Task RefreshMetaAsync(CrateName name, ValidatedCrate? published, CancellationToken ct)
     {
         var metaKey = RegistryKeys.Meta(name);
-        for (var attempt = 1; attempt <= MaxUpdateAttempts; attempt++)
+        var outcome = await _store.UpdateAsync<bool>(metaKey, async (stored, _, token) =>
         {
-            var stored = await _store.ReadSmallOrNullAsync(metaKey, ct);
             if (stored is null)
             {
-                return;
+                return UpdateDecision<bool>.Keep(true);
             }
 
             var meta = ParseMeta(metaKey, stored.Value.Content);
-            var index = await _store.ReadSmallOrNullAsync(RegistryKeys.Index(CrateName.Parse(meta.Name)), ct);
+            var index = await _store.ReadSmallOrNullAsync(RegistryKeys.Index(CrateName.Parse(meta.Name)), token);
             var versions = index is null ? [] : PrivateIndexLines.Versions(index.Value.Content);
             var updated = CloneMeta(meta);
             updated.MaxVersion = PrivateIndexLines.MaxVersion(versions);
             updated.Versions = versions.Count;
-            var newest = versions.Select(v => v.Version).Max(SemVerPrecedence.Instance);
-            if (published is not null && newest is not null && SemVerPrecedence.SameVersion(newest, published.Version))
+            var newest = versions.Select(v => v.Version).Max(SemanticVersion.Precedence);
+            if (published is not null && newest is not null && SemanticVersion.SameVersion(newest, published.Version))
             {
                 var request = published.Request;
                 updated.Description = request.Description;
@@ -336,19 +335,16 @@ public sealed partial class PrivateRegistry
 
             if (SerializeMeta(updated).AsSpan().SequenceEqual(SerializeMeta(meta)))
             {
-                return;
+                return UpdateDecision<bool>.Keep(true);
             }
 
             updated.Updated = _time.GetUtcNow();
-            var put = await _store.PutAsync(metaKey, SerializeMeta(updated), WriteCondition.IfMatch(stored.Value.ETag), ct);
-            if (put.Succeeded)
-            {
-                return;
-            }
+            return UpdateDecision<bool>.Replace(SerializeMeta(updated), true);
+        }, ct, MaxUpdateAttempts);
 
-            await Task.Delay(Backoff(attempt), _time, ct);
+        if (!outcome.Completed)
+        {
+            Log.TooManyConflicts(_logger, metaKey, outcome.Conflicts);
         }
-
-        Log.TooManyConflicts(_logger, metaKey, MaxUpdateAttempts);
     }
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -87,7 +86,7 @@ public sealed partial class PrivateRegistry
             content = await ReadAllAsync(stored, ct);
         }
 
-        var file = new PrivateIndexFile(content, StrongETag(content), stored.LastModified);
+        var file = new PrivateIndexFile(content, StrongETag.Of(content), stored.LastModified);
         RememberIndex(key, new CachedIndex(stored.ETag, file));
         return file;
     }
@@ -283,44 +282,19 @@ public sealed partial class PrivateRegistry
         meta.Owners.Contains(login, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Reads <paramref name="key"/>, lets <paramref name="decide"/> compute the new content from the current one (null
-    /// when absent), and writes it only if nobody changed the object in between (IfMatch its ETag, or IfNotExists),
-    /// re-reading and deciding again after a conflict with a short jittered backoff. A decision without content
-    /// writes nothing. Completed is false when other writers won <see cref="MaxUpdateAttempts"/> times in a row.
+    /// Compare-and-swap on <paramref name="key"/> through <see cref="ConditionalUpdate"/>: <paramref name="decide"/>
+    /// computes the new content from the current one (null when absent); a decision without content writes nothing.
+    /// Completed is false when other writers won <see cref="MaxUpdateAttempts"/> times in a row.
     /// </summary>
-    private async Task<(bool Completed, T Result)> CompareAndSwapAsync<T>(string key, Func<byte[]?, CasDecision<T>> decide, CancellationToken ct)
+    private async Task<(bool Completed, T Result)> CompareAndSwapAsync<T>(string key, Func<byte[]?, UpdateDecision<T>> decide, CancellationToken ct)
     {
-        for (var attempt = 1; ; attempt++)
+        var outcome = await _store.UpdateAsync(key, current => decide(current?.Content), ct, MaxUpdateAttempts);
+        if (!outcome.Completed)
         {
-            var current = await _store.ReadSmallOrNullAsync(key, ct);
-            var decision = decide(current?.Content);
-            if (decision.Write is null)
-            {
-                return (true, decision.Result);
-            }
-
-            var condition = current is { } existing ? WriteCondition.IfMatch(existing.ETag) : WriteCondition.IfNotExists;
-            var put = await _store.PutAsync(key, decision.Write, condition, ct);
-            if (put.Succeeded)
-            {
-                return (true, decision.Result);
-            }
-
-            if (attempt >= MaxUpdateAttempts)
-            {
-                Log.TooManyConflicts(_logger, key, attempt);
-                return (false, decision.Result);
-            }
-
-            await Task.Delay(Backoff(attempt), _time, ct);
+            Log.TooManyConflicts(_logger, key, outcome.Conflicts);
         }
-    }
 
-    /// <summary>Full jitter over an exponentially growing window: 2 ms, 4 ms, ... capped at 100 ms.</summary>
-    private static TimeSpan Backoff(int attempt)
-    {
-        var window = Math.Min(100.0, 2.0 * Math.Pow(2, Math.Min(attempt - 1, 6)));
-        return TimeSpan.FromMilliseconds(1 + (Random.Shared.NextDouble() * window));
+        return (outcome.Completed, outcome.Result);
     }
 
     private static async Task<byte[]> ReadAllAsync(StoredObject stored, CancellationToken ct)
@@ -330,14 +304,8 @@ public sealed partial class PrivateRegistry
         return buffer.ToArray();
     }
 
-    /// <summary>A quoted strong ETag from the content itself, so every node gives the same bytes the same tag.</summary>
-    private static string StrongETag(ReadOnlySpan<byte> content) =>
-        "\"" + Convert.ToHexStringLower(SHA256.HashData(content).AsSpan(0, 16)) + "\"";
-
     private static RegistryError TooManyConflicts(CrateName name) =>
         RegistryError.Conflict($"crate `{name}` is being changed by too many requests at once; try again");
-
-    private readonly record struct CasDecision<T>(byte[]? Write, T Result);
 
     private sealed record CachedIndex(string StorageETag, PrivateIndexFile File);
 

@@ -17,18 +17,15 @@ public static class IndexBodyCheck
     {
         var lines = 0;
         var lineNumber = 0;
-        var rest = body;
-        while (!rest.IsEmpty)
+        foreach (var at in IndexFile.EnumerateLines(body))
         {
             lineNumber++;
-            var newline = rest.IndexOf((byte)'\n');
-            var line = newline < 0 ? rest : rest[..newline];
-            rest = newline < 0 ? [] : rest[(newline + 1)..];
-            if (line.Trim(" \r\t"u8).IsEmpty)
+            if (at.IsBlank)
             {
                 continue;
             }
 
+            var line = at.In(body);
             var problem = LineProblem(line, name);
             if (problem is not null)
             {

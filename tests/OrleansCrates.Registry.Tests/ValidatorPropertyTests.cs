@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using CsCheck;
 using static OrleansCrates.Testing.Properties.Generators;
+using OrleansCrates.Protocol;
 using OrleansCrates.Testing;
 
 namespace OrleansCrates.Registry.Tests;
@@ -31,10 +32,10 @@ public sealed class ValidatorPropertyTests
     public void Version_requirements_are_valid_and_refused_with_a_control_character() =>
         Gen.Select(Requirement, Control, Gen.Int[0, 100]).Sample((req, c, at) =>
         {
-            Assert.True(VersionRequirement.IsValid(req), req);
-            Assert.True(VersionRequirement.IsValid(req + ", <9"), req);
-            Assert.False(VersionRequirement.IsValid(req + "\n"), req);
-            Assert.False(VersionRequirement.IsValid(Insert(req, c, at)), Insert(req, c, at));
+            Assert.True(VersionReq.TryParse(req, out _), req);
+            Assert.True(VersionReq.TryParse(req + ", <9", out _), req);
+            Assert.False(VersionReq.TryParse(req + "\n", out _), req);
+            Assert.False(VersionReq.TryParse(Insert(req, c, at), out _), Insert(req, c, at));
         });
 
     /// <summary>Each field of the NewCrate JSON a publish validates, with how to put a value in it.</summary>

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using OrleansCrates.Protocol;
 
 namespace OrleansCrates.Core.Mirror;
@@ -17,7 +16,7 @@ public sealed class IndexEntry
         if (stored is not null)
         {
             // Strong ETag over the exact bytes served: equal bytes, equal tag, on every node.
-            ETag = "\"" + Convert.ToHexStringLower(SHA256.HashData(stored.Body).AsSpan(0, 16)) + "\"";
+            ETag = StrongETag.Of(stored.Body);
         }
     }
 

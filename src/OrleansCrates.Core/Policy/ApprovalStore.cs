@@ -93,27 +93,26 @@ public sealed partial class ApprovalStore
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
         var rule = new ApprovalRule(name.Value, req.ToString(), decision, by, _time.GetUtcNow());
         AuditWrite? audit = null;
-        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        ApprovalRule? replaced = null;
+        List<ApprovalRule> updated = [];
+        var outcome = await _store.UpdateAsync<bool>(ApprovalsKey, async (read, _, token) =>
         {
-            var read = await ReadApprovalsAsync(cancellationToken);
-            var rules = read is null ? [] : ToRules(read.Value.Document);
-            var replaced = rules.LastOrDefault(r => SameKey(r, rule));
+            var rules = read is { } current ? ToRulesOrThrow(current.Content) : [];
+            replaced = rules.LastOrDefault(r => SameKey(r, rule));
             if (audit is null || audit.Replaced != replaced?.Decision)
             {
-                audit = await WriteAuditAsync(rule, replaced, audit, cancellationToken);
+                audit = await WriteAuditAsync(rule, replaced, audit, token);
             }
 
-            var updated = rules.Where(r => !SameKey(r, rule)).Append(rule).ToList();
+            // Another decision that landed first is kept: ours is re-applied on top of what is stored now.
+            updated = [.. rules.Where(r => !SameKey(r, rule)).Append(rule)];
             var content = JsonSerializer.SerializeToUtf8Bytes(new ApprovalsDocument { Rules = [.. updated.Select(ToDocument)] }, PolicyJson.Default.ApprovalsDocument);
-            var put = await _store.PutAsync(ApprovalsKey, content, read is null ? WriteCondition.IfNotExists : WriteCondition.IfMatch(read.Value.ETag), cancellationToken);
-            if (put.Status != PutStatus.Written)
-            {
-                await BackOffAsync(attempt, cancellationToken); // another decision landed first: read again and re-apply ours on top
-                continue;
-            }
-
+            return UpdateDecision<bool>.Replace(content, true);
+        }, cancellationToken, MaxUpdateAttempts);
+        if (outcome.Completed)
+        {
             LogDecided(_logger, ApprovalRule.DecisionName(decision), name.Value, rule.Req, by);
-            await DropSettledPendingAsync(name, new ApprovalSet(put.ETag ?? "", updated), cancellationToken);
+            await DropSettledPendingAsync(name, new ApprovalSet(outcome.ETag ?? "", updated), cancellationToken);
             return new DecisionOutcome(rule, replaced);
         }
 
@@ -134,48 +133,36 @@ public sealed partial class ApprovalStore
         }
 
         var key = PendingKey(name);
-        for (var attempt = 0; attempt < MaxUpdateAttempts; attempt++)
+        var outcome = await _store.UpdateAsync<(IReadOnlyList<string> Listed, IReadOnlyList<string> Added)>(key, stored =>
         {
-            var created = new PendingDocument { Name = name.Value, RequestedBy = requestedBy, RequestedAt = _time.GetUtcNow(), Versions = Sorted(versions) };
-            var put = await _store.PutAsync(key, JsonSerializer.SerializeToUtf8Bytes(created, PolicyJson.Default.PendingDocument), WriteCondition.IfNotExists, cancellationToken);
-            if (put.Status == PutStatus.Written)
-            {
-                LogPendingRecorded(_logger, name.Value, string.Join(", ", created.Versions), requestedBy);
-                Remember(canonical, created.Versions);
-                return;
-            }
-
-            var stored = await _store.ReadSmallOrNullAsync(key, cancellationToken);
-            if (stored is null)
-            {
-                continue; // decided and dropped meanwhile: create it again
-            }
-
-            var existing = StoredJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.PendingDocument);
+            var existing = stored is { } current ? StoredJson.ParseOrNull(current.Content, PolicyJson.Default.PendingDocument) : null;
             var listed = existing?.Versions ?? [];
             var missing = versions.Where(v => !listed.Contains(v, StringComparer.Ordinal)).ToList();
             if (existing is not null && missing.Count == 0)
             {
-                Remember(canonical, listed);
-                return;
+                return UpdateDecision<(IReadOnlyList<string>, IReadOnlyList<string>)>.Keep((listed, []));
             }
 
+            // Created once (the first request's requester and time stay), then only the versions it lacks are added.
             var merged = new PendingDocument
             {
                 Name = existing?.Name ?? name.Value,
                 RequestedBy = existing?.RequestedBy ?? requestedBy,
-                RequestedAt = existing?.RequestedAt ?? created.RequestedAt,
+                RequestedAt = existing?.RequestedAt ?? _time.GetUtcNow(),
                 Versions = Sorted(listed.Concat(missing)),
             };
-            var update = await _store.PutAsync(key, JsonSerializer.SerializeToUtf8Bytes(merged, PolicyJson.Default.PendingDocument), WriteCondition.IfMatch(stored.Value.ETag), cancellationToken);
-            if (update.Status == PutStatus.Written)
+            return UpdateDecision<(IReadOnlyList<string>, IReadOnlyList<string>)>.Replace(
+                JsonSerializer.SerializeToUtf8Bytes(merged, PolicyJson.Default.PendingDocument), (merged.Versions, missing));
+        }, cancellationToken, MaxUpdateAttempts);
+        if (outcome.Completed)
+        {
+            if (outcome.Result.Added.Count > 0)
             {
-                LogPendingRecorded(_logger, name.Value, string.Join(", ", missing), requestedBy);
-                Remember(canonical, merged.Versions);
-                return;
+                LogPendingRecorded(_logger, name.Value, string.Join(", ", outcome.Result.Added), requestedBy);
             }
 
-            await BackOffAsync(attempt, cancellationToken);
+            Remember(canonical, outcome.Result.Listed);
+            return;
         }
 
         throw new StorageUnavailableException($"Could not update {key}: it kept changing during {MaxUpdateAttempts} attempts.");
@@ -245,16 +232,14 @@ public sealed partial class ApprovalStore
     private async Task<(ApprovalsDocument Document, string ETag)?> ReadApprovalsAsync(CancellationToken cancellationToken)
     {
         var stored = await _store.ReadSmallOrNullAsync(ApprovalsKey, cancellationToken);
-        if (stored is null)
-        {
-            return null;
-        }
-
-        var document = StoredJson.ParseOrNull(stored.Value.Content, PolicyJson.Default.ApprovalsDocument);
-        return document is null
-            ? throw new StorageUnavailableException($"{ApprovalsKey} is not a valid approvals document; fix or restore it.")
-            : (document, stored.Value.ETag);
+        return stored is null ? null : (ParseApprovals(stored.Value.Content), stored.Value.ETag);
     }
+
+    private static ApprovalsDocument ParseApprovals(byte[] content) =>
+        StoredJson.ParseOrNull(content, PolicyJson.Default.ApprovalsDocument)
+        ?? throw new StorageUnavailableException($"{ApprovalsKey} is not a valid approvals document; fix or restore it.");
+
+    private static List<ApprovalRule> ToRulesOrThrow(byte[] content) => ToRules(ParseApprovals(content));
 
     private async Task<PendingDocument?> ReadPendingOrNullAsync(string key, CancellationToken cancellationToken)
     {
@@ -310,9 +295,6 @@ public sealed partial class ApprovalStore
             await _store.DeleteAsync(key, stored!.Value.ETag, cancellationToken); // a request that added a version meanwhile keeps it
         }
     }
-
-    private Task BackOffAsync(int attempt, CancellationToken cancellationToken) =>
-        Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * Math.Min(attempt + 2, 10))), _time, cancellationToken);
 
     private void Remember(string canonical, IEnumerable<string> versions)
     {

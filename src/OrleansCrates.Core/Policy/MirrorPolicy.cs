@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -120,23 +119,18 @@ public sealed partial class MirrorPolicy : IDisposable
         var undecided = new List<string>();
         var visible = 0;
         var removed = 0;
-        var start = 0;
-        while (start < body.Length)
+        foreach (var line in IndexFile.EnumerateLines(body))
         {
-            var newline = Array.IndexOf(body, (byte)'\n', start);
-            var end = newline < 0 ? body.Length : newline + 1;
-            var segment = body.AsSpan(start, end - start);
-            if (segment.Trim(" \r\t\n"u8).IsEmpty || IsVisible(name, segment, approvals, undecided))
+            var segment = line.WithTerminatorIn(body);
+            if (line.IsBlank || IsVisible(name, segment, approvals, undecided))
             {
                 kept.Write(segment);
-                visible += segment.Trim(" \r\t\n"u8).IsEmpty ? 0 : 1;
+                visible += line.IsBlank ? 0 : 1;
             }
             else
             {
                 removed++;
             }
-
-            start = end;
         }
 
         if (removed == 0)
@@ -145,7 +139,7 @@ public sealed partial class MirrorPolicy : IDisposable
         }
 
         var served = kept.ToArray();
-        return new FilteredIndex(served, StrongETag(served), visible > 0, undecided, entry.ETag, approvals.Version);
+        return new FilteredIndex(served, StrongETag.Of(served), visible > 0, undecided, entry.ETag, approvals.Version);
     }
 
     private bool IsVisible(CrateName name, ReadOnlySpan<byte> segment, ApprovalSet approvals, List<string> undecided)
@@ -196,9 +190,6 @@ public sealed partial class MirrorPolicy : IDisposable
             LogPendingFailed(_logger, name.Value, e.Message);
         }
     }
-
-    private static string StrongETag(ReadOnlySpan<byte> body) =>
-        "\"" + Convert.ToHexStringLower(SHA256.HashData(body).AsSpan(0, 16)) + "\"";
 
     [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Policy: could not record the pending approval of {Crate}: {Error}")]
     private static partial void LogPendingFailed(ILogger logger, string crate, string error);

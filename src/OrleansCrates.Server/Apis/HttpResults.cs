@@ -22,7 +22,7 @@ public sealed class IndexBytesResult(ReadOnlyMemory<byte> body, string contentTy
     public Task ExecuteAsync(HttpContext httpContext)
     {
         var response = httpContext.Response;
-        var tag = etag ?? ETags.Of(body.Span);
+        var tag = etag ?? Protocol.StrongETag.Of(body.Span);
         response.Headers.ETag = tag;
         CacheHeaders.Apply(httpContext, hostDependent);
         if (stale is { } age)
@@ -148,9 +148,6 @@ internal static class BytesServed
 
 public static class ETags
 {
-    public static string Of(ReadOnlySpan<byte> body) =>
-        "\"" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body).AsSpan(0, 16)) + "\"";
-
     /// <summary>If-None-Match holds <paramref name="etag"/> (compared as an opaque string) or <c>*</c>.</summary>
     public static bool Matches(Microsoft.Extensions.Primitives.StringValues ifNoneMatch, string etag)
     {

@@ -65,7 +65,7 @@ public static class DashboardApi
                 _ => "application/octet-stream",
             };
             var body = copy.ToArray();
-            assets[file] = (body, type, ETags.Of(body));
+            assets[file] = (body, type, Protocol.StrongETag.Of(body));
         }
 
         return assets.ToFrozenDictionary(StringComparer.Ordinal);
