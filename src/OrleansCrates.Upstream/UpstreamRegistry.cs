@@ -368,8 +368,9 @@ public sealed partial class UpstreamRegistry : IDisposable
         while (Interlocked.CompareExchange(ref _notBeforeTicks, until, seen) != seen);
     }
 
-    private Task Backoff(int attempt, CancellationToken cancellationToken) =>
-        Task.Delay(TimeSpan.FromMilliseconds(100 * attempt * attempt), _time, cancellationToken);
+    // A pause between two attempts at one upstream, in real time: it is not a business deadline a test's clock moves.
+    private static Task Backoff(int attempt, CancellationToken cancellationToken) =>
+        Task.Delay(TimeSpan.FromMilliseconds(100 * attempt * attempt), cancellationToken);
 
     private TimeSpan? RetryAfterOf(HttpResponseMessage response)
     {

@@ -12,7 +12,7 @@ public sealed class DownloadLogTests : IDisposable
 
     private readonly TempStore _temp = new();
     private readonly ObservedStore _store;
-    private readonly ManualClock _clock = new(new DateTimeOffset(2025, 3, 2, 8, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2025, 3, 2, 8, 0, 0, TimeSpan.Zero));
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromMinutes(1)).Token;
 
     public DownloadLogTests() => _store = new ObservedStore(_temp.Store);

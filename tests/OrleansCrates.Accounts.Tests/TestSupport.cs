@@ -3,23 +3,6 @@ using OrleansCrates.Storage.FileSystem;
 
 namespace OrleansCrates.Accounts.Tests;
 
-/// <summary>
-/// A clock the test moves by hand: wall time and the monotonic timestamp move together. Timers and delays still run
-/// in real time.
-/// </summary>
-public sealed class ManualClock(DateTimeOffset start) : TimeProvider
-{
-    private long _ticks = start.UtcTicks;
-
-    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
-
-    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-}
-
 /// <summary>A real filesystem store in a temp folder, removed on dispose.</summary>
 public sealed class TempStore : IDisposable
 {

@@ -6,7 +6,7 @@ namespace OrleansCrates.Accounts.Tests;
 public sealed class TokenStoreTests : IDisposable
 {
     private readonly TempStore _temp = new();
-    private readonly ManualClock _clock = new(new DateTimeOffset(2025, 3, 1, 12, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2025, 3, 1, 12, 0, 0, TimeSpan.Zero));
     private readonly TokenStore _tokens;
     // A hang fails the test instead of blocking the run.
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromMinutes(1)).Token;

@@ -159,7 +159,7 @@ public sealed class CrateCoordinatorIndexTests
         var original = await warm.IndexAsync("abc");
         await upstream.StopAsync();
 
-        var clock = new ManualClock(warm.Clock.GetUtcNow() + TimeSpan.FromHours(1));
+        var clock = new FakeTimeProvider(warm.Clock.GetUtcNow() + TimeSpan.FromHours(1));
         await using var cold = MirrorHarness.Create(upstream, warm.Root, clock);
         var served = await cold.IndexAsync("abc");
         Assert.Equal(IndexStatus.Found, served.Status);

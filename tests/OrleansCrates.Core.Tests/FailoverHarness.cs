@@ -26,7 +26,7 @@ public sealed class FailoverHarness : IAsyncDisposable
     {
         Fakes = upstreams;
         Root = Path.Combine(Path.GetTempPath(), "oc-failover-" + Guid.NewGuid().ToString("N"));
-        Clock = new ManualClock(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
+        Clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
         Store = new FileSystemObjectStore(Root);
         var mirror = new MirrorOptions
         {
@@ -48,7 +48,7 @@ public sealed class FailoverHarness : IAsyncDisposable
 
     public string Root { get; }
 
-    public ManualClock Clock { get; }
+    public FakeTimeProvider Clock { get; }
 
     public FileSystemObjectStore Store { get; }
 

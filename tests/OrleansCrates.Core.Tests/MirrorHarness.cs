@@ -16,7 +16,7 @@ public sealed class MirrorHarness : IAsyncDisposable
     private readonly TestLifetime _lifetime = new();
     private readonly UpstreamSet _upstreams;
 
-    private MirrorHarness(FakeUpstream upstream, string root, ManualClock clock, bool ownsRoot)
+    private MirrorHarness(FakeUpstream upstream, string root, FakeTimeProvider clock, bool ownsRoot)
     {
         Upstream = upstream;
         Root = root;
@@ -43,7 +43,7 @@ public sealed class MirrorHarness : IAsyncDisposable
 
     public bool OwnsRoot { get; }
 
-    public ManualClock Clock { get; }
+    public FakeTimeProvider Clock { get; }
 
     public FileSystemObjectStore Store { get; }
 
@@ -52,9 +52,9 @@ public sealed class MirrorHarness : IAsyncDisposable
 
     public CrateCoordinator Coordinator { get; }
 
-    public static MirrorHarness Create(FakeUpstream upstream, string? sharedRoot = null, ManualClock? clock = null) =>
+    public static MirrorHarness Create(FakeUpstream upstream, string? sharedRoot = null, FakeTimeProvider? clock = null) =>
         new(upstream, sharedRoot ?? Path.Combine(Path.GetTempPath(), "oc-core-" + Guid.NewGuid().ToString("N")),
-            clock ?? new ManualClock(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero)), sharedRoot is null);
+            clock ?? new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero)), sharedRoot is null);
 
     public Task<IndexResult> IndexAsync(string name) => Coordinator.GetIndexAsync(CrateName.Parse(name), Timeout());
 

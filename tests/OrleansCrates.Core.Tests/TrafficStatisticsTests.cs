@@ -12,7 +12,7 @@ public sealed class TrafficStatisticsTests : IDisposable
     private static readonly DateTimeOffset Start = new(2025, 3, 10, 12, 0, 0, TimeSpan.Zero);
     private static readonly DateOnly Day = new(2025, 3, 10);
     private readonly string _root = Directory.CreateTempSubdirectory("oc-stats-").FullName;
-    private readonly ManualClock _clock = new(Start);
+    private readonly FakeTimeProvider _clock = new(Start);
     private readonly FileSystemObjectStore _store;
 
     public TrafficStatisticsTests() => _store = new FileSystemObjectStore(_root);

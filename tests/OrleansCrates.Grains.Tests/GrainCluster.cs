@@ -22,7 +22,7 @@ public sealed class GrainCluster : IAsyncDisposable
 {
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(60);
 
-    private GrainCluster(InProcessTestCluster cluster, string root, ManualClock clock)
+    private GrainCluster(InProcessTestCluster cluster, string root, FakeTimeProvider clock)
     {
         Cluster = cluster;
         Root = root;
@@ -33,12 +33,12 @@ public sealed class GrainCluster : IAsyncDisposable
 
     public string Root { get; }
 
-    public ManualClock Clock { get; }
+    public FakeTimeProvider Clock { get; }
 
     public static async Task<GrainCluster> StartAsync(FakeUpstream upstream, short silos = 2)
     {
         var root = Path.Combine(Path.GetTempPath(), "oc-grains-" + Guid.NewGuid().ToString("N"));
-        var clock = new ManualClock(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
         var options = Options.Create(new MirrorOptions
         {
             IndexTtl = Ttl,
@@ -98,14 +98,4 @@ public sealed class GrainCluster : IAsyncDisposable
             Directory.Delete(Root, recursive: true);
         }
     }
-}
-
-/// <summary>A clock the test moves by hand. Only "now" is faked: timers and delays still run in real time.</summary>
-public sealed class ManualClock(DateTimeOffset start) : TimeProvider
-{
-    private long _ticks = start.UtcTicks;
-
-    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
-
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 }

@@ -13,16 +13,6 @@ using OrleansCrates.Testing;
 
 namespace OrleansCrates.Registry.Tests;
 
-/// <summary>A clock the test moves by hand. Only "now" is faked: timers and delays still run in real time.</summary>
-public sealed class ManualClock(DateTimeOffset start) : TimeProvider
-{
-    private long _ticks = start.UtcTicks;
-
-    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
-
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-}
-
 /// <summary>Users that exist, as the accounts service would answer.</summary>
 public sealed class FakeUserDirectory(params string[] logins) : IUserDirectory
 {
@@ -54,7 +44,7 @@ public sealed class RegistryHarness : IDisposable
 
     public IObjectStore Store { get; }
 
-    public ManualClock Clock { get; } = new(Epoch);
+    public FakeTimeProvider Clock { get; } = new(Epoch);
 
     public FakeUserDirectory Users { get; } = new("alice", "bob", "carol", "mallory", "admin");
 
