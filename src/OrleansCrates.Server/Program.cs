@@ -17,12 +17,12 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.AddOrleansCrates();
 
 var app = builder.Build();
-app.UseRequestTelemetry(); // outermost: X-Request-Id and request metrics see the final status, errors included
+app.UseRequestTelemetry(); // outermost: X-Request-Id on every response, errors included
 app.UseOrleansCratesErrorHandling();
 app.UseTrafficStatistics();
 app.MapHealthApi();
 app.MapClusterApi();
-app.MapMetricsApi();
+app.MapMetrics();
 app.MapMirrorApi();
 app.MapPrivateRegistryApi();
 app.MapAdminApi();

@@ -1,12 +1,24 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Testing;
 
 namespace OrleansCrates.EndToEnd.Tests;
 
-/// <summary><c>/metrics</c>, request ids and structured logs, against a real mirror process and the fake upstream.</summary>
+/// <summary>
+/// <c>/metrics</c> (the OpenTelemetry SDK's Prometheus exporter), OTLP export to a fake collector, request ids and
+/// structured logs, against a real mirror process and the fake upstream. Every series carries the SDK's
+/// <c>otel_scope_*</c> labels, so samples are matched on the labels a test names (<see cref="PrometheusScrape.Sum"/>).
+/// </summary>
 public sealed class MetricsTests : IAsyncLifetime
 {
+    /// <summary>ASP.NET Core's own request metric (<c>http.server.request.duration</c>): its count is the number of requests.</summary>
+    private const string Http = "http_server_request_duration_seconds_count";
+
     private static readonly CrateGraph Graph = CrateGraph.CreateDefault();
     private readonly string _sandbox = Directory.CreateTempSubdirectory("oc-metrics-").FullName;
     private readonly HttpClient _http = new(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None });
@@ -37,17 +49,6 @@ public sealed class MetricsTests : IAsyncLifetime
     {
         await StartMirrorAsync();
         var scrape = await ScrapeAsync();
-        foreach (var family in new[]
-                 {
-                     "orleanscrates_http_requests_total", "orleanscrates_http_request_duration_seconds", "orleanscrates_bytes_served_total",
-                     "orleanscrates_cache_results_total", "orleanscrates_upstream_requests_total", "orleanscrates_upstream_request_duration_seconds",
-                     "orleanscrates_coalesced_waiters_total", "orleanscrates_storage_operation_duration_seconds", "orleanscrates_inflight_fetches",
-                 })
-        {
-            Assert.True(scrape.Types.ContainsKey(family), $"expected a TYPE line for {family} in:\n{scrape.Types.Count} families");
-            Assert.False(string.IsNullOrWhiteSpace(scrape.Help[family]));
-        }
-
         var index = "index/" + RegistryPaths.IndexPath("abc");
         var crate = Graph.Get("abc", "1.1.0");
         var download = $"crates/{crate.Name}/{crate.Version}/download";
@@ -56,13 +57,12 @@ public sealed class MetricsTests : IAsyncLifetime
         // An index miss: fetched upstream.
         var before = scrape;
         scrape = await AfterAsync(index, HttpStatusCode.OK);
-        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/index/{**path}"), ("method", "GET"), ("status", "200"));
-        AssertMoved(before, scrape, 1, "orleanscrates_http_request_duration_seconds_count", ("route", "/index/{**path}"), ("method", "GET"), ("status", "200"));
-        AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "miss"));
+        AssertMoved(before, scrape, 1, Http, ("http_route", "/index/{**path}"), ("http_request_method", "GET"), ("http_response_status_code", "200"));
+                AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "miss"));
         AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "hit"));
         AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "index"), ("result", "ok"));
         AssertMoved(before, scrape, 1, "orleanscrates_upstream_request_duration_seconds_count", ("upstream", Upstream));
-        AssertMoved(before, scrape, indexBytes, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "index"));
+        AssertMoved(before, scrape, indexBytes, "orleanscrates_served_bytes_total", ("registry", "mirror"), ("kind", "index"));
         Assert.True(Delta(before, scrape, "orleanscrates_storage_operation_duration_seconds_count", ("operation", "write"), ("result", "ok")) >= 1, "the fetched index file was stored");
 
         // An index hit: from memory, upstream not asked.
@@ -71,18 +71,18 @@ public sealed class MetricsTests : IAsyncLifetime
         AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "hit"));
         AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "miss"));
         AssertMoved(before, scrape, 0, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "index"), ("result", "ok"));
-        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/index/{**path}"), ("method", "GET"), ("status", "200"));
-        AssertMoved(before, scrape, indexBytes, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "index"));
+        AssertMoved(before, scrape, 1, Http, ("http_route", "/index/{**path}"), ("http_request_method", "GET"), ("http_response_status_code", "200"));
+        AssertMoved(before, scrape, indexBytes, "orleanscrates_served_bytes_total", ("registry", "mirror"), ("kind", "index"));
 
         // A download miss: fetched upstream, stored; its own index lookup is not a client's cache result.
         before = scrape;
         scrape = await AfterAsync(download, HttpStatusCode.OK);
-        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/crates/{name}/{version}/download"), ("method", "GET"), ("status", "200"));
+        AssertMoved(before, scrape, 1, Http, ("http_route", "/crates/{name}/{version}/download"), ("http_request_method", "GET"), ("http_response_status_code", "200"));
         AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "miss"));
         AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "hit"));
         AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "hit"));
         AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "download"), ("result", "ok"));
-        AssertMoved(before, scrape, crate.CrateBytes.Length, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "crate"));
+        AssertMoved(before, scrape, crate.CrateBytes.Length, "orleanscrates_served_bytes_total", ("registry", "mirror"), ("kind", "crate"));
         Assert.True(Delta(before, scrape, "orleanscrates_storage_operation_duration_seconds_count", ("operation", "write"), ("result", "ok")) >= 1, "the crate file was stored");
 
         // A download hit.
@@ -91,20 +91,20 @@ public sealed class MetricsTests : IAsyncLifetime
         AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "hit"));
         AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "miss"));
         AssertMoved(before, scrape, 0, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "download"), ("result", "ok"));
-        AssertMoved(before, scrape, crate.CrateBytes.Length, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "crate"));
+        AssertMoved(before, scrape, crate.CrateBytes.Length, "orleanscrates_served_bytes_total", ("registry", "mirror"), ("kind", "crate"));
 
         // A 404: upstream says the crate does not exist.
         before = scrape;
         scrape = await AfterAsync("index/" + RegistryPaths.IndexPath("no-such"), HttpStatusCode.NotFound);
-        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/index/{**path}"), ("method", "GET"), ("status", "404"));
+        AssertMoved(before, scrape, 1, Http, ("http_route", "/index/{**path}"), ("http_request_method", "GET"), ("http_response_status_code", "404"));
         AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "index"), ("result", "not_found"));
-        AssertMoved(before, scrape, 0, "orleanscrates_bytes_served_total", ("registry", "mirror"), ("kind", "index"));
+        AssertMoved(before, scrape, 0, "orleanscrates_served_bytes_total", ("registry", "mirror"), ("kind", "index"));
 
         // An upstream failure with nothing cached: 503, an upstream error.
         _upstream.AddFault(new FaultRule { PathContains = RegistryPaths.IndexPath("opt-helper"), Kind = FaultKind.Status500 });
         before = scrape;
         scrape = await AfterAsync("index/" + RegistryPaths.IndexPath("opt-helper"), HttpStatusCode.ServiceUnavailable);
-        AssertMoved(before, scrape, 1, "orleanscrates_http_requests_total", ("route", "/index/{**path}"), ("method", "GET"), ("status", "503"));
+        AssertMoved(before, scrape, 1, Http, ("http_route", "/index/{**path}"), ("http_request_method", "GET"), ("http_response_status_code", "503"));
         AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "index"), ("result", "error"));
         AssertMoved(before, scrape, 1, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "miss"));
 
@@ -122,7 +122,33 @@ public sealed class MetricsTests : IAsyncLifetime
 
         // Routes are templates, never raw paths.
         Assert.DoesNotContain(scrape.Samples.Keys, k => k.Contains("abc", StringComparison.Ordinal) || k.Contains("real-name", StringComparison.Ordinal));
-        Assert.Equal(0, scrape.Value("orleanscrates_inflight_fetches", ("kind", "crate")));
+        Assert.Equal(0, scrape.Sum("orleanscrates_inflight_fetches", ("kind", "crate")));
+
+        // Every instrument of the project's meter has a series (each appears with its first measurement) and its help text.
+        foreach (var family in new[]
+                 {
+                     "orleanscrates_served_bytes_total", "orleanscrates_cache_results_total", "orleanscrates_upstream_requests_total",
+                     "orleanscrates_upstream_request_duration_seconds", "orleanscrates_coalesced_waiters_total",
+                     "orleanscrates_storage_operation_duration_seconds", "orleanscrates_inflight_fetches",
+                 })
+        {
+            Assert.True(scrape.Types.ContainsKey(family), $"expected a TYPE line for {family} after traffic; families: {string.Join(", ", scrape.Types.Keys)}");
+            Assert.False(string.IsNullOrWhiteSpace(scrape.Help[family]));
+        }
+
+        // After this traffic the libraries' series are there too: Orleans (a crate grain per crate), HttpClient (the
+        // upstream requests), Kestrel and the runtime.
+        foreach (var family in new[]
+                 {
+                     "orleans_catalog_activations", "http_client_request_duration_seconds", "kestrel_active_connections", "dotnet_gc_collections_total",
+                 })
+        {
+            Assert.True(scrape.Types.ContainsKey(family), $"expected {family} on /metrics; families: {string.Join(", ", scrape.Types.Keys)}");
+        }
+
+        Assert.True(
+            scrape.Sum("http_client_request_duration_seconds_count", ("server_address", "127.0.0.1")) >= scrape.Sum("orleanscrates_upstream_requests_total"),
+            "every upstream request went through HttpClient, and its instrumentation counted it");
     }
 
     [Fact]
@@ -147,6 +173,55 @@ public sealed class MetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Otlp_export_sends_protobuf_metrics_and_traces_to_the_collector()
+    {
+        var metrics = new TaskCompletionSource<CollectorRequest>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var traces = new TaskCompletionSource<CollectorRequest>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        await using var collector = builder.Build();
+        collector.MapPost("/v1/{signal}", async (string signal, HttpContext context) =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+            var request = new CollectorRequest(context.Request.ContentType, context.Request.Headers["x-api-key"], body.ToArray());
+            // Keep the first export that holds what the test looks for (earlier ones may predate the traffic, or its end).
+            if (signal == "metrics" && request.Holds("orleanscrates.upstream.requests") && request.Holds("http.server.request.duration"))
+            {
+                metrics.TrySetResult(request);
+            }
+            else if (signal == "traces" && request.Holds(OrleansCratesTracing.UpstreamIndex))
+            {
+                traces.TrySetResult(request);
+            }
+
+            return Results.Bytes([], "application/x-protobuf"); // an empty Export*ServiceResponse: all accepted
+        });
+        await collector.StartAsync();
+
+        await StartMirrorAsync(
+            ("Telemetry__Otlp__Endpoint", collector.Urls.Single()),
+            ("Telemetry__Otlp__Interval", "00:00:01"),
+            ("Telemetry__Otlp__Headers__x-api-key", "secret"));
+        using (var response = await _http.GetAsync(Url("index/" + RegistryPaths.IndexPath("abc"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode); // an upstream fetch: metrics and spans to export
+        }
+
+        var exported = await metrics.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal("application/x-protobuf", exported.ContentType);
+        Assert.Equal("secret", exported.ApiKey);
+        Assert.True(exported.Holds("orleanscrates.storage.operation.duration"), "the fetched index file was stored, and that was measured");
+        Assert.True(exported.Holds("orleanscrates"), "the service.name resource attribute");
+
+        var spans = await traces.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal("application/x-protobuf", spans.ContentType);
+        Assert.True(spans.Holds(OrleansCratesTracing.IndexRefresh), "the single-flight run the upstream request ran in");
+        await collector.StopAsync();
+    }
+
+    [Fact]
     public async Task Responses_carry_a_request_id_echoing_a_valid_one()
     {
         await StartMirrorAsync();
@@ -166,8 +241,11 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Single(missing.Headers.GetValues("X-Request-Id"));
         var scrape = await ScrapeAsync();
-        Assert.Equal(1, scrape.Value("orleanscrates_http_requests_total", ("route", "unmatched"), ("method", "GET"), ("status", "404")));
-        Assert.Equal(3, scrape.Value("orleanscrates_http_requests_total", ("route", "/index/config.json"), ("method", "GET"), ("status", "200")));
+        var unmatched = scrape.Samples.Where(s => s.Key.StartsWith(Http + "{", StringComparison.Ordinal) &&
+                                                  s.Key.Contains("http_response_status_code=\"404\"", StringComparison.Ordinal) &&
+                                                  !s.Key.Contains("http_route=", StringComparison.Ordinal));
+        Assert.Equal(1, unmatched.Sum(s => s.Value)); // a request that matched no endpoint has no route
+        Assert.Equal(3, scrape.Sum(Http, ("http_route", "/index/config.json"), ("http_request_method", "GET"), ("http_response_status_code", "200")));
     }
 
     [Fact]
@@ -208,6 +286,12 @@ public sealed class MetricsTests : IAsyncLifetime
             .Select(s => s.GetProperty("RequestId").GetString())
             .ToList();
         Assert.Contains(requestId, ids);
+    }
+
+    /// <summary>One OTLP export as the fake collector got it. Protobuf keeps strings as UTF-8 bytes, so names can be found in the body.</summary>
+    private sealed record CollectorRequest(string? ContentType, string? ApiKey, byte[] Body)
+    {
+        public bool Holds(string text) => Body.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(text)) >= 0;
     }
 
     private async Task StartMirrorAsync(params (string Key, string Value)[] settings)
@@ -251,12 +335,12 @@ public sealed class MetricsTests : IAsyncLifetime
     }
 
     private static double Delta(PrometheusScrape before, PrometheusScrape after, string name, params (string, string)[] labels) =>
-        after.Value(name, labels) - before.Value(name, labels);
+        after.Sum(name, labels) - before.Sum(name, labels);
 
     private static void AssertMoved(PrometheusScrape before, PrometheusScrape after, double expected, string name, params (string, string)[] labels)
     {
         var moved = Delta(before, after, name, labels);
         Assert.True(moved == expected,
-            $"expected {name}{{{string.Join(",", labels.Select(l => $"{l.Item1}=\"{l.Item2}\""))}}} to move by {expected}, it moved by {moved} (from {before.Value(name, labels)})");
+            $"expected {name}{{{string.Join(",", labels.Select(l => $"{l.Item1}=\"{l.Item2}\""))}}} to move by {expected}, it moved by {moved} (from {before.Sum(name, labels)})");
     }
 }

@@ -31,8 +31,8 @@ public sealed partial class CrateCoordinator : IDisposable
     private readonly CancellationToken _stopping;
     private readonly MemoryCache _hot;
     private readonly HotFileCache _hotFiles;
-    private readonly SingleFlight<string, IndexRefresh> _indexFlights = new();
-    private readonly SingleFlight<string, FetchOutcome> _fileFlights = new();
+    private readonly SingleFlight<string, IndexRefresh> _indexFlights = new(OrleansCratesTracing.Source, OrleansCratesTracing.IndexRefresh);
+    private readonly SingleFlight<string, FetchOutcome> _fileFlights = new(OrleansCratesTracing.Source, OrleansCratesTracing.CrateFileFetch);
     private readonly OrleansCratesMetrics _metrics;
 
     public CrateCoordinator(

@@ -1,4 +1,5 @@
 using OrleansCrates.Core.Coordination;
+using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Protocol;
 
 namespace OrleansCrates.Core.Mirror;
@@ -14,8 +15,8 @@ public sealed class CrateOwner(CrateName name, CrateCoordinator coordinator, Tim
     /// <summary>While this owner revalidates, others get its copy and ask again after this long.</summary>
     internal static readonly TimeSpan StaleWhileRevalidating = TimeSpan.FromMilliseconds(500);
 
-    private readonly SingleFlight<bool, IndexRefresh> _indexFlight = new();
-    private readonly SingleFlight<string, FetchOutcome> _fileFlights = new();
+    private readonly SingleFlight<bool, IndexRefresh> _indexFlight = new(OrleansCratesTracing.Source, OrleansCratesTracing.OwnerIndexRefresh);
+    private readonly SingleFlight<string, FetchOutcome> _fileFlights = new(OrleansCratesTracing.Source, OrleansCratesTracing.OwnerCrateFileFetch);
     private volatile IndexEntry? _entry;
 
     public CrateName Name => name;

@@ -66,14 +66,17 @@ public sealed partial class UpstreamSet : IDisposable
         {
             var validators = known is not null && string.Equals(issuer, upstream.Name, StringComparison.Ordinal) ? known : null;
             var started = _time.GetTimestamp();
+            var span = OrleansCratesTracing.StartUpstreamRequest(upstream.Name, crate.Value, version: null);
             var result = await upstream.FetchCrateIndexAsync(
                 crate, validators?.UpstreamETag, validators?.UpstreamLastModified, budget, cancellationToken);
-            _metrics.UpstreamRequest(upstream.Name, download: false, result.Status switch
+            var answer = result.Status switch
             {
                 IndexFetchStatus.Modified or IndexFetchStatus.NotModified => UpstreamResult.Ok,
                 IndexFetchStatus.NotFound => UpstreamResult.NotFound,
                 _ => FailureKind(result.Error),
-            }, _time.GetElapsedTime(started));
+            };
+            _metrics.UpstreamRequest(upstream.Name, download: false, answer, _time.GetElapsedTime(started));
+            OrleansCratesTracing.End(span, answer, result.Error);
             if (result.Status != IndexFetchStatus.Failed)
             {
                 upstream.Health.RecordAnswer(_time.GetElapsedTime(started));
@@ -113,6 +116,7 @@ public sealed partial class UpstreamSet : IDisposable
             var started = _time.GetTimestamp();
             FetchOutcome outcome;
             TimeSpan latency;
+            var span = OrleansCratesTracing.StartUpstreamRequest(upstream.Name, name.Value, line.Version); // the storage write nests under it
             await using (var download = await upstream.DownloadAsync(name, line, budget, cancellationToken))
             {
                 latency = _time.GetElapsedTime(started);
@@ -123,8 +127,10 @@ public sealed partial class UpstreamSet : IDisposable
                         CrateFileStatus.BadUpstreamFile, $"no file for {name} {line.Version} (404) although the index lists it", null),
                     _ => new FetchOutcome(CrateFileStatus.UpstreamUnavailable, download.Error, download.RetryAfter ?? TimeSpan.FromSeconds(1)),
                 };
-                _metrics.UpstreamRequest(upstream.Name, download: true, download.Status == DownloadStatus.NotFound ? UpstreamResult.NotFound :
-                    outcome.Status is CrateFileStatus.Found or CrateFileStatus.StorageUnavailable ? UpstreamResult.Ok : FailureKind(outcome.Error), latency);
+                var answer = download.Status == DownloadStatus.NotFound ? UpstreamResult.NotFound :
+                    outcome.Status is CrateFileStatus.Found or CrateFileStatus.StorageUnavailable ? UpstreamResult.Ok : FailureKind(outcome.Error);
+                _metrics.UpstreamRequest(upstream.Name, download: true, answer, latency);
+                OrleansCratesTracing.End(span, answer, outcome.Error);
             }
 
             if (outcome.Status is CrateFileStatus.Found or CrateFileStatus.StorageUnavailable)

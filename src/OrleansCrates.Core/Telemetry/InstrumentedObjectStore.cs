@@ -5,8 +5,8 @@ using OrleansCrates.Storage;
 namespace OrleansCrates.Core.Telemetry;
 
 /// <summary>
-/// Times every call to the real store (<c>orleanscrates_storage_operation_duration_seconds</c>, by operation and
-/// result). A read is timed until the object is open (its first bytes can be read), a write from its start to the end
+/// Times every call to the real store (<c>orleanscrates.storage.operation.duration</c>, by operation and
+/// result), and traces each write (<see cref="OrleansCratesTracing.StorageWrite"/>, from its start to its commit). A read is timed until the object is open (its first bytes can be read), a write from its start to the end
 /// of its commit minus the time the caller spent producing the content (that is upstream's or the client's time, not
 /// storage's), a list over the whole enumeration. Results: ok, not_found, conflict (a create-only or conditional write
 /// or delete that did not apply), cancelled, error (it threw). Every write that fails in storage (starting, writing its
@@ -51,14 +51,16 @@ public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMet
     public async Task<IObjectUpload> BeginUploadAsync(string key, WriteCondition condition, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        var span = OrleansCratesTracing.StartStorageWrite(key); // ends with the commit (or the upload's disposal)
         try
         {
             var upload = await inner.BeginUploadAsync(key, condition, cancellationToken);
-            return new InstrumentedUpload(upload, this, Stopwatch.GetElapsedTime(started));
+            return new InstrumentedUpload(upload, this, Stopwatch.GetElapsedTime(started), span);
         }
         catch (Exception e)
         {
             Record(StorageOperation.Write, Failure(e), started);
+            OrleansCratesTracing.End(span, Failure(e), e.Message);
             WriteFailed(e);
             throw;
         }
@@ -125,7 +127,7 @@ public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMet
         }
     }
 
-    private sealed class InstrumentedUpload(IObjectUpload inner, InstrumentedObjectStore store, TimeSpan begin) : IObjectUpload
+    private sealed class InstrumentedUpload(IObjectUpload inner, InstrumentedObjectStore store, TimeSpan begin, Activity? span) : IObjectUpload
     {
         private bool _recorded;
         private Stream? _content;
@@ -139,13 +141,13 @@ public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMet
             try
             {
                 var result = await inner.CommitAsync(cancellationToken);
-                Finish(result.Succeeded ? "ok" : "conflict", started);
+                Finish(result.Succeeded ? "ok" : "conflict", started, null);
                 store.WriteSucceeded();
                 return result;
             }
             catch (Exception e)
             {
-                Finish(Failure(e), started);
+                Finish(Failure(e), started, e.Message);
                 store.WriteFailed(e);
                 throw;
             }
@@ -153,18 +155,28 @@ public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMet
 
         internal void ContentWriteFailed(Exception e)
         {
-            Finish(Failure(e), Stopwatch.GetTimestamp());
+            Finish(Failure(e), Stopwatch.GetTimestamp(), e.Message);
             store.WriteFailed(e);
         }
 
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
+        public ValueTask DisposeAsync()
+        {
+            if (!_recorded)
+            {
+                _recorded = true;
+                OrleansCratesTracing.End(span, "abandoned"); // never committed (a bad or broken download): nothing was written
+            }
 
-        private void Finish(string result, long started)
+            return inner.DisposeAsync();
+        }
+
+        private void Finish(string result, long started, string? error)
         {
             if (!_recorded)
             {
                 _recorded = true;
                 store.Record(StorageOperation.Write, result, begin + Stopwatch.GetElapsedTime(started));
+                OrleansCratesTracing.End(span, result, error);
             }
         }
     }

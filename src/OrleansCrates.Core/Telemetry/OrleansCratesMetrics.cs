@@ -36,35 +36,35 @@ public enum StorageOperation
 }
 
 /// <summary>
-/// The instruments of the <c>OrleansCrates</c> meter (System.Diagnostics.Metrics, the API OpenTelemetry's .NET SDK
-/// listens to). Names are Prometheus-friendly; counters get <c>_total</c> only in the Prometheus exposition. Every
-/// recording method uses the non-allocating tag overloads and tag values that are constants or stable strings, so the
-/// hot paths pay a few dictionary lookups per measurement and nothing when no listener is attached.
+/// The instruments of the <c>OrleansCrates</c> meter (System.Diagnostics.Metrics, the API the OpenTelemetry SDK listens
+/// to). Names follow OpenTelemetry's conventions (dotted, the unit in <see cref="Instrument.Unit"/>, not in the name);
+/// the Prometheus exporter turns <c>orleanscrates.upstream.request.duration</c> (s) into
+/// <c>orleanscrates_upstream_request_duration_seconds</c> and adds <c>_total</c> to counters. HTTP requests are
+/// measured by ASP.NET Core itself (<c>http.server.request.duration</c>). Every recording method uses the
+/// non-allocating tag overloads (at most three tags) and tag values that are cached constants or stable strings, so the
+/// hot paths pay the SDK's lookup per measurement and nothing when no listener is attached.
 /// </summary>
 public sealed class OrleansCratesMetrics
 {
     public const string MeterName = "OrleansCrates";
 
-    /// <summary>Seconds buckets for request, upstream and storage latencies (also given to OpenTelemetry as advice).</summary>
+    /// <summary>Seconds buckets for upstream and storage latencies (given to OpenTelemetry as advice).</summary>
     public static readonly IReadOnlyList<double> SecondsBuckets =
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
     /// <summary>Instruments nobody collects (an unregistered meter): for components constructed without DI, e.g. in unit tests.</summary>
     public static readonly OrleansCratesMetrics Unobserved = new(new Meter(MeterName), observed: false);
 
-    private static readonly string[] StatusCodes = CreateStatusCodes();
     private static readonly string[] FileKinds = ["index", "crate"];
     private static readonly string[] Registries = ["mirror", "private"];
     private static readonly string[] Outcomes = ["hit", "miss", "stale"];
     private static readonly string[] UpstreamKinds = ["index", "download"];
-    private static readonly string[] UpstreamResults = ["ok", "not_found", "error", "timeout"];
+    internal static readonly string[] UpstreamResultNames = ["ok", "not_found", "error", "timeout"];
     private static readonly string[] StorageOperations = ["read", "properties", "write", "delete", "list"];
 
     private readonly bool _observed;
     private readonly Lock _gate = new();
     private readonly List<(FileKind Kind, Func<int> Count)> _inFlightSources = [];
-    private readonly Counter<long> _httpRequests;
-    private readonly Histogram<double> _httpDuration;
     private readonly Counter<long> _bytesServed;
     private readonly Counter<long> _cacheResults;
     private readonly Counter<long> _upstreamRequests;
@@ -82,28 +82,16 @@ public sealed class OrleansCratesMetrics
         Meter = meter;
         _observed = observed;
         var seconds = new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets };
-        _httpRequests = meter.CreateCounter<long>("orleanscrates_http_requests", "{request}", "HTTP requests answered, by route template, method and status code.");
-        _httpDuration = meter.CreateHistogram("orleanscrates_http_request_duration_seconds", "s", "Time to answer an HTTP request, by route template, method and status code.", tags: null, advice: seconds);
-        _bytesServed = meter.CreateCounter<long>("orleanscrates_bytes_served", "By", "Response body bytes of index and crate files written to clients, by registry (mirror, private) and kind (index, crate).");
-        _cacheResults = meter.CreateCounter<long>("orleanscrates_cache_results", "{request}", "Mirror index and crate file requests by cache outcome: hit (memory or storage), miss (waited for a fetch) or stale (served an expired copy).");
-        _upstreamRequests = meter.CreateCounter<long>("orleanscrates_upstream_requests", "{request}", "Requests to upstream registries, by upstream, kind (index, download) and result (ok, not_found, error, timeout).");
-        _upstreamDuration = meter.CreateHistogram("orleanscrates_upstream_request_duration_seconds", "s", "Time until an upstream answered (response headers), by upstream.", tags: null, advice: seconds);
-        _coalescedWaiters = meter.CreateCounter<long>("orleanscrates_coalesced_waiters", "{request}", "Requests that joined a fetch already running on this node instead of starting one, by kind (index, crate).");
-        _storageDuration = meter.CreateHistogram("orleanscrates_storage_operation_duration_seconds", "s", "Object storage latency, by operation (read, properties, write, delete, list) and result (ok, not_found, conflict, error).", tags: null, advice: seconds);
-        meter.CreateObservableUpDownCounter("orleanscrates_inflight_fetches", ObserveInFlight, "{fetch}", "Index refreshes and crate file fetches running on this node (each shared by all its waiters), by kind.");
+        _bytesServed = meter.CreateCounter<long>("orleanscrates.served", "By", "Response body bytes of index and crate files written to clients, by registry (mirror, private) and kind (index, crate).");
+        _cacheResults = meter.CreateCounter<long>("orleanscrates.cache.results", "{request}", "Mirror index and crate file requests by cache outcome: hit (memory or storage), miss (waited for a fetch) or stale (served an expired copy).");
+        _upstreamRequests = meter.CreateCounter<long>("orleanscrates.upstream.requests", "{request}", "Requests to upstream registries, by upstream, kind (index, download) and result (ok, not_found, error, timeout).");
+        _upstreamDuration = meter.CreateHistogram("orleanscrates.upstream.request.duration", "s", "Time until an upstream answered (response headers), by upstream.", tags: null, advice: seconds);
+        _coalescedWaiters = meter.CreateCounter<long>("orleanscrates.coalesced_waiters", "{request}", "Requests that joined a fetch already running on this node instead of starting one, by kind (index, crate).");
+        _storageDuration = meter.CreateHistogram("orleanscrates.storage.operation.duration", "s", "Object storage latency, by operation (read, properties, write, delete, list) and result (ok, not_found, conflict, cancelled, error).", tags: null, advice: seconds);
+        meter.CreateObservableUpDownCounter("orleanscrates.inflight_fetches", ObserveInFlight, "{fetch}", "Index refreshes and crate file fetches running on this node (each shared by all its waiters), by kind.");
     }
 
     public Meter Meter { get; }
-
-    public void HttpRequest(string route, string method, int statusCode, double seconds)
-    {
-        var status = (uint)statusCode < (uint)StatusCodes.Length ? StatusCodes[statusCode] : "other";
-        var routeTag = new KeyValuePair<string, object?>("route", route);
-        var methodTag = new KeyValuePair<string, object?>("method", method);
-        var statusTag = new KeyValuePair<string, object?>("status", status);
-        _httpRequests.Add(1, routeTag, methodTag, statusTag);
-        _httpDuration.Record(seconds, routeTag, methodTag, statusTag);
-    }
 
     public void BytesServed(ServedRegistry registry, FileKind kind, long bytes) =>
         _bytesServed.Add(bytes, new("registry", Registries[(int)registry]), new("kind", FileKinds[(int)kind]));
@@ -114,7 +102,7 @@ public sealed class OrleansCratesMetrics
     public void UpstreamRequest(string upstream, bool download, UpstreamResult result, TimeSpan elapsed)
     {
         var name = new KeyValuePair<string, object?>("upstream", upstream);
-        _upstreamRequests.Add(1, name, new("kind", UpstreamKinds[download ? 1 : 0]), new("result", UpstreamResults[(int)result]));
+        _upstreamRequests.Add(1, name, new("kind", UpstreamKinds[download ? 1 : 0]), new("result", UpstreamResultNames[(int)result]));
         _upstreamDuration.Record(elapsed.TotalSeconds, name);
     }
 
@@ -162,16 +150,5 @@ public sealed class OrleansCratesMetrics
                 new Measurement<int>(crate, new KeyValuePair<string, object?>("kind", "crate")),
             ];
         }
-    }
-
-    private static string[] CreateStatusCodes()
-    {
-        var codes = new string[600];
-        for (var i = 0; i < codes.Length; i++)
-        {
-            codes[i] = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        return codes;
     }
 }

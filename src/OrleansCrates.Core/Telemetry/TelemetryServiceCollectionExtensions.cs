@@ -32,22 +32,6 @@ public static class TelemetryServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>
-    /// The in-memory aggregation behind <c>/metrics</c> and the optional OTLP push (<c>Telemetry:Otlp</c>, validated on
-    /// start). The exporter is always registered: it creates the collector at start even when it pushes nothing.
-    /// Meters named in <paramref name="otherMeterNames"/> (libraries' own) are collected too.
-    /// </summary>
-    public static IServiceCollection AddMetricsExport(this IServiceCollection services, params string[] otherMeterNames)
-    {
-        services.AddOptions<TelemetryOptions>()
-            .BindConfiguration(TelemetryOptions.SectionName)
-            .Validate(o => OtlpOptions.IsValid(o.Otlp), "Telemetry:Otlp:Endpoint, if set, must be an absolute http(s) URL; Telemetry:Otlp:Interval at least 00:00:01.")
-            .ValidateOnStart();
-        services.TryAddSingleton(sp => new MetricsCollector(sp.GetRequiredService<OrleansCratesMetrics>(), sp.GetRequiredService<TimeProvider>(), otherMeterNames));
-        services.AddHostedService<OtlpMetricsExporter>();
-        return services;
-    }
-
     private static IObjectStore Resolve(IServiceProvider services, ServiceDescriptor registered) =>
         registered.ImplementationInstance as IObjectStore
         ?? registered.ImplementationFactory?.Invoke(services) as IObjectStore

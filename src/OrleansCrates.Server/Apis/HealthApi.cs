@@ -1,38 +1,50 @@
-using Orleans.Runtime;
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using OrleansCrates.Core.Mirror;
+using OrleansCrates.Server.Hosting;
 using OrleansCrates.Storage;
 using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Server.Apis;
 
+/// <summary>
+/// <c>/health/live</c> (the process is up and answering: runs no check) and <c>/health/ready</c> (the
+/// <see cref="HealthChecks"/>: 200 while storage can be read, 503 otherwise), GET and HEAD. The ready body is the JSON
+/// it has always been: <c>status</c> (ready, unavailable), <c>activeSilos</c>, <c>storage</c> (provider, healthy,
+/// detail, writable, writeDetail, and the writes requests attempted: lastWriteSucceeded, writeFailures,
+/// lastWriteError, lastWriteErrorAt) and <c>upstreams</c> (each one's state on this node, for information only).
+/// </summary>
 public static class HealthApi
 {
+    private static readonly byte[] LiveBody = "live\n"u8.ToArray();
+
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
-        var health = app.MapGroup("/health");
-        health.MapMethods("/live", MirrorApi.GetAndHead, Live);
-        health.MapMethods("/ready", MirrorApi.GetAndHead, Ready);
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteLive, AllowCachingResponses = true })
+            .WithMetadata(new HttpMethodMetadata(MirrorApi.GetAndHead));
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+            {
+                Predicate = check => check.Tags.Contains(HealthChecks.ReadyTag),
+                ResponseWriter = WriteReady,
+                AllowCachingResponses = true, // as before: no cache headers of the middleware's own
+            })
+            .WithMetadata(new HttpMethodMetadata(MirrorApi.GetAndHead));
         return app;
     }
 
-    /// <summary>The process is up and answering.</summary>
-    public static IResult Live() => TypedResults.Text("live\n", "text/plain");
+    private static Task WriteLive(HttpContext context, HealthReport report) => Write(context, "text/plain", LiveBody);
 
-    /// <summary>
-    /// Storage can be read: this node can serve correct data. 503 otherwise. Whether storage takes writes (a probe now,
-    /// and the writes requests attempted) is listed, for information: a full disk stops new files, not the serving of
-    /// held ones, so it does not take the node out of rotation. Each upstream's state on this node is listed too, for
-    /// information only: an air-gapped node with a warm store is ready. Asks no upstream. So is how many active silos
-    /// this node's view of the cluster's membership holds (<c>activeSilos</c>; itself included).
-    /// </summary>
-    public static async Task<IResult> Ready(IObjectStore store, UpstreamSet upstreams, StorageWriteHealth writes, IClusterMembershipService membership, CancellationToken cancellationToken)
+    private static Task WriteReady(HttpContext context, HealthReport report)
     {
-        var storage = await store.CheckHealthAsync(cancellationToken);
-        var written = writes.Snapshot();
+        var storage = Data<StorageHealth>(report, HealthChecks.Storage) ?? new StorageHealth(false, "storage", Error(report, HealthChecks.Storage));
+        var written = Data<StorageWriteSnapshot>(report, HealthChecks.Storage) ?? new StorageWriteSnapshot(true, 0, null, null);
         var body = new
         {
-            status = storage.Healthy ? "ready" : "unavailable",
-            activeSilos = membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active),
+            status = report.Status == HealthStatus.Unhealthy ? "unavailable" : "ready",
+            activeSilos = report.Entries.TryGetValue(HealthChecks.Cluster, out var cluster) &&
+                          cluster.Data.TryGetValue(HealthChecks.ClusterCheck.ActiveSilos, out var silos) ? (int)silos : 0,
             storage = new
             {
                 storage.Provider,
@@ -45,7 +57,7 @@ public static class HealthApi
                 LastWriteError = written.LastError,
                 LastWriteErrorAt = written.LastErrorAt,
             },
-            upstreams = upstreams.Status().Select(u => new
+            upstreams = (Data<IReadOnlyList<UpstreamStatus>>(report, HealthChecks.Upstreams) ?? []).Select(u => new
             {
                 name = u.Name,
                 indexUrl = u.IndexUrl.ToString(),
@@ -62,8 +74,41 @@ public static class HealthApi
                 cooldownUntil = u.Health.CooldownUntil,
             }),
         };
-        return storage.Healthy ? TypedResults.Json(body) : TypedResults.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
+        var json = context.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        return Write(context, "application/json; charset=utf-8", JsonSerializer.SerializeToUtf8Bytes(body, json));
     }
+
+    /// <summary>The whole body at once, with its length, so HEAD answers with GET's headers.</summary>
+    private static Task Write(HttpContext context, string contentType, byte[] body)
+    {
+        context.Response.ContentType = contentType;
+        context.Response.ContentLength = body.Length;
+        return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+    }
+
+    /// <summary>A check's typed value, stored in its data under the type's name (or under the check's name).</summary>
+    private static T? Data<T>(HealthReport report, string check)
+        where T : class
+    {
+        if (!report.Entries.TryGetValue(check, out var entry))
+        {
+            return null;
+        }
+
+        foreach (var value in entry.Data.Values)
+        {
+            if (value is T typed)
+            {
+                return typed;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Why a check found nothing to say (it threw or timed out).</summary>
+    private static string Error(HealthReport report, string check) =>
+        report.Entries.TryGetValue(check, out var entry) ? entry.Exception?.Message ?? entry.Description ?? "unknown" : "not checked";
 
     private static double? Milliseconds(TimeSpan? value) => value is { } v ? Math.Round(v.TotalMilliseconds, 1) : null;
 }

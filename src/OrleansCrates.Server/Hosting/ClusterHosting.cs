@@ -90,6 +90,8 @@ public static class ClusterHosting
                 silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, null, settings.ServiceId, settings.ClusterId);
             }
 
+            // Grain calls carry the caller's trace context (spans only when tracing is on, see TelemetryHosting).
+            silo.AddActivityPropagation();
             silo.Configure<ClusterMembershipOptions>(ClusterDefaults.ApplyMembershipDefaults);
             silo.Configure<ClusterMembershipOptions>(membership);
             // A type crossing silos without [GenerateSerializer] stops start-up, in every environment, instead of the first remote call.

@@ -1,24 +1,19 @@
 using System.Collections;
-using System.Diagnostics;
 using Microsoft.Extensions.Logging.Console;
-using OrleansCrates.Core.Telemetry;
 
 namespace OrleansCrates.Server.Hosting;
 
 /// <summary>
-/// Request ids and request metrics. Every response carries <c>X-Request-Id</c>: a valid one the client sent (1–128 of
+/// Request ids. Every response carries <c>X-Request-Id</c>: a valid one the client sent (1–128 of
 /// <c>A-Z a-z 0-9 - _ . : /</c>), else ASP.NET's trace identifier, which is the <c>RequestId</c> of the log scope every
 /// log line of the request is written in (<c>Logging:Console:FormatterName=json</c> prints it; scopes are on for the
 /// JSON formatter unless <c>Logging:Console:FormatterOptions:IncludeScopes=false</c>). A client's id becomes the trace
-/// identifier and is added to the log scope as <c>RequestId</c> too. Each request is counted under its route template
-/// (never the raw path, so the series stay few), method and final status.
+/// identifier and is added to the log scope as <c>RequestId</c> too. Request metrics are ASP.NET Core's own
+/// (<c>http.server.request.duration</c>, see <see cref="TelemetryHosting"/>).
 /// </summary>
 public static class RequestTelemetry
 {
     public const string RequestIdHeader = "X-Request-Id";
-
-    /// <summary>The route label of requests that matched no endpoint.</summary>
-    public const string UnmatchedRoute = "unmatched";
 
     public static IServiceCollection AddRequestTelemetry(this IServiceCollection services)
     {
@@ -53,7 +48,7 @@ public static class RequestTelemetry
     }
 }
 
-internal sealed class RequestTelemetryMiddleware(RequestDelegate next, OrleansCratesMetrics metrics, ILogger<RequestTelemetryMiddleware> logger)
+internal sealed class RequestTelemetryMiddleware(RequestDelegate next, ILogger<RequestTelemetryMiddleware> logger)
 {
     private static readonly Func<object, Task> SetRequestIdHeader = static state =>
     {
@@ -64,7 +59,6 @@ internal sealed class RequestTelemetryMiddleware(RequestDelegate next, OrleansCr
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var started = Stopwatch.GetTimestamp();
         IDisposable? scope = null;
         var incoming = context.Request.Headers[RequestTelemetry.RequestIdHeader];
         if (incoming.Count == 1 && RequestTelemetry.IsValidRequestId(incoming[0]))
@@ -75,24 +69,13 @@ internal sealed class RequestTelemetryMiddleware(RequestDelegate next, OrleansCr
 
         // On starting, not now: the error handler clears the headers of a response it replaces.
         context.Response.OnStarting(SetRequestIdHeader, context);
-        var endpoint = context.GetEndpoint(); // the error handler resets it, so take it before
-        var failed = false;
         try
         {
             await next(context);
         }
-        catch
-        {
-            failed = true;
-            throw;
-        }
         finally
         {
             scope?.Dispose();
-            endpoint ??= context.GetEndpoint();
-            var route = endpoint is RouteEndpoint routed ? routed.RoutePattern.RawText ?? RequestTelemetry.UnmatchedRoute : RequestTelemetry.UnmatchedRoute;
-            var status = failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
-            metrics.HttpRequest(route, context.Request.Method, status, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
     }
 

@@ -25,7 +25,7 @@ public static class ServiceRegistration
         builder.AddCluster();
         var services = builder.Services;
         services.AddMirrorCore(builder.Configuration);
-        services.AddMetricsExport("Microsoft.Orleans"); // Orleans' own meters (activations, messaging, membership) on /metrics too
+        builder.AddTelemetry(); // OpenTelemetry: /metrics, OTLP export, traces
         services.AddRequestTelemetry();
 
         services.AddAccounts();
@@ -37,6 +37,7 @@ public static class ServiceRegistration
         services.AddMirrorPolicy();
         services.AddStatisticsAndDirectory();
         services.AddAlerts();
+        services.AddOrleansCratesHealthChecks();
         return builder;
     }
 
