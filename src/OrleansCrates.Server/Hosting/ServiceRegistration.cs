@@ -10,6 +10,7 @@ using OrleansCrates.Server.Statistics;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Storage.FileSystem;
+using OrleansCrates.Toolchains;
 
 namespace OrleansCrates.Server.Hosting;
 
@@ -65,6 +66,7 @@ public static class ServiceRegistration
         services.AddSingleton<UpstreamSet>();
         services.AddSingleton(_ => new InFlightSpools()); // cold downloads in progress on this node, streamed to its waiting clients
         services.AddSingleton<CrateCoordinator>();
+        services.AddToolchains(); // the rustup toolchain mirror (/rustup), on the same store and cluster
         return services;
     }
 
