@@ -78,7 +78,7 @@ public sealed class FakeToolchain
             manifest.Append($"\n[[pkg.rust.target.{Target}.components]]\npkg = \"{component}\"\ntarget = \"{Target}\"\n");
         }
 
-        manifest.Append("\n[renames.rls]\nto = \"rls-preview\"\n\n[profiles]\n");
+        manifest.Append("\n[renames.rustc-preview]\nto = \"rustc\"\n\n[profiles]\n");
         var list = string.Join(", ", Components.Select(c => $"\"{c}\""));
         manifest.Append($"minimal = [{list}]\ndefault = [{list}]\ncomplete = [{list}]\n");
 
