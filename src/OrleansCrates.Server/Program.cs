@@ -24,6 +24,7 @@ app.MapHealthApi();
 app.MapClusterApi();
 app.MapMetrics();
 app.MapMirrorApi();
+app.MapToolchainApi();
 app.MapPrivateRegistryApi();
 app.MapAdminApi();
 app.MapStatisticsApi();

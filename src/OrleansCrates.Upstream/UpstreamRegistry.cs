@@ -234,6 +234,18 @@ public sealed partial class UpstreamRegistry : IDisposable
             return UpstreamDownload.Failure($"{Name}: dl template '{config.Dl}' does not give an http(s) URL");
         }
 
+        return await DownloadFromAsync(url, budget, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts downloading a file at <paramref name="relativePath"/> under this upstream's root (a rustup dist server's
+    /// <c>dist/…</c> and <c>rustup/…</c> files), raw bytes, under the same limits as crate files.
+    /// </summary>
+    public Task<UpstreamDownload> DownloadFileAsync(string relativePath, AttemptBudget budget, CancellationToken cancellationToken) =>
+        DownloadFromAsync(new Uri(IndexUrl, relativePath), budget, cancellationToken);
+
+    private async Task<UpstreamDownload> DownloadFromAsync(Uri url, AttemptBudget budget, CancellationToken cancellationToken)
+    {
         var sent = await SendAsync(_downloadClient, () => new HttpRequestMessage(HttpMethod.Get, url), budget, cancellationToken);
         if (sent.Response is null)
         {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Core.Coordination;
+using OrleansCrates.Core.Streaming;
 using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Protocol;
 using OrleansCrates.Storage;
@@ -34,6 +35,7 @@ public sealed partial class CrateCoordinator : IDisposable
     private readonly SingleFlight<string, IndexRefresh> _indexFlights = new(OrleansCratesTracing.Source, OrleansCratesTracing.IndexRefresh);
     private readonly SingleFlight<string, FetchOutcome> _fileFlights = new(OrleansCratesTracing.Source, OrleansCratesTracing.CrateFileFetch);
     private readonly OrleansCratesMetrics _metrics;
+    private readonly InFlightSpools? _spools;
 
     public CrateCoordinator(
         IObjectStore store,
@@ -43,8 +45,10 @@ public sealed partial class CrateCoordinator : IDisposable
         IHostApplicationLifetime lifetime,
         ILogger<CrateCoordinator> logger,
         OrleansCratesMetrics? metrics = null,
-        ICrateOwners? owners = null)
+        ICrateOwners? owners = null,
+        InFlightSpools? spools = null)
     {
+        _spools = spools;
         _store = store;
         _owners = owners ?? new LocalCrateOwners(this, time);
         _upstreams = upstreams;
@@ -148,6 +152,15 @@ public sealed partial class CrateCoordinator : IDisposable
         if (!started)
         {
             _metrics.CoalescedWaiter(FileKind.Crate);
+        }
+
+        // A cold file this node downloads streams to the request as it arrives (cargo checks the sha256 itself, and
+        // gives up on a transfer silent for 30 s); a download on another node is waited for, verified and stored.
+        if (_spools is not null && !flight.IsCompleted &&
+            await _spools.WaitForSpoolAsync(key, flight, cancellationToken) is { } live)
+        {
+            _metrics.CacheResult(FileKind.Crate, CacheOutcome.Miss);
+            return new CrateFileResult(CrateFileStatus.Found, null, null, null) { Outcome = CacheOutcome.Miss, Streaming = live };
         }
 
         var outcome = await flight.WaitAsync(cancellationToken);
@@ -507,7 +520,7 @@ public sealed partial class CrateCoordinator : IDisposable
     /// arrived and the sha256 equals the index checksum (<see cref="CrateFileReceiver"/>). Anything else leaves nothing behind.
     /// </summary>
     private Task<FetchOutcome> ReceiveAndStoreAsync(CrateName name, IndexLine line, string key, UpstreamDownload download) =>
-        CrateFileReceiver.ReceiveAndStoreAsync(_store, _options.MaxCrateBytes, _logger, name, line, key, download, _stopping);
+        CrateFileReceiver.ReceiveAndStoreAsync(_store, _options.MaxCrateBytes, _logger, name, line, key, download, _spools, _stopping);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Revalidating the index of {Crate} failed: {Error} (serving a stale copy: {HasCopy})")]
     private static partial void LogRevalidationFailed(ILogger logger, string crate, string error, bool hasCopy);

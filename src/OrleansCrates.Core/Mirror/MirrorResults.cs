@@ -64,9 +64,15 @@ public sealed record CrateFileResult(CrateFileStatus Status, StoredObject? File,
 
     public static CrateFileResult Found(StoredObject file) => new(CrateFileStatus.Found, file, null, null);
 
+    /// <summary>
+    /// The file is being downloaded on this node: its bytes as they arrive (unverified; the stream breaks if they turn
+    /// out wrong, and never ends before they are verified and stored). <see cref="File"/> is null.
+    /// </summary>
+    public Streaming.SpoolRead? Streaming { get; init; }
+
     public static CrateFileResult NotFound(string reason) => new(CrateFileStatus.NotFound, null, reason, null);
 
-    public ValueTask DisposeAsync() => File?.DisposeAsync() ?? ValueTask.CompletedTask;
+    public ValueTask DisposeAsync() => File?.DisposeAsync() ?? Streaming?.Content.DisposeAsync() ?? ValueTask.CompletedTask;
 }
 
 /// <summary>The outcome of one upstream fetch of a crate file, shared by every waiter.</summary>

@@ -112,6 +112,7 @@ public static class MirrorApi
 
         return result.Status switch
         {
+            CrateFileStatus.Found when result.Streaming is { } live => new SpooledFileHttpResult(live, "application/gzip"),
             CrateFileStatus.Found => new CrateFileHttpResult(result.File!, result),
             CrateFileStatus.NotFound => PlainText.NotFound(result.Error ?? "not found"),
             CrateFileStatus.IndexUnavailable or CrateFileStatus.OwnerUnavailable => PlainText.Unavailable(result.Error ?? "upstream unavailable", result.RetryAfter),

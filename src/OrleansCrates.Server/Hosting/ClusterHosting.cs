@@ -98,6 +98,7 @@ public static class ClusterHosting
             silo.Services.Configure<TypeManifestOptions>(o => o.EnableConfigurationAnalysis = true);
         });
         builder.Services.AddSingleton<ICrateOwners, CrateGrains>();
+        builder.Services.AddSingleton<Toolchains.IToolchainOwners, ToolchainGrains>();
         return builder;
     }
 }

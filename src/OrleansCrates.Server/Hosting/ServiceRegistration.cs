@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Core.Policy;
+using OrleansCrates.Core.Streaming;
 using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Registry;
 using OrleansCrates.Server.Alerts;
@@ -9,6 +10,7 @@ using OrleansCrates.Server.Statistics;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Storage.FileSystem;
+using OrleansCrates.Toolchains;
 
 namespace OrleansCrates.Server.Hosting;
 
@@ -63,7 +65,9 @@ public static class ServiceRegistration
         AddStorage(services, configuration);
         services.AddOrleansCratesMetrics(); // after the store: wraps it to time every storage call
         services.AddSingleton<UpstreamSet>();
+        services.AddSingleton(_ => new InFlightSpools()); // cold downloads in progress on this node, streamed to its waiting clients
         services.AddSingleton<CrateCoordinator>();
+        services.AddToolchains(); // the rustup toolchain mirror (/rustup), on the same store and cluster
         return services;
     }
 

@@ -67,6 +67,13 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
         }
 
         var path = context.Request.Path.Value ?? "";
+        if (path.StartsWith("/rustup/", StringComparison.Ordinal))
+        {
+            // Toolchains count in their own registry: manifests and metadata as index traffic, archives as downloads.
+            var metadata = path.EndsWith(".toml", StringComparison.Ordinal) || path.EndsWith(".sha256", StringComparison.Ordinal) || path.EndsWith(".asc", StringComparison.Ordinal);
+            return new Route(metadata ? TrafficKind.Index : TrafficKind.Download, "toolchains", null, null);
+        }
+
         var registry = "mirror";
         if (path.StartsWith("/private/", StringComparison.Ordinal))
         {

@@ -1,0 +1,50 @@
+using System.Buffers;
+using OrleansCrates.Core.Streaming;
+
+namespace OrleansCrates.Server.Apis;
+
+/// <summary>
+/// A file being downloaded on this node, sent as its bytes arrive (<see cref="InFlightSpool"/>): Content-Length only
+/// when upstream announced one, no ETag and no caching (it is not stored yet). If the download turns out wrong or breaks
+/// off, the connection is aborted, so the client sees a broken transfer and never a completed wrong body.
+/// </summary>
+public sealed class SpooledFileHttpResult(SpoolRead spool, string contentType) : IResult
+{
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        await using var content = spool.Content;
+        var response = httpContext.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = contentType;
+        response.ContentLength = spool.Length;
+        response.Headers.CacheControl = "no-store";
+        response.Headers["X-Mirror-Streaming"] = "true";
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            int read;
+            while ((read = await ReadOrAbortAsync(httpContext, content, buffer)) > 0)
+            {
+                await response.Body.WriteAsync(buffer.AsMemory(0, read), httpContext.RequestAborted);
+                await response.Body.FlushAsync(httpContext.RequestAborted); // each chunk goes out as it arrives
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task<int> ReadOrAbortAsync(HttpContext httpContext, Stream content, byte[] buffer)
+    {
+        try
+        {
+            return await content.ReadAsync(buffer, httpContext.RequestAborted);
+        }
+        catch (IOException)
+        {
+            httpContext.Abort(); // the download failed or did not verify: never let the client complete this body
+            return 0;
+        }
+    }
+}
