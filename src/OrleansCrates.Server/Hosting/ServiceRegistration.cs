@@ -63,6 +63,7 @@ public static class ServiceRegistration
         services.AddOrleansCratesMetrics(); // after the store: wraps it to time every storage call
         services.AddSingleton<UpstreamSet>();
         services.AddSingleton<CrateCoordinator>();
+        services.AddSingleton<CrateDownloads>();
         return services;
     }
 
