@@ -55,7 +55,7 @@ public sealed partial class AzureBlobReadUrls : IReadUrlIssuer
             var delegationKey = await _keys.GetAsync(sas.ExpiresOn, cancellationToken);
             return WithUserDelegationSas(blob.Uri, sas, delegationKey, blob.AccountName);
         }
-        catch (Exception e) when (e is RequestFailedException or Azure.Identity.AuthenticationFailedException or HttpRequestException or IOException)
+        catch (Exception e) when (e is RequestFailedException or Azure.Identity.AuthenticationFailedException or Azure.Identity.CredentialUnavailableException or HttpRequestException or IOException)
         {
             LogNoDelegationKey(_logger, e.Message);
             return null;
