@@ -15,7 +15,8 @@ internal sealed record BenchOptions
           --skip-throughput     skip the wrk phase (and the peak RSS figure that comes with it)
           --skip-cargo          skip the cold cargo fetch phase
           --cold-mirror-process do not warm up each fresh mirror (JIT) before a timed cargo fetch
-          --skip-big            skip the 100 MB crate memory phase
+          --skip-features       skip the feature cost phase (warm download, statistics/metrics/tokens/policy on vs off)
+          --skip-big            skip the 400 MB crate memory phase (filesystem and Azure Blob storage)
           --skip-storm          skip the build storm (K cold clients across N nodes on Azurite)
           --storm-clients K     concurrent cold clients in the build storm (default 200)
           --storm-nodes LIST    comma-separated node counts, one storm each (default 1,2,3)
@@ -55,6 +56,8 @@ internal sealed record BenchOptions
     public int StormCrates { get; init; } = 20;
 
     public bool SkipStorageCompare { get; init; }
+
+    public bool SkipFeatures { get; init; }
 
     public bool SkipGrainCall { get; init; }
 
@@ -103,6 +106,7 @@ internal sealed record BenchOptions
                 "--storm-nodes" => options with { StormNodes = PositiveInts(arg, Value()) },
                 "--storm-crates" => options with { StormCrates = PositiveInt(arg, Value()) },
                 "--skip-storage-compare" => options with { SkipStorageCompare = true },
+                "--skip-features" => options with { SkipFeatures = true },
                 "--skip-grain-call" => options with { SkipGrainCall = true },
                 "--skip-takeover" => options with { SkipTakeover = true },
                 "--skip-activations" => options with { SkipActivations = true },

@@ -54,11 +54,15 @@ try
         options.SkipThroughput ? "--skip-throughput" : Preflight.MissingTools("wrk", "nginx"),
         () => new ThroughputPhase(options, report, probe).RunAsync(benchGraph, payload, cancellation.Token));
     await RunPhaseAsync(
+        FeatureCostPhase.Phase,
+        options.SkipFeatures ? "--skip-features" : Preflight.MissingTools("wrk"),
+        () => new FeatureCostPhase(options, report, probe).RunAsync(benchGraph, payload, cancellation.Token));
+    await RunPhaseAsync(
         "Cold cargo fetch",
         options.SkipCargo ? "--skip-cargo" : null,
         () => new CargoFetchPhase(options, report, probe).RunAsync(graph, payload, cancellation.Token));
     await RunPhaseAsync(
-        "100 MB crate memory",
+        "400 MB crate memory",
         options.SkipBig ? "--skip-big" : null,
         () => new BigCrateMemoryPhase(options, report, probe).RunAsync(benchGraph, cancellation.Token));
     await RunPhaseAsync(

@@ -101,6 +101,9 @@ resource authenticatedBypassesCache 'Microsoft.Cdn/profiles/ruleSets/rules@2025-
   }
 }
 
+// Anonymous requests: the origin's Cache-Control decides (a 200 crate file is public and immutable; a redirect to
+// storage, Mirror:Downloads:Redirect, says no-store and is never kept; the silos leave redirects off behind the
+// edge). Only an answer without Cache-Control (an error) gets a lifetime here, and a short one.
 resource uncacheableErrorsExpire 'Microsoft.Cdn/profiles/ruleSets/rules@2025-04-15' = {
   parent: downloadCaching
   name: 'anonymous'

@@ -137,14 +137,23 @@ public sealed partial class PrivateRegistry
             return false;
         }
 
-        var canonical = name.Value.Canonical;
+        return await IsPrivateCrateAsync(name.Value, ct);
+    }
+
+    /// <summary>Whether a private crate holds this (parsed) name: the mirror's per-request check, without parsing it again.</summary>
+    public Task<bool> IsPrivateCrateAsync(CrateName name, CancellationToken ct)
+    {
+        var canonical = name.Canonical;
         if (_nameCache.TryGetValue(canonical, out var cached) && cached.Expires > _time.GetUtcNow())
         {
-            return cached.Exists;
+            return cached.Exists ? True : False;
         }
 
-        return await CheckPrivateNameAsync(name.Value, ct);
+        return CheckPrivateNameAsync(name, ct);
     }
+
+    private static readonly Task<bool> True = Task.FromResult(true);
+    private static readonly Task<bool> False = Task.FromResult(false);
 
     /// <summary>The first spelling of every private crate (including names claimed by a publish that did not finish).</summary>
     public async IAsyncEnumerable<string> ListCrateNamesAsync([EnumeratorCancellation] CancellationToken ct)

@@ -27,6 +27,12 @@ public static class AzureBlobServiceCollectionExtensions
             provider.GetRequiredService<AzureBlobClients>(),
             provider.GetRequiredService<ILogger<AzureBlobObjectStore>>()));
         services.AddSingleton<IObjectStore>(provider => provider.GetRequiredService<AzureBlobObjectStore>());
+        // The optional read-URL capability (Mirror:Downloads:Redirect); the filesystem store registers none.
+        services.TryAddSingleton(provider => new AzureBlobReadUrls(
+            provider.GetRequiredService<AzureBlobObjectStore>(),
+            provider.GetService<TimeProvider>() ?? TimeProvider.System,
+            provider.GetRequiredService<ILogger<AzureBlobReadUrls>>()));
+        services.TryAddSingleton<IReadUrlIssuer>(provider => provider.GetRequiredService<AzureBlobReadUrls>());
         return services;
     }
 }

@@ -150,6 +150,26 @@ public sealed partial class BicepTests(BicepCompilation bicep)
     }
 
     [Fact]
+    public void Front_door_is_the_download_offload_so_the_silos_never_redirect_and_the_edge_keeps_no_redirect()
+    {
+        // The edge caches immutable 200 downloads; a mirror redirect (Mirror:Downloads:Redirect) would send clients
+        // around it to the storage account, so the deployed silos leave it off. Were it on, its 302 says no-store and
+        // the anonymous rule only fills in a lifetime where the origin sent none, so no redirect is ever kept.
+        foreach (var directory in new[] { Manifests.Base, Manifests.RegionOverlay })
+        {
+            var settings = Manifests.EnvFile(Path.Combine(directory, "settings.env"));
+            Assert.False(
+                settings.TryGetValue("Mirror__Downloads__Redirect", out var redirect) && bool.Parse(redirect),
+                $"{directory}/settings.env turns on Mirror__Downloads__Redirect behind Front Door");
+        }
+
+        var rules = Arm.OfType(bicep.Template("modules/frontdoor"), "Microsoft.Cdn/profiles/ruleSets/rules").ToList();
+        Assert.All(
+            rules.SelectMany(r => r.GetProperty("properties").GetProperty("actions").EnumerateArray()),
+            action => Assert.NotEqual("Override", action.Text("parameters", "cacheConfiguration", "cacheBehavior")));
+    }
+
+    [Fact]
     public void Bicep_and_manifests_name_the_same_namespace_account_secret_address_and_private_link_service()
     {
         var main = bicep.Template("main");

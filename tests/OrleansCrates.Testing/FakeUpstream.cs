@@ -221,6 +221,19 @@ public sealed class FakeUpstream : IAsyncDisposable
         var fault = ClaimFault(path);
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
         var token = aborted.Token;
+        if (_options.ResponseDelay > TimeSpan.Zero)
+        {
+            try
+            {
+                await Task.Delay(_options.ResponseDelay, token); // the simulated network distance, not synchronisation
+            }
+            catch (OperationCanceledException)
+            {
+                Record(context, path, 0);
+                context.Abort();
+                return;
+            }
+        }
 
         switch (fault?.Kind)
         {

@@ -15,4 +15,10 @@ public sealed class FakeUpstreamOptions
 
     /// <summary>Send Last-Modified on index files and answer If-Modified-Since (for upstreams without ETags).</summary>
     public bool SendLastModified { get; init; }
+
+    /// <summary>
+    /// How long every answer waits before it starts (default none): an upstream across the internet, e.g. 20 ms for
+    /// what a CDN costs, for benchmarks of the cold path. Faults apply after it.
+    /// </summary>
+    public TimeSpan ResponseDelay { get; init; }
 }

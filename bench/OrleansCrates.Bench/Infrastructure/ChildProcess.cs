@@ -132,9 +132,10 @@ internal sealed class ChildProcess : IAsyncDisposable
         string fileName,
         IEnumerable<string> arguments,
         TimeSpan timeout,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
-        await using var child = Start(displayName, fileName, arguments);
+        await using var child = Start(displayName, fileName, arguments, environment);
         await child.WaitForExitAsync(timeout, cancellationToken);
         return (child.process.ExitCode, child.StdOut, child.StdErr);
     }

@@ -43,13 +43,16 @@ internal sealed record WrkResult(
 /// <summary>Runs <c>wrk -t2 -cC -dDs --latency URL</c> and parses its report.</summary>
 internal static partial class Wrk
 {
-    public static async Task<WrkResult> RunAsync(string url, int connections, int durationSeconds, CancellationToken cancellationToken)
+    public static async Task<WrkResult> RunAsync(string url, int connections, int durationSeconds, CancellationToken cancellationToken, string? header = null)
     {
         var threads = Math.Min(2, connections);
+        string[] arguments = header is null
+            ? ["-t" + threads, "-c" + connections, "-d" + durationSeconds + "s", "--latency", url]
+            : ["-t" + threads, "-c" + connections, "-d" + durationSeconds + "s", "--latency", "-H", header, url];
         var (exitCode, stdout, stderr) = await ChildProcess.RunAsync(
             "wrk",
             "wrk",
-            ["-t" + threads, "-c" + connections, "-d" + durationSeconds + "s", "--latency", url],
+            arguments,
             TimeSpan.FromSeconds(durationSeconds + 60),
             cancellationToken);
         if (exitCode != 0)

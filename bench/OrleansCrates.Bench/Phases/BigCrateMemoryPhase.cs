@@ -5,39 +5,63 @@ using OrleansCrates.Testing;
 namespace OrleansCrates.Bench.Phases;
 
 /// <summary>
-/// Step 7: the mirror's memory cost of streaming a 100 MB crate, cold (fetched from the upstream while served)
-/// and warm (served from storage). Before each download the mirror's VmRSS is read and its VmHWM reset; after it,
+/// Step 7: the mirror's memory cost of streaming a 400 MB crate, cold (fetched from the upstream while served)
+/// and warm (served from storage), on filesystem storage and on Azure Blob storage (a private Azurite) alike. Before each download the mirror's VmRSS is read and its VmHWM reset; after it,
 /// VmHWM − RSS before is the figure. The bench streams the body into SHA-256 and never holds it whole.
 /// </summary>
 internal sealed class BigCrateMemoryPhase(BenchOptions options, BenchReport report, HttpProbe probe)
 {
-    private const string Phase = "100 MB crate memory";
-    private const int BigCrateBytes = 100 * 1024 * 1024;
+    private const string Phase = "400 MB crate memory";
+    private const int BigCrateBytes = 400 * 1024 * 1024;
     private static readonly TimeSpan DownloadTimeout = TimeSpan.FromMinutes(5);
 
     public async Task RunAsync(CrateGraph graph, CancellationToken cancellationToken)
     {
-        Console.WriteLine("[bench] building the 100 MB crate ...");
+        Console.WriteLine("[bench] building the 400 MB crate ...");
         var big = CrateGraph.BuildCrate("bench-big", "1.0.0", paddingBytes: BigCrateBytes);
         Console.WriteLine($"[bench] bench-big 1.0.0: {big.CrateBytes.Length / (1024.0 * 1024.0):0.0} MB, sha256 {big.Sha256}");
 
         await using var upstream = await FakeUpstream.StartAsync(graph, null, cancellationToken);
         upstream.Graph = upstream.Graph.With(big);
-        var indexBytes = upstream.Graph.IndexFileFor(big.Name)!;
+        var problems = new List<string>();
+        await MeasureOnAsync("filesystem", upstream, big, options.MirrorEnvironment, problems, cancellationToken);
+        await using (var azurite = await AzuriteStorage.StartAsync(cancellationToken))
+        {
+            await MeasureOnAsync("Azure Blob (Azurite)", upstream, big, AzuriteStorage.Environment(azurite, "bench-big", options.MirrorEnvironment), problems, cancellationToken);
+        }
 
-        await using var mirror = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, options.MirrorEnvironment, cancellationToken);
-        Console.WriteLine($"[bench] mirror at {mirror.BaseUrl} (pid {mirror.ProcessId})");
+        var upstreamDownloads = upstream.Downloads(big.Name, big.Version);
+        if (upstreamDownloads != 2)
+        {
+            report.Note($"400 MB crate: the fake upstream saw {upstreamDownloads} download requests for it (expected 2, one per storage: the warm downloads should come from storage).");
+        }
+
+        if (problems.Count == 0)
+        {
+            report.Ok(Phase, $"upstream download requests for the crate: {upstreamDownloads}");
+        }
+        else
+        {
+            report.Fail(Phase, string.Join("\n", problems));
+        }
+    }
+
+    private async Task MeasureOnAsync(string storage, FakeUpstream upstream, SyntheticCrate big, IReadOnlyDictionary<string, string> environment, List<string> problems, CancellationToken cancellationToken)
+    {
+        var indexBytes = upstream.Graph.IndexFileFor(big.Name)!;
+        await using var mirror = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, environment, cancellationToken);
+        Console.WriteLine($"[bench] mirror on {storage} at {mirror.BaseUrl} (pid {mirror.ProcessId})");
+        await mirror.WaitUntilReadyAsync(probe, TimeSpan.FromSeconds(60), cancellationToken);
 
         // As cargo would: the index file first, then the download.
         var index = await probe.GetAsync($"{mirror.BaseUrl}/index/{big.IndexPath}", TimeSpan.FromSeconds(60), cancellationToken);
         if (index.Problem(HttpProbe.Sha256Hex(indexBytes)) is { } indexProblem)
         {
-            report.Note($"100 MB crate: the index file through the mirror was not right ({indexProblem}); downloading anyway.");
+            report.Note($"400 MB crate on {storage}: the index file through the mirror was not right ({indexProblem}); downloading anyway.");
         }
 
         var downloadUrl = $"{mirror.BaseUrl}/crates/{big.Name}/{big.Version}/download";
-        var problems = new List<string>();
-        foreach (var label in new[] { "cold (fetched from upstream)", "warm (served from storage)" })
+        foreach (var label in new[] { $"{storage}, cold (fetched from upstream)", $"{storage}, warm (served from storage)" })
         {
             var row = await MeasureAsync(mirror, label, downloadUrl, big.Sha256, cancellationToken);
             report.Memory.Add(row);
@@ -49,24 +73,9 @@ internal sealed class BigCrateMemoryPhase(BenchOptions options, BenchReport repo
 
             if (mirror.HasExited)
             {
-                problems.Add($"the mirror process died. Last output:\n{mirror.Tail(30)}");
+                problems.Add($"the mirror process on {storage} died. Last output:\n{mirror.Tail(30)}");
                 break;
             }
-        }
-
-        var upstreamDownloads = upstream.Downloads(big.Name, big.Version);
-        if (upstreamDownloads != 1)
-        {
-            report.Note($"100 MB crate: the fake upstream saw {upstreamDownloads} download requests for it (expected 1: the warm download should come from storage).");
-        }
-
-        if (problems.Count == 0)
-        {
-            report.Ok(Phase, $"upstream download requests for the crate: {upstreamDownloads}");
-        }
-        else
-        {
-            report.Fail(Phase, string.Join("\n", problems));
         }
     }
 
@@ -88,7 +97,7 @@ internal sealed class BigCrateMemoryPhase(BenchOptions options, BenchReport repo
             var reset = mirror.ReadMemory();
             if (reset.PeakRssBytes > reset.RssBytes + (8L * 1024 * 1024))
             {
-                report.Note($"100 MB crate, {label}: VmHWM did not drop to VmRSS after clear_refs ({reset.PeakRssBytes / 1048576.0:0.0} MB vs {reset.RssBytes / 1048576.0:0.0} MB); the figure is an upper bound.");
+                report.Note($"400 MB crate, {label}: VmHWM did not drop to VmRSS after clear_refs ({reset.PeakRssBytes / 1048576.0:0.0} MB vs {reset.RssBytes / 1048576.0:0.0} MB); the figure is an upper bound.");
             }
         }
         catch (BenchException ex)

@@ -22,11 +22,24 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
     /// <param name="unrelated">A crate outside <paramref name="graph"/>, used only to warm up each mirror process.</param>
     public async Task RunAsync(CrateGraph graph, SyntheticCrate unrelated, CancellationToken cancellationToken)
     {
+        foreach (var delay in CargoSides.UpstreamDelays)
+        {
+            await RunAsync(graph, unrelated, delay, cancellationToken);
+        }
+    }
+
+    private async Task RunAsync(CrateGraph graph, SyntheticCrate unrelated, TimeSpan delay, CancellationToken cancellationToken)
+    {
         var upstreamGraph = graph.With(unrelated);
-        await using var upstream = await FakeUpstream.StartAsync(upstreamGraph, null, cancellationToken);
-        report.Note(options.MirrorJitWarmup
+        await using var upstream = await FakeUpstream.StartAsync(upstreamGraph, new FakeUpstreamOptions { ResponseDelay = delay }, cancellationToken);
+        Console.WriteLine($"[bench] cold cargo fetch, {CargoSides.Upstream(delay)}");
+        if (delay == CargoSides.UpstreamDelays[0])
+        {
+            report.Note(options.MirrorJitWarmup
             ? $"cold cargo fetch: each fresh mirror was warmed up first with config.json and the index file and download of {unrelated.Name} (not a dependency of the consumer); pass --cold-mirror-process to time .NET start-up too."
             : "cold cargo fetch: --cold-mirror-process: each mirror process served cargo's first request cold (JIT included).");
+        }
+
         Console.WriteLine($"[bench] fake upstream at {upstream.IndexUrl}; cargo: {CargoProject.CargoExecutable}");
 
         // One unmeasured run so that both sides find the cargo binary, the page cache and the in-process
@@ -38,27 +51,28 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
             return;
         }
 
-        report.Note($"cold cargo fetch: one unmeasured warm-up run straight from the fake upstream took {warmup.Elapsed.TotalSeconds:0.00} s.");
+        report.Note($"cold cargo fetch ({CargoSides.Upstream(delay)}): one unmeasured warm-up run straight from the fake upstream took {warmup.Elapsed.TotalSeconds:0.00} s.");
 
         for (var run = 1; run <= options.CargoRuns; run++)
         {
             var direct = await TimeCargoAsync(upstream.IndexUrl, graph, cancellationToken);
-            report.CargoRuns.Add(new CargoRun(CargoSides.Direct, run, direct.Error is null ? direct.Elapsed : null, direct.Error));
+            report.CargoRuns.Add(new CargoRun(CargoSides.Direct(delay), run, direct.Error is null ? direct.Elapsed : null, direct.Error));
             Console.WriteLine($"[bench]   run {run} direct: {Describe(direct)}");
 
-            var mirrored = await TimeThroughMirrorAsync(upstream, graph, unrelated, run, cancellationToken);
-            report.CargoRuns.Add(new CargoRun(CargoSides.Mirror, run, mirrored.Error is null ? mirrored.Elapsed : null, mirrored.Error));
+            var mirrored = await TimeThroughMirrorAsync(upstream, graph, unrelated, delay == TimeSpan.Zero ? run + options.CargoRuns : run, cancellationToken);
+            report.CargoRuns.Add(new CargoRun(CargoSides.Mirror(delay), run, mirrored.Error is null ? mirrored.Elapsed : null, mirrored.Error));
             Console.WriteLine($"[bench]   run {run} mirror: {Describe(mirrored)}");
         }
 
-        var failures = report.CargoRuns.Count(r => r.Error is not null);
+        var runs = report.CargoRuns.Where(r => r.Side == CargoSides.Direct(delay) || r.Side == CargoSides.Mirror(delay)).ToList();
+        var failures = runs.Count(r => r.Error is not null);
         if (failures == 0)
         {
-            report.Ok(Phase, $"{options.CargoRuns} runs per side");
+            report.Ok($"{Phase} ({CargoSides.Upstream(delay)})", $"{options.CargoRuns} runs per side");
         }
         else
         {
-            report.Fail(Phase, $"{failures} of {report.CargoRuns.Count} runs failed (details below)");
+            report.Fail($"{Phase} ({CargoSides.Upstream(delay)})", $"{failures} of {runs.Count} runs failed (details below)");
         }
     }
 

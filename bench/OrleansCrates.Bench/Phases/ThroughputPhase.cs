@@ -12,6 +12,7 @@ namespace OrleansCrates.Bench.Phases;
 internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, HttpProbe probe)
 {
     private const string Phase = "Throughput (wrk, mirror vs nginx)";
+    private const int WarmupSeconds = 3;
 
     public async Task RunAsync(CrateGraph graph, SyntheticCrate payload, CancellationToken cancellationToken)
     {
@@ -83,6 +84,10 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
 
             foreach (var endpoint in endpoints)
             {
+                // One unmeasured run per side first: the mirror's JIT reaches its optimised tier and both sides' caches
+                // are hot, so the measured runs compare steady states (as nginx is from its first request).
+                await WrkAsync("mirror", mirror?.BaseUrl, mirrorUnavailable, endpoint, options.Connections.Max(), cancellationToken, WarmupSeconds);
+                await WrkAsync("nginx", nginx?.BaseUrl, nginxUnavailable, endpoint, options.Connections.Max(), cancellationToken, WarmupSeconds);
                 foreach (var connections in options.Connections)
                 {
                     var mirrorSide = await WrkAsync("mirror", mirror?.BaseUrl, mirrorUnavailable, endpoint, connections, cancellationToken);
@@ -155,7 +160,8 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
         string? unavailable,
         Endpoint endpoint,
         int connections,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        int? durationSeconds = null)
     {
         if (baseUrl is null || unavailable is not null)
         {
@@ -164,7 +170,7 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
 
         try
         {
-            return new WrkSide(await Wrk.RunAsync(baseUrl + endpoint.Path, connections, options.DurationSeconds, cancellationToken), null);
+            return new WrkSide(await Wrk.RunAsync(baseUrl + endpoint.Path, connections, durationSeconds ?? options.DurationSeconds, cancellationToken), null);
         }
         catch (BenchException ex)
         {

@@ -68,36 +68,47 @@ internal static class MarkdownRenderer
 
     private static void RenderSummary(StringBuilder md, BenchReport report)
     {
-        md.Append("## Summary\n\n| Check | Figure | Target | Result |\n|---|---|---|---|\n");
-        foreach (var endpoint in report.Throughput.Select(r => (r.Endpoint, r.TargetRatio)).Distinct())
+        md.Append(Invariant, $"## Summary (one run; absolute figures are this machine's, load average {Preflight.LoadAverage()} at the end)\n\n");
+        md.Append("| Check | Ratio | Absolute (this machine) | Target | Result |\n|---|---|---|---|---|\n");
+        foreach (var row in report.Throughput)
         {
-            var rows = report.Throughput.Where(r => r.Endpoint == endpoint.Endpoint).ToList();
-            var target = $"≥ {endpoint.TargetRatio:0.0#}× nginx";
-            if (rows.Any(r => r.Ratio is null))
-            {
-                md.Append(Invariant, $"| {endpoint.Endpoint} req/s, worst mirror/nginx | {NotAvailable} (a run failed or had errors) | {target} | {NotAvailable} |\n");
-                continue;
-            }
+            var absolute = row.Mirror.Result is { } m && row.Nginx.Result is { } n
+                ? $"{m.RequestsPerSecond:#,0} vs nginx {n.RequestsPerSecond:#,0} req/s"
+                : NotAvailable;
+            md.Append(Invariant, $"| Warm {row.Endpoint}, {row.Connections} connections, mirror/nginx | {(row.Ratio is { } r ? $"{r:0.00}×" : $"{NotAvailable} (errors)")} | {absolute} | ≥ {row.TargetRatio:0.0#}× | {(row.Ratio is { } rr ? Verdict(rr >= row.TargetRatio) : NotAvailable)} |\n");
+        }
 
-            var worst = rows.MinBy(r => r.Ratio)!;
-            md.Append(Invariant, $"| {endpoint.Endpoint} req/s, worst mirror/nginx | {worst.Ratio:0.00}× at {worst.Connections} connections | {target} | {Verdict(worst.Ratio >= endpoint.TargetRatio)} |\n");
+        if (report.Features.Count > 0)
+        {
+            var median = report.FeatureMedian;
+            var runs = string.Join(", ", report.Features.Select(f => f.Ratio is { } r ? $"{r:0.00}×" : NotAvailable));
+            var absolute = string.Join("; ", report.Features.Select(f => $"{Rate(f.On)} vs {Rate(f.Off)}"));
+            md.Append(Invariant, $"| Warm download, features on/off (statistics, metrics, read tokens, policy), median of {report.Features.Count} (runs {runs}) | {(median is { } fm ? $"{fm:0.00}×" : NotAvailable)} | {absolute} req/s | ≥ {BenchReport.FeatureCostTarget:0.0#}× | {(median is { } x ? Verdict(x >= BenchReport.FeatureCostTarget) : NotAvailable)} |\n");
         }
 
         foreach (var peak in report.PeakRss.Where(p => p.Process.StartsWith("throughput", StringComparison.Ordinal)))
         {
-            md.Append(Invariant, $"| Mirror peak RSS (VmHWM), {peak.Process} | {(peak.Bytes is { } b ? Mb(b) : NotAvailable)} | < {Mb(BenchReport.PeakRssTargetBytes)} | {(peak.Bytes is { } bytes ? Verdict(bytes < BenchReport.PeakRssTargetBytes) : NotAvailable)} |\n");
+            md.Append(Invariant, $"| Mirror peak RSS (VmHWM), {peak.Process} | {(peak.Bytes is { } pb ? $"{(double)pb / BenchReport.PeakRssTargetBytes:0.00}× of the target" : NotAvailable)} | {(peak.Bytes is { } b ? Mb(b) : NotAvailable)} | < {Mb(BenchReport.PeakRssTargetBytes)} (cache budgets + 150 MB) | {(peak.Bytes is { } bytes ? Verdict(bytes < BenchReport.PeakRssTargetBytes) : NotAvailable)} |\n");
+        }
+
+        foreach (var delay in CargoSides.UpstreamDelays)
+        {
+            var direct = report.CargoMedian(CargoSides.Direct(delay));
+            var mirror = report.CargoMedian(CargoSides.Mirror(delay));
+            if (direct is null && mirror is null && !report.CargoRuns.Any(r => r.Side == CargoSides.Direct(delay)))
+            {
+                continue;
+            }
+
+            var ratio = direct is { } d && mirror is { } m ? m.TotalSeconds / d.TotalSeconds : (double?)null;
+            var absolute = direct is { } d2 && mirror is { } m2 ? $"{Seconds(m2)} vs {Seconds(d2)}" : $"{NotAvailable} (a run failed)";
+            var target = delay > TimeSpan.Zero ? $"≤ {BenchReport.CargoTarget:0.0}×" : "(reported)";
+            var verdict = ratio is { } x ? delay > TimeSpan.Zero ? Verdict(x <= BenchReport.CargoTarget) : "-" : NotAvailable;
+            md.Append(Invariant, $"| Cold cargo generate-lockfile + fetch, {CargoSides.Upstream(delay)}, median mirror/direct | {(ratio is { } rr ? $"{rr:0.00}×" : NotAvailable)} | {absolute} | {target} | {verdict} |\n");
         }
 
         if (report.CargoRuns.Count > 0)
         {
-            var direct = report.CargoMedian(CargoSides.Direct);
-            var mirror = report.CargoMedian(CargoSides.Mirror);
-            var figure = direct is { } d && mirror is { } m
-                ? $"{m.TotalSeconds / d.TotalSeconds:0.00}× ({Seconds(m)} vs {Seconds(d)})"
-                : $"{NotAvailable} (a run failed)";
-            var verdict = direct is { } dd && mirror is { } mm ? Verdict(mm.TotalSeconds / dd.TotalSeconds <= BenchReport.CargoTarget) : NotAvailable;
-            md.Append(Invariant, $"| Cold cargo fetch, median mirror/direct | {figure} | ≤ {BenchReport.CargoTarget:0.0}× | {verdict} |\n");
-
             var counts = report.UpstreamDownloadsPerMirrorRun;
             if (counts.Count > 0)
             {
@@ -106,7 +117,7 @@ internal static class MarkdownRenderer
                 var countFigure = bad.Count == 0
                     ? $"all 1 ({counts.Count} files × {runs} runs)"
                     : $"{bad.Count} of {counts.Count} files not 1: {string.Join(", ", bad.Take(5))}{(bad.Count > 5 ? ", …" : string.Empty)}";
-                md.Append(Invariant, $"| Upstream download requests per crate file per mirror run | {countFigure} | = 1 | {Verdict(bad.Count == 0)} |\n");
+                md.Append(Invariant, $"| Upstream download requests per crate file per mirror run | {countFigure} | - | = 1 | {Verdict(bad.Count == 0)} |\n");
             }
         }
 
@@ -114,7 +125,8 @@ internal static class MarkdownRenderer
         {
             var figure = row.DeltaBytes is { } delta ? Mb(delta) : NotAvailable;
             var verdict = row.DeltaBytes is { } d2 && row.Problem is null ? Verdict(d2 < BenchReport.BigCrateDeltaTargetBytes) : NotAvailable;
-            md.Append(Invariant, $"| 100 MB crate, {row.Download}: mirror HWM − RSS before | {figure}{(row.Problem is null ? string.Empty : " (download failed)")} | < {Mb(BenchReport.BigCrateDeltaTargetBytes)} | {verdict} |\n");
+            var share = row.DeltaBytes is { } d3 ? $"{(double)d3 / BenchReport.BigCrateDeltaTargetBytes:0.00}× of the limit" : NotAvailable;
+            md.Append(Invariant, $"| Big crate, {row.Download}: mirror HWM − RSS before | {share} | {figure}{(row.Problem is null ? string.Empty : " (download failed)")} | < {Mb(BenchReport.BigCrateDeltaTargetBytes)} | {verdict} |\n");
         }
 
         foreach (var row in report.Storm)
@@ -124,7 +136,7 @@ internal static class MarkdownRenderer
                 : row.OncePerFile
                     ? $"all 1 ({row.UpstreamPerFile.Count} files)"
                     : $"{row.NotFetchedOnce.Count} of {row.UpstreamPerFile.Count} files not 1 (max {row.UpstreamPerFile.Values.Max()})";
-            md.Append(Invariant, $"| Build storm, {row.Clients} clients on {row.Nodes} node(s): upstream requests per file | {figure} | = 1 | {(row.Problem is null ? Verdict(row.OncePerFile) : NotAvailable)} |\n");
+            md.Append(Invariant, $"| Build storm, {row.Clients} clients on {row.Nodes} node(s): upstream requests per file | {figure} | - | = 1 | {(row.Problem is null ? Verdict(row.OncePerFile) : NotAvailable)} |\n");
         }
 
         foreach (var endpoint in report.StorageCompare.Select(r => r.Endpoint).Distinct())
@@ -133,16 +145,18 @@ internal static class MarkdownRenderer
             var target = $"≥ {BenchReport.StorageCompareTarget:0.0#}× filesystem";
             if (rows.Any(r => r.Ratio is null))
             {
-                md.Append(Invariant, $"| Warm {endpoint} req/s, worst Azure/filesystem | {NotAvailable} (a run failed or had errors) | {target} | {NotAvailable} |\n");
+                md.Append(Invariant, $"| Warm {endpoint} req/s, worst Azure/filesystem | {NotAvailable} (a run failed or had errors) | - | {target} | {NotAvailable} |\n");
                 continue;
             }
 
             var worst = rows.MinBy(r => r.Ratio)!;
-            md.Append(Invariant, $"| Warm {endpoint} req/s, worst Azure/filesystem | {worst.Ratio:0.00}× at {worst.Connections} connections | {target} | {Verdict(worst.Ratio >= BenchReport.StorageCompareTarget)} |\n");
+            md.Append(Invariant, $"| Warm {endpoint} req/s, worst Azure/filesystem | {worst.Ratio:0.00}× at {worst.Connections} connections | - | {target} | {Verdict(worst.Ratio >= BenchReport.StorageCompareTarget)} |\n");
         }
 
         md.Append('\n');
     }
+
+    private static string Rate(WrkSide side) => side.Result is { } r ? r.RequestsPerSecond.ToString("#,0", Invariant) : NotAvailable;
 
     private static void RenderPhases(StringBuilder md, BenchReport report)
     {
@@ -227,7 +241,7 @@ internal static class MarkdownRenderer
         }
 
         md.Append("## Cold cargo fetch (`cargo generate-lockfile` + `cargo fetch`, fresh CARGO_HOME; mirror runs also on a fresh mirror and storage root)\n\n");
-        var runs = report.CargoRuns.Max(r => r.Run);
+        var runs = report.CargoRuns.Where(r => r.Side.StartsWith("direct", StringComparison.Ordinal)).Select(r => r.Run).DefaultIfEmpty(1).Max();
         md.Append("| Side |");
         for (var i = 1; i <= runs; i++)
         {
@@ -236,7 +250,7 @@ internal static class MarkdownRenderer
 
         md.Append(" Median |\n|---|");
         md.Append(string.Concat(Enumerable.Repeat("--:|", runs + 1))).Append('\n');
-        foreach (var side in new[] { CargoSides.Direct, CargoSides.Mirror })
+        foreach (var side in CargoSides.UpstreamDelays.SelectMany(d => new[] { CargoSides.Direct(d), CargoSides.Mirror(d) }).Where(side => report.CargoRuns.Any(r => r.Side == side)))
         {
             md.Append(Invariant, $"| {side} |");
             for (var i = 1; i <= runs; i++)
@@ -275,7 +289,7 @@ internal static class MarkdownRenderer
             return;
         }
 
-        md.Append("## 100 MB crate through the mirror (peak RSS reset via /proc/PID/clear_refs before each download)\n\n");
+        md.Append("## 400 MB crate through the mirror, filesystem and Azure Blob storage (peak RSS reset via /proc/PID/clear_refs before each download)\n\n");
         md.Append("| Download | Mirror RSS before | Mirror HWM after | HWM − RSS before | Time | Target | Result |\n|---|--:|--:|--:|--:|--:|---|\n");
         foreach (var row in report.Memory)
         {

@@ -56,9 +56,11 @@ public sealed partial class CrateCoordinator : IDisposable
         _time = time;
         _logger = logger;
         _stopping = lifetime.ApplicationStopping;
-        _hot = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, _options.IndexMemoryCacheBytes) });
+        _hot = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, _options.IndexMemoryCacheBytes), TrackStatistics = true });
         _hotFiles = new HotFileCache(_options.HotFileCacheBytes, _options.HotFileMaxBytes);
         _metrics = metrics ?? OrleansCratesMetrics.Unobserved;
+        _metrics.ObserveHotSet(FileKind.Index, IndexHotSetStatistics);
+        _metrics.ObserveHotSet(FileKind.Crate, () => _hotFiles.Statistics);
         _metrics.ObserveInFlight(FileKind.Index, () => _indexFlights.InFlightCount);
         _metrics.ObserveInFlight(FileKind.Crate, () => _fileFlights.InFlightCount);
     }
@@ -131,6 +133,42 @@ public sealed partial class CrateCoordinator : IDisposable
         }
 
         return result;
+    }
+
+    /// <summary>This node's memory layer for index files: its budget, bytes held and lookups.</summary>
+    public HotSetStatistics IndexHotSetStatistics()
+    {
+        var statistics = _hot.GetCurrentStatistics();
+        return new HotSetStatistics(_options.IndexMemoryCacheBytes, statistics?.CurrentEstimatedSize ?? 0, statistics?.TotalHits ?? 0, statistics?.TotalMisses ?? 0);
+    }
+
+    /// <summary>This node's memory layer for crate files: its budget, bytes held and lookups.</summary>
+    public HotSetStatistics CrateHotSetStatistics() => _hotFiles.Statistics;
+
+    /// <summary>
+    /// Makes sure the stored file of one crate version exists, fetching and verifying it from upstream first if this
+    /// mirror does not hold it yet, without opening it (for answers that point elsewhere, such as a redirect to storage).
+    /// The result carries no file.
+    /// </summary>
+    public async Task<CrateFileResult> EnsureCrateFileAsync(CrateName name, string version, CancellationToken cancellationToken)
+    {
+        var key = MirrorKeys.CrateFile(name, version);
+        if (_hotFiles.Contains(key))
+        {
+            _metrics.CacheResult(FileKind.Crate, CacheOutcome.Hit);
+            return new CrateFileResult(CrateFileStatus.Found, null, null, null);
+        }
+
+        var (flight, started) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
+        if (!started)
+        {
+            _metrics.CoalescedWaiter(FileKind.Crate);
+        }
+
+        var outcome = await flight.WaitAsync(cancellationToken);
+        var hit = outcome.Status == CrateFileStatus.Found && !outcome.FromUpstream;
+        _metrics.CacheResult(FileKind.Crate, hit ? CacheOutcome.Hit : CacheOutcome.Miss);
+        return new CrateFileResult(outcome.Status, null, outcome.Error, outcome.RetryAfter) { Outcome = hit ? CacheOutcome.Hit : CacheOutcome.Miss };
     }
 
     /// <summary>

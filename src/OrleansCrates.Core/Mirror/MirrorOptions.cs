@@ -74,4 +74,22 @@ public sealed class MirrorOptions
 
     /// <summary>Curation: allow and deny lists and approval mode (<c>Mirror:Policy</c>).</summary>
     public PolicyOptions Policy { get; set; } = new();
+
+    /// <summary>How crate files are handed out (<c>Mirror:Downloads</c>).</summary>
+    public DownloadOptions Downloads { get; set; } = new();
+}
+
+/// <summary>Configuration section <c>Mirror:Downloads</c>.</summary>
+public sealed class DownloadOptions
+{
+    /// <summary>
+    /// Answer a public crate download with a redirect (302) to a short-lived read-only URL of the stored file, so that
+    /// storage sends the bytes (the way crates.io sends downloads to its CDN). Only where storage can issue such URLs
+    /// (Azure Blob: a user-delegation SAS through the managed identity, a service SAS with a shared key) and never where
+    /// reading needs a token (<see cref="MirrorOptions.ReadRequiresToken"/>). Downloads are still counted. Default off.
+    /// </summary>
+    public bool Redirect { get; set; }
+
+    /// <summary>How long a redirect URL stays valid (default 5 minutes; cargo follows it at once).</summary>
+    public TimeSpan RedirectLifetime { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -62,6 +62,9 @@ public sealed record CrateFileResult(CrateFileStatus Status, StoredObject? File,
     /// <summary>Hit when the file was already held (memory or storage), miss when this request waited for it to be fetched upstream.</summary>
     public CacheOutcome Outcome { get; init; } = CacheOutcome.Hit;
 
+    /// <summary>Where the client can read the stored file itself (a redirect to storage, see <see cref="CrateDownloads"/>); null to serve <see cref="File"/>.</summary>
+    public Uri? Location { get; init; }
+
     public static CrateFileResult Found(StoredObject file) => new(CrateFileStatus.Found, file, null, null);
 
     /// <summary>

@@ -78,9 +78,52 @@ public static class MirrorKeys
 {
     public static string Index(Protocol.CrateName name) => $"index/{name.IndexPath}";
 
-    /// <summary>One key per crate version: the lower-case name and the version exactly as the index spells it.</summary>
-    public static string CrateFile(Protocol.CrateName name, string version) =>
-        $"crates/{name.IndexPath}/{name.Lower}-{version}.crate";
+    /// <summary>
+    /// One key per crate version: the lower-case name and the version exactly as the index spells it, e.g.
+    /// <c>crates/se/rd/serde-1.0.0.crate</c>. Built on every download, so in one allocation (no intermediate index path).
+    /// </summary>
+    public static string CrateFile(Protocol.CrateName name, string version)
+    {
+        var lower = name.Lower;
+        var prefix = lower.Length switch { 1 => 2, 2 => 2, 3 => 4, _ => 6 }; // "1/", "2/", "3/a/", "ab/cd/"
+        const string Head = "crates/", Tail = ".crate";
+        return string.Create(Head.Length + prefix + (2 * lower.Length) + 2 + version.Length + Tail.Length, (lower, version), static (span, state) =>
+        {
+            var (lower, version) = state;
+            Head.CopyTo(span);
+            var at = Head.Length;
+            switch (lower.Length)
+            {
+                case 1 or 2:
+                    span[at++] = (char)('0' + lower.Length);
+                    span[at++] = '/';
+                    break;
+                case 3:
+                    span[at++] = '3';
+                    span[at++] = '/';
+                    span[at++] = lower[0];
+                    span[at++] = '/';
+                    break;
+                default:
+                    lower.AsSpan(0, 2).CopyTo(span[at..]);
+                    span[at + 2] = '/';
+                    lower.AsSpan(2, 2).CopyTo(span[(at + 3)..]);
+                    span[at + 5] = '/';
+                    at += 6;
+                    break;
+            }
+
+            lower.CopyTo(span[at..]);
+            at += lower.Length;
+            span[at++] = '/';
+            lower.CopyTo(span[at..]);
+            at += lower.Length;
+            span[at++] = '-';
+            version.CopyTo(span[at..]);
+            at += version.Length;
+            Tail.CopyTo(span[at..]);
+        });
+    }
 
     internal static readonly Encoding Utf8 = new UTF8Encoding(false);
 }

@@ -86,7 +86,7 @@ public sealed class DayStatistics
             }
         }
 
-        if (e.Kind == TrafficKind.Download && e.Status == 200 && e.Crate is not null && e.Version is not null)
+        if (e.Kind == TrafficKind.Download && e.Status is 200 or 302 && e.Crate is not null && e.Version is not null)
         {
             Downloads++;
             DownloadBytes += e.Bytes;

@@ -5,6 +5,9 @@ public sealed class StatisticsOptions
 {
     public const string SectionName = "Statistics";
 
+    /// <summary>Count registry traffic per day (default on). Off: requests are not recorded at all (recent 5xx errors still are).</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>How often each node writes what it counted since the last write (one create-only object per day touched).</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMinutes(1);
 

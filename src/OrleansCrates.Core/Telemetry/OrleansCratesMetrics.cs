@@ -65,6 +65,7 @@ public sealed class OrleansCratesMetrics
     private readonly bool _observed;
     private readonly Lock _gate = new();
     private readonly List<(FileKind Kind, Func<int> Count)> _inFlightSources = [];
+    private readonly List<(FileKind Kind, Func<HotSetStatistics> Read)> _hotSetSources = [];
     private readonly Counter<long> _bytesServed;
     private readonly Counter<long> _cacheResults;
     private readonly Counter<long> _upstreamRequests;
@@ -89,6 +90,9 @@ public sealed class OrleansCratesMetrics
         _coalescedWaiters = meter.CreateCounter<long>("orleanscrates.coalesced_waiters", "{request}", "Requests that joined a fetch already running on this node instead of starting one, by kind (index, crate).");
         _storageDuration = meter.CreateHistogram("orleanscrates.storage.operation.duration", "s", "Object storage latency, by operation (read, properties, write, delete, list) and result (ok, not_found, conflict, cancelled, error).", tags: null, advice: seconds);
         meter.CreateObservableUpDownCounter("orleanscrates.inflight_fetches", ObserveInFlight, "{fetch}", "Index refreshes and crate file fetches running on this node (each shared by all its waiters), by kind.");
+        meter.CreateObservableGauge("orleanscrates.hot_set.budget", () => ObserveHotSet(s => s.BudgetBytes), "By", "Configured memory budget of this node's hot set, by kind (index: Mirror:IndexMemoryCacheBytes, crate: Mirror:HotFileCacheBytes).");
+        meter.CreateObservableGauge("orleanscrates.hot_set.size", () => ObserveHotSet(s => s.Bytes), "By", "Bytes this node's hot set holds now (never above its budget), by kind.");
+        meter.CreateObservableGauge("orleanscrates.hot_set.hit_ratio", () => ObserveHotSet(s => s.HitRatio), "1", "Lookups in this node's hot set that found the file in memory, over all lookups since start, by kind.");
     }
 
     public Meter Meter { get; }
@@ -124,6 +128,35 @@ public sealed class OrleansCratesMetrics
         lock (_gate)
         {
             _inFlightSources.Add((kind, count));
+        }
+    }
+
+    /// <summary>Adds a source for the hot-set gauges: one memory layer's budget, size and lookups.</summary>
+    public void ObserveHotSet(FileKind kind, Func<HotSetStatistics> read)
+    {
+        if (!_observed)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _hotSetSources.Add((kind, read));
+        }
+    }
+
+    private List<Measurement<T>> ObserveHotSet<T>(Func<HotSetStatistics, T> value)
+        where T : struct
+    {
+        lock (_gate)
+        {
+            var measurements = new List<Measurement<T>>(_hotSetSources.Count);
+            foreach (var (kind, read) in _hotSetSources)
+            {
+                measurements.Add(new Measurement<T>(value(read()), new KeyValuePair<string, object?>("kind", FileKinds[(int)kind])));
+            }
+
+            return measurements;
         }
     }
 

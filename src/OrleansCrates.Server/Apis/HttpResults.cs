@@ -131,6 +131,24 @@ public sealed class CrateFileHttpResult(StoredObject stored, IAsyncDisposable ow
     }
 }
 
+/// <summary>
+/// A redirect (302) to a short-lived read-only URL of a stored crate file (<c>Mirror:Downloads:Redirect</c>): storage
+/// sends the bytes. The answer itself expires with the URL, so no cache keeps it (<c>no-store</c>); cargo follows it.
+/// </summary>
+public sealed class StorageRedirectResult(Uri location) : IResult
+{
+    public Uri Location => location;
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        response.StatusCode = StatusCodes.Status302Found;
+        response.Headers.Location = location.AbsoluteUri;
+        response.Headers.CacheControl = "no-store";
+        return Task.CompletedTask;
+    }
+}
+
 /// <summary><c>orleanscrates_bytes_served</c>: body bytes written, by registry (the private one lives under <c>/private</c>) and kind.</summary>
 internal static class BytesServed
 {

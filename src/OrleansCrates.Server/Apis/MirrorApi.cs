@@ -71,7 +71,7 @@ public static class MirrorApi
     /// A crate file: from storage, else fetched upstream (once per cluster) and stored if its sha256 matches. HEAD never
     /// starts a download: it answers from storage alone (see <see cref="HeadOfStoredFileAsync"/>).
     /// </summary>
-    public static async Task<IResult> Download(string name, string version, HttpContext context, CrateCoordinator coordinator, MirrorGuard guard, RegistryAccess access, IObjectStore store)
+    public static async Task<IResult> Download(string name, string version, HttpContext context, CrateDownloads downloads, MirrorGuard guard, RegistryAccess access, IObjectStore store)
     {
         if (!CrateName.TryParse(name, out var crate))
         {
@@ -103,7 +103,7 @@ public static class MirrorApi
             return await HeadOfStoredFileAsync(store, crate.Value, version, context.RequestAborted);
         }
 
-        var result = await coordinator.OpenCrateFileAsync(crate.Value, version, context.RequestAborted);
+        var result = await downloads.GetAsync(crate.Value, version, context.RequestAborted);
         Statistics.TrafficTag.Set(context, result.Outcome, result.Error);
         if (result.Status == CrateFileStatus.Found)
         {
@@ -113,6 +113,7 @@ public static class MirrorApi
         return result.Status switch
         {
             CrateFileStatus.Found when result.Streaming is { } live => new SpooledFileHttpResult(live, "application/gzip"),
+            CrateFileStatus.Found when result.Location is { } location => new StorageRedirectResult(location),
             CrateFileStatus.Found => new CrateFileHttpResult(result.File!, result),
             CrateFileStatus.NotFound => PlainText.NotFound(result.Error ?? "not found"),
             CrateFileStatus.IndexUnavailable or CrateFileStatus.OwnerUnavailable => PlainText.Unavailable(result.Error ?? "upstream unavailable", result.RetryAfter),

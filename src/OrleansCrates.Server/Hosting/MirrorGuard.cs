@@ -31,7 +31,7 @@ public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry,
     /// tells anyone that a name is a private crate's (that would list private names to anonymous callers).
     /// </summary>
     public async Task<bool> IsShadowedAsync(HttpContext context, CrateName name) =>
-        privateRegistry.Value.ShadowPolicy == ShadowPolicy.Block && await registry.IsPrivateCrateAsync(name.Canonical, context.RequestAborted);
+        privateRegistry.Value.ShadowPolicy == ShadowPolicy.Block && await registry.IsPrivateCrateAsync(name, context.RequestAborted);
 
     /// <summary>404 when the policy hides every version of the crate whatever upstream has: upstream is not asked.</summary>
     public IResult? PolicyHidesCrateOrNull(CrateName name) =>

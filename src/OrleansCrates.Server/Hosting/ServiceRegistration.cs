@@ -67,6 +67,7 @@ public static class ServiceRegistration
         services.AddSingleton<UpstreamSet>();
         services.AddSingleton(_ => new InFlightSpools()); // cold downloads in progress on this node, streamed to its waiting clients
         services.AddSingleton<CrateCoordinator>();
+        services.AddSingleton<CrateDownloads>();
         services.AddToolchains(); // the rustup toolchain mirror (/rustup), on the same store and cluster
         return services;
     }

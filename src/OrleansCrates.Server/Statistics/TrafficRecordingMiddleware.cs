@@ -11,8 +11,10 @@ namespace OrleansCrates.Server.Statistics;
 /// client (token, else address) — and keeps every 5xx answer in <see cref="RecentErrors"/>. Memory only: the counters
 /// reach storage through the flusher.
 /// </summary>
-public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStatistics statistics, RecentErrors errors, RegistryAccess access, TimeProvider time)
+public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStatistics statistics, RecentErrors errors, RegistryAccess access, TimeProvider time, Microsoft.Extensions.Options.IOptions<StatisticsOptions> options)
 {
+    private readonly bool _recording = options.Value.Enabled;
+
     public async Task InvokeAsync(HttpContext context)
     {
         try
@@ -37,12 +39,13 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
             errors.Add(context, response.StatusCode, exception: null, upstream: tag is not null, time.GetUtcNow());
         }
 
-        if (Classify(context) is not { } route)
+        if (!_recording || Classify(context) is not { } route)
         {
             return;
         }
 
-        var answered = response.StatusCode is StatusCodes.Status200OK or StatusCodes.Status304NotModified;
+        // A download redirected to storage (Mirror:Downloads:Redirect) is answered too: storage sends the bytes.
+        var answered = response.StatusCode is StatusCodes.Status200OK or StatusCodes.Status304NotModified or StatusCodes.Status302Found;
         statistics.Record(new TrafficEvent(
             time.GetUtcNow(),
             route.Kind,
