@@ -18,63 +18,70 @@ public sealed partial class PrivateRegistry
     /// publishes of one version wins, and publishes of different versions all land); finally refresh the crate's
     /// metadata (max_version, description).
     /// </remarks>
-    public Task<PublishResult> PublishAsync(string user, Stream body, CancellationToken ct) =>
-        PublishAsync(user, body, _ => null, ct);
-
-    /// <summary>
-    /// Publishes as <see cref="PublishAsync(string, Stream, CancellationToken)"/>, first asking
-    /// <paramref name="authorize"/> about the crate name read from the body (a token's scope and crate patterns):
-    /// an error it returns refuses the publish before anything is stored.
-    /// </summary>
-    public Task<PublishResult> PublishAsync(string user, Stream body, Func<string, RegistryError?> authorize, CancellationToken ct) =>
-        PublishAsync(user, body, authorize, mayClaim: null, ct);
-
-    /// <summary>
-    /// Publishes as above; when no private crate holds the name yet, <paramref name="mayClaim"/> is asked first
-    /// (whether the name may be claimed: the shadowing guard) and an error it returns refuses the publish before
-    /// anything is stored.
-    /// </summary>
-    public async Task<PublishResult> PublishAsync(string user, Stream body, Func<string, RegistryError?> authorize, Func<CrateName, CancellationToken, Task<RegistryError?>>? mayClaim, CancellationToken ct)
+    public async Task<PublishResult> PublishAsync(string user, Stream body, CancellationToken ct)
     {
-        ArgumentException.ThrowIfNullOrEmpty(user);
+        await using var prepared = await PreparePublishAsync(body, ct);
+        return prepared.Error is { } refused ? PublishResult.Failure(refused) : await PublishAsync(user, prepared, ct);
+    }
+
+    /// <summary>
+    /// Reads and checks a publish body: everything that needs no storage (size limits from the length prefixes, then
+    /// the JSON, name, version, dependencies). The caller learns the crate's name and version (to decide whether the
+    /// caller may publish it) before anything is stored, then commits with <see cref="PublishAsync(string, PreparedPublish, CancellationToken)"/>
+    /// or disposes it. Refusals are logged here and carried in <see cref="PreparedPublish.Error"/>.
+    /// </summary>
+    public async Task<PreparedPublish> PreparePublishAsync(Stream body, CancellationToken ct)
+    {
         ArgumentNullException.ThrowIfNull(body);
         var (upload, readError) = await PublishUpload.ReadAsync(body, _spool, _options.MaxMetadataBytes, _options.MaxCrateBytes, ct);
         if (upload is null)
         {
-            return Refused("(unread)", "", readError!.Value);
+            return PreparedPublish.Refused(Refused("(unread)", "", readError!.Value));
         }
 
-        await using (upload)
+        if (!NewCrateRules.TryParse(upload.Metadata, out var request, out var parseError))
         {
-            if (!NewCrateRules.TryParse(upload.Metadata, out var request, out var parseError))
-            {
-                return Refused("(unparsed)", "", parseError!.Value);
-            }
-
-            if (NewCrateRules.Validate(request!, out var crate) is { } invalid)
-            {
-                return Refused(request!.Name ?? "", request.Vers ?? "", invalid);
-            }
-
-            if (authorize(crate!.Name.Value) is { } unauthorized)
-            {
-                return Refused(crate.Name.Value, crate.Version, unauthorized);
-            }
-
-            if (mayClaim is not null && !await CheckPrivateNameAsync(crate.Name, ct) && await mayClaim(crate.Name, ct) is { } unclaimable)
-            {
-                return Refused(crate.Name.Value, crate.Version, unclaimable);
-            }
-
-            var result = await PublishValidatedAsync(user, crate!, upload, ct);
-            return result.Error is { } refused ? Refused(crate!.Name.Value, crate.Version, refused) : result;
+            await upload.DisposeAsync();
+            return PreparedPublish.Refused(Refused("(unparsed)", "", parseError!.Value));
         }
+
+        if (NewCrateRules.Validate(request!, out var crate) is { } invalid)
+        {
+            await upload.DisposeAsync();
+            return PreparedPublish.Refused(Refused(request!.Name ?? "", request.Vers ?? "", invalid));
+        }
+
+        return new PreparedPublish(crate!, upload);
     }
 
-    private PublishResult Refused(string crate, string version, RegistryError error)
+    /// <summary>A publish the caller refused after <see cref="PreparePublishAsync"/> (its token may not publish the crate): logged as any refusal.</summary>
+    public PublishResult Refuse(PreparedPublish prepared, RegistryError error) =>
+        Refused(prepared.Name.Value, prepared.Version, error);
+
+    /// <summary>
+    /// Commits a prepared publish (see the remarks of <see cref="PublishAsync(string, Stream, CancellationToken)"/>
+    /// for the order): the crate's owners and spelling, the tarball, then the file, the claim and the index line.
+    /// </summary>
+    public async Task<PublishResult> PublishAsync(string user, PreparedPublish prepared, CancellationToken ct)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(user);
+        if (prepared.Error is { } refused)
+        {
+            return PublishResult.Failure(refused);
+        }
+
+        var crate = prepared.Crate!;
+        var result = await PublishValidatedAsync(user, crate, prepared.Upload!, ct);
+        return result.Error is { } error ? Refused(crate.Name.Value, crate.Version, error) : result;
+    }
+
+    /// <summary>Whether a private crate holds this name already (a publish of a new version, not a claim).</summary>
+    public Task<bool> HoldsNameAsync(CrateName name, CancellationToken ct) => CheckPrivateNameAsync(name, ct);
+
+    private RegistryError Refused(string crate, string version, RegistryError error)
     {
         Log.PublishRefused(_logger, crate, version, error.Status, error.Detail);
-        return PublishResult.Failure(error);
+        return error;
     }
 
     private async Task<PublishResult> PublishValidatedAsync(string user, ValidatedCrate crate, PublishUpload upload, CancellationToken ct)

@@ -1,7 +1,9 @@
 using OrleansCrates.Server.Apis;
+using OrleansCrates.Server.Auth;
 using OrleansCrates.Server.Cli;
 using OrleansCrates.Server.Dashboard;
 using OrleansCrates.Server.Hosting;
+using OrleansCrates.Server.Http;
 using OrleansCrates.Server.Mirrors;
 using OrleansCrates.Server.Statistics;
 
@@ -20,6 +22,7 @@ var app = builder.Build();
 app.UseRequestTelemetry(); // outermost: X-Request-Id on every response, errors included
 app.UseOrleansCratesErrorHandling();
 app.UseTrafficStatistics();
+app.UseRegistryAuth(); // after telemetry and statistics: a refused request is counted as any other
 app.MapHealthApi();
 app.MapClusterApi();
 app.MapMetrics();

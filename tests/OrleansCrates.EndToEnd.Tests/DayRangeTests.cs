@@ -1,4 +1,4 @@
-using OrleansCrates.Server.Hosting;
+using OrleansCrates.Accounts;
 
 namespace OrleansCrates.EndToEnd.Tests;
 

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using Polly.Timeout;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Storage;
 
@@ -19,9 +20,13 @@ internal sealed partial class AlertMonitor(
     IObjectStore store,
     UpstreamSet upstreams,
     StorageWriteHealth writes,
+    IHttpClientFactory clients,
     TimeProvider time,
     ILogger<AlertMonitor> logger) : BackgroundService
 {
+    /// <summary>The named client of the webhook: a timeout per attempt and retries with jitter (<see cref="AlertServiceCollectionExtensions"/>).</summary>
+    public const string WebhookClient = "alerts-webhook";
+
     private readonly Channel<Alert> _outbox = Channel.CreateUnbounded<Alert>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -38,8 +43,8 @@ internal sealed partial class AlertMonitor(
         var tracker = new AlertTracker(settings.UpstreamFailingFor, node);
         LogEnabled(logger, webhook.GetLeftPart(UriPartial.Authority), node, settings.CheckInterval, settings.UpstreamFailingFor);
 
-        using var http = new HttpClient { Timeout = settings.Timeout };
-        var sending = SendLoopAsync(http, webhook, settings.MaxAttempts, stoppingToken);
+        var http = clients.CreateClient(WebhookClient);
+        var sending = SendLoopAsync(http, webhook, stoppingToken);
         using var timer = new PeriodicTimer(settings.CheckInterval, time);
         try
         {
@@ -102,13 +107,13 @@ internal sealed partial class AlertMonitor(
         _outbox.Writer.TryWrite(alert);
     }
 
-    private async Task SendLoopAsync(HttpClient http, Uri webhook, int maxAttempts, CancellationToken stoppingToken)
+    private async Task SendLoopAsync(HttpClient http, Uri webhook, CancellationToken stoppingToken)
     {
         try
         {
             await foreach (var alert in _outbox.Reader.ReadAllAsync(stoppingToken))
             {
-                await SendAsync(http, webhook, alert, maxAttempts, stoppingToken);
+                await SendAsync(http, webhook, alert, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -117,38 +122,32 @@ internal sealed partial class AlertMonitor(
         }
     }
 
-    private async Task SendAsync(HttpClient http, Uri webhook, Alert alert, int maxAttempts, CancellationToken stoppingToken)
+    /// <summary>One alert, with the client's retries (timeouts, 408, 429, 5xx, network errors; jittered backoff).</summary>
+    private async Task SendAsync(HttpClient http, Uri webhook, Alert alert, CancellationToken stoppingToken)
     {
-        for (var attempt = 1; ; attempt++)
+        string error;
+        try
         {
-            string error;
-            try
+            using var response = await http.PostAsJsonAsync(webhook, alert, AlertJson.Default.Alert, stoppingToken);
+            if (response.IsSuccessStatusCode)
             {
-                using var response = await http.PostAsJsonAsync(webhook, alert, AlertJson.Default.Alert, stoppingToken);
-                if (response.IsSuccessStatusCode)
-                {
-                    LogSent(logger, alert.Event, attempt);
-                    return;
-                }
-
-                error = $"HTTP {(int)response.StatusCode}";
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
-            {
-                error = e is TaskCanceledException ? "timed out" : e.Message;
-            }
-
-            if (attempt >= maxAttempts)
-            {
-                LogGaveUp(logger, alert.Event, attempt, error);
+                LogSent(logger, alert.Event);
                 return;
             }
 
-            var delay = TimeSpan.FromSeconds(Math.Pow(2, attempt - 1));
-            LogRetrying(logger, alert.Event, attempt, error, delay.TotalSeconds);
-            await Task.Delay(delay, time, stoppingToken);
+            error = $"HTTP {(int)response.StatusCode}";
         }
+        catch (Exception e) when (e is HttpRequestException or TimeoutRejectedException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
+        {
+            error = e is HttpRequestException ? e.Message : "timed out";
+        }
+
+        LogGaveUp(logger, alert.Event, options.Value.MaxAttempts, error);
     }
+
+    /// <summary>Logs a failed webhook attempt that will be retried (called by the client's retry strategy).</summary>
+    internal static void LogRetry(ILogger logger, int attempt, string error, TimeSpan delay) =>
+        LogRetrying(logger, attempt, error, delay.TotalSeconds);
 
     [LoggerMessage(EventId = 7501, Level = LogLevel.Debug, Message = "Alerts are off (Alerts:WebhookUrl is not set)")]
     private static partial void LogDisabled(ILogger logger);
@@ -162,12 +161,12 @@ internal sealed partial class AlertMonitor(
     [LoggerMessage(EventId = 7504, Level = LogLevel.Information, Message = "Alert {Event}: {Detail}")]
     private static partial void LogRecovery(ILogger logger, string @event, string detail);
 
-    [LoggerMessage(EventId = 7505, Level = LogLevel.Information, Message = "Alert {Event} delivered to the webhook (attempt {Attempt})")]
-    private static partial void LogSent(ILogger logger, string @event, int attempt);
+    [LoggerMessage(EventId = 7505, Level = LogLevel.Information, Message = "Alert {Event} delivered to the webhook")]
+    private static partial void LogSent(ILogger logger, string @event);
 
-    [LoggerMessage(EventId = 7506, Level = LogLevel.Warning, Message = "Alert {Event}: webhook attempt {Attempt} failed ({Error}); retrying in {Seconds} s")]
-    private static partial void LogRetrying(ILogger logger, string @event, int attempt, string error, double seconds);
+    [LoggerMessage(EventId = 7506, Level = LogLevel.Warning, Message = "Alerts webhook attempt {Attempt} failed ({Error}); retrying in {Seconds:0.#} s")]
+    private static partial void LogRetrying(ILogger logger, int attempt, string error, double seconds);
 
-    [LoggerMessage(EventId = 7507, Level = LogLevel.Error, Message = "Alert {Event} was not delivered after {Attempts} attempts ({Error})")]
+    [LoggerMessage(EventId = 7507, Level = LogLevel.Error, Message = "Alert {Event} was not delivered (up to {Attempts} attempts; last: {Error})")]
     private static partial void LogGaveUp(ILogger logger, string @event, int attempts, string error);
 }

@@ -2,7 +2,8 @@ using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
-using OrleansCrates.Server.Hosting;
+using OrleansCrates.Server.Auth;
+using OrleansCrates.Server.Http;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Apis;
@@ -71,7 +72,7 @@ public static class MirrorApi
     /// A crate file: from storage, else fetched upstream (once per cluster) and stored if its sha256 matches. HEAD never
     /// starts a download: it answers from storage alone (see <see cref="HeadOfStoredFileAsync"/>).
     /// </summary>
-    public static async Task<IResult> Download(string name, string version, HttpContext context, CrateDownloads downloads, MirrorGuard guard, RegistryAccess access, IObjectStore store)
+    public static async Task<IResult> Download(string name, string version, HttpContext context, CrateDownloads downloads, MirrorGuard guard, CrateAccess access, IObjectStore store)
     {
         if (!CrateName.TryParse(name, out var crate))
         {

@@ -1,12 +1,16 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts;
+using OrleansCrates.Accounts.Auth;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
-using OrleansCrates.Server.Hosting;
+using OrleansCrates.Server.Auth;
+using OrleansCrates.Server.Http;
+using OrleansCrates.Server.Services;
 
 namespace OrleansCrates.Server.Apis;
 
@@ -28,14 +32,15 @@ public static class PrivateRegistryApi
         reads.MapGet("/api/v1/crates", Search);
 
         var api = root.MapGroup("/api/v1");
-        api.MapPut("/crates/new", Publish);
-        api.MapDelete("/crates/{name}/{version}/yank", (string name, string version, HttpContext c, PrivateRegistry r, RegistryAccess a) => SetYankedAsync(name, version, true, c, r, a));
-        api.MapPut("/crates/{name}/{version}/unyank", (string name, string version, HttpContext c, PrivateRegistry r, RegistryAccess a) => SetYankedAsync(name, version, false, c, r, a));
+        var tokens = api.MapGroup("").RequireAuthorization(CargoAuth.TokenPolicy); // what the token may do with the crate is asked per crate
+        tokens.MapPut("/crates/new", Publish);
+        tokens.MapDelete("/crates/{name}/{version}/yank", (string name, string version, HttpContext c, PrivateRegistryActions a) => SetYankedAsync(name, version, true, c, a));
+        tokens.MapPut("/crates/{name}/{version}/unyank", (string name, string version, HttpContext c, PrivateRegistryActions a) => SetYankedAsync(name, version, false, c, a));
         api.MapGet("/crates/{name}/owners", ListOwners);
-        api.MapPut("/crates/{name}/owners", (string name, [FromBody] OwnersRequest body, HttpContext c, PrivateRegistry r, RegistryAccess a) => ChangeOwnersAsync(name, body, add: true, c, r, a));
-        api.MapDelete("/crates/{name}/owners", (string name, [FromBody] OwnersRequest body, HttpContext c, PrivateRegistry r, RegistryAccess a) => ChangeOwnersAsync(name, body, add: false, c, r, a));
-        api.MapGet("/admin/downloads", ListDownloads);
-        api.MapPost("/admin/crates/{name}/release", ReleaseName);
+        tokens.MapPut("/crates/{name}/owners", (string name, [FromBody] OwnersRequest body, HttpContext c, PrivateRegistryActions a) => ChangeOwnersAsync(name, body, add: true, c, a));
+        tokens.MapDelete("/crates/{name}/owners", (string name, [FromBody] OwnersRequest body, HttpContext c, PrivateRegistryActions a) => ChangeOwnersAsync(name, body, add: false, c, a));
+        api.MapGet("/admin/downloads", ListDownloads).RequireAuthorization(CargoAuth.AdminPolicy);
+        tokens.MapPost("/admin/crates/{name}/release", ReleaseName);
         return app;
     }
 
@@ -68,7 +73,7 @@ public static class PrivateRegistryApi
         return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null, hostDependent: string.IsNullOrWhiteSpace(mirror.Value.PublicUrl));
     }
 
-    public static async Task<IResult> GetIndexFile(string path, HttpContext context, PrivateRegistry registry, RegistryAccess access, IOptions<PrivateRegistryOptions> options)
+    public static async Task<IResult> GetIndexFile(string path, HttpContext context, PrivateRegistry registry, CrateAccess access, IOptions<PrivateRegistryOptions> options)
     {
         if (!IndexPath.TryParse(path, out var name) || !await access.MayReadAsync(context, options.Value.ReadRequiresToken, name.Value.Value))
         {
@@ -81,7 +86,7 @@ public static class PrivateRegistryApi
             : new IndexBytesResult(file.Content, "text/plain", stale: null, file.ETag);
     }
 
-    public static async Task<IResult> Download(string name, string version, HttpContext context, PrivateRegistry registry, RegistryAccess access, IOptions<PrivateRegistryOptions> options)
+    public static async Task<IResult> Download(string name, string version, HttpContext context, PrivateRegistry registry, CrateAccess access, IOptions<PrivateRegistryOptions> options)
     {
         if (!CrateName.TryParse(name, out var crate) || !CrateVersion.IsValid(version))
         {
@@ -108,116 +113,53 @@ public static class PrivateRegistryApi
         return new CrateFileHttpResult(lookup.File, lookup);
     }
 
-    public static async Task<IResult> Search(HttpContext context, PrivateRegistry registry, RegistryAccess access, IOptions<PrivateRegistryOptions> options, string? q, int? per_page)
+    public static async Task<Ok<SearchResponse>> Search(HttpContext context, PrivateRegistryActions actions, string? q, int? per_page)
     {
-        var result = await registry.SearchAsync(q, per_page ?? 10, context.RequestAborted);
-        var caller = await access.CallerOrNullAsync(context);
-        var visible = options.Value.ReadRequiresToken
-            ? result.Crates.Where(c => caller is not null && access.Policy.CanRead(caller, c.Name)).ToList()
-            : result.Crates;
-        var total = options.Value.ReadRequiresToken ? visible.Count : result.Total;
-        return TypedResults.Json(new SearchResponse(visible, new SearchMeta(total)));
+        var (crates, total) = await actions.SearchAsync(context, q, per_page ?? 10);
+        return TypedResults.Ok(new SearchResponse(crates, new SearchMeta(total)));
     }
 
-    public static async Task<IResult> Publish(HttpContext context, PrivateRegistry registry, RegistryAccess access, PublicNameGuard names, IOptions<PrivateRegistryOptions> options)
+    public static async Task<Results<Ok<PublishResponse>, JsonHttpResult<CargoErrorBody>>> Publish(HttpContext context, PrivateRegistryActions actions, IOptions<PrivateRegistryOptions> options)
     {
-        var caller = await access.CallerOrNullAsync(context);
-        if (caller is null)
-        {
-            return TokenProblem(context);
-        }
-
         // The registry checks the declared lengths against its limits (413) before reading either part.
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
             limit.MaxRequestBodySize = options.Value.MaxCrateBytes + options.Value.MaxMetadataBytes + 8;
         }
 
-        // Scope and crate patterns can only be checked once the name is read from the body: the registry asks.
-        var result = await registry.PublishAsync(
-            caller.User,
-            context.Request.Body,
-            crate => access.Policy.CanPublish(caller, crate) ? null : RegistryError.Forbidden($"this token may not publish `{crate}` (scope {TokenStore.ScopeName(caller.Scope)})"),
-            (crate, ct) => names.RefusalOrNullAsync(caller, crate, ct),
-            context.RequestAborted);
-        if (!result.Succeeded)
-        {
-            return CargoErrors.Of(result.Error!.Value);
-        }
-
-        return TypedResults.Json(new PublishResponse(result.Published.Warnings));
+        var result = await actions.PublishAsync(context.User, context.Request.Body, context.RequestAborted);
+        return result.Succeeded ? TypedResults.Ok(new PublishResponse(result.Published.Warnings)) : CargoErrors.Of(result.Error!.Value);
     }
 
-    private static async Task<IResult> SetYankedAsync(string name, string version, bool yanked, HttpContext context, PrivateRegistry registry, RegistryAccess access)
+    private static async Task<Results<Ok<OkResponse>, JsonHttpResult<CargoErrorBody>>> SetYankedAsync(string name, string version, bool yanked, HttpContext context, PrivateRegistryActions actions) =>
+        Answer(name, await actions.SetYankedAsync(context.User, name, version, yanked, context.RequestAborted), withMessage: false);
+
+    public static async Task<Results<Ok<OwnersResponse>, JsonHttpResult<CargoErrorBody>>> ListOwners(string name, HttpContext context, PrivateRegistryActions actions)
     {
-        var (caller, crate, denied) = await PublisherAsync(context, access, name);
-        if (denied is not null)
+        var owners = await actions.ListOwnersAsync(context, name);
+        if (owners is null)
         {
-            return denied;
+            return CargoErrors.CrateMissing(name);
         }
 
-        var outcome = await registry.YankAsync(caller!.User, access.Policy.IsAdminOf(caller, crate.Value), crate, version, yanked, context.RequestAborted);
-        return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, null)) : CargoErrors.Of(outcome.Error!.Value);
-    }
-
-    public static async Task<IResult> ListOwners(string name, HttpContext context, PrivateRegistry registry, RegistryAccess access, IOptions<PrivateRegistryOptions> options)
-    {
-        if (!CrateName.TryParse(name, out var crate) || !await access.MayReadAsync(context, options.Value.ReadRequiresToken, name))
-        {
-            return CargoErrors.Status(StatusCodes.Status404NotFound, $"crate `{name}` does not exist");
-        }
-
-        var owners = await registry.ListOwnersAsync(crate.Value, context.RequestAborted);
         return owners.Succeeded
-            ? TypedResults.Json(new OwnersResponse([.. owners.Logins.Select((login, i) => new OwnerUser(i + 1, login, null))]))
+            ? TypedResults.Ok(new OwnersResponse([.. owners.Logins.Select((login, i) => new OwnerUser(i + 1, login, null))]))
             : CargoErrors.Of(owners.Error!.Value);
     }
 
-    private static async Task<IResult> ChangeOwnersAsync(string name, OwnersRequest body, bool add, HttpContext context, PrivateRegistry registry, RegistryAccess access)
-    {
-        var (caller, crate, denied) = await PublisherAsync(context, access, name);
-        if (denied is not null)
-        {
-            return denied;
-        }
-
-        var logins = body.Users ?? [];
-        var isAdmin = access.Policy.IsAdminOf(caller!, crate.Value);
-        var outcome = add
-            ? await registry.AddOwnersAsync(caller!.User, isAdmin, crate, logins, context.RequestAborted)
-            : await registry.RemoveOwnersAsync(caller!.User, isAdmin, crate, logins, context.RequestAborted);
-        return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, outcome.Message)) : CargoErrors.Of(outcome.Error!.Value);
-    }
+    private static async Task<Results<Ok<OkResponse>, JsonHttpResult<CargoErrorBody>>> ChangeOwnersAsync(string name, OwnersRequest body, bool add, HttpContext context, PrivateRegistryActions actions) =>
+        Answer(name, await actions.ChangeOwnersAsync(context.User, name, body.Users ?? [], add, context.RequestAborted), withMessage: true);
 
     /// <summary>
     /// Download records of UTC days <c>from</c>–<c>to</c> (<see cref="DayRange"/>), admin scope only, limited to the
     /// crates within the token's patterns: a pattern-limited admin sees the records of its crates and no others.
     /// </summary>
-    public static async Task<IResult> ListDownloads(HttpContext context, RegistryAccess access, DownloadLog downloads, TimeProvider time, string? from, string? to, string? user, string? crate)
+    public static async Task<Results<Ok<DownloadsResponse>, JsonHttpResult<CargoErrorBody>>> ListDownloads(HttpContext context, AdminQueries queries, string? from, string? to, string? user, string? crate)
     {
-        var authorization = await access.AuthorizeAsync(context, TokenScope.Admin, crate: null);
-        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Admin, () => AccessAnswers.CrateMissing(crate ?? "")) is { } refused)
-        {
-            return refused;
-        }
-
-        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        if (!DayRange.TryParse(from, to, today, out var range, out var error))
-        {
-            return CargoErrors.Status(StatusCodes.Status400BadRequest, error);
-        }
-
-        var caller = authorization.Caller!;
-        var records = new List<DownloadRecord>();
-        await foreach (var record in downloads.QueryAsync(range.First, range.Last, user, crate, context.RequestAborted))
-        {
-            if (access.Policy.Covers(caller, record.Crate))
-            {
-                records.Add(record);
-            }
-        }
-
-        return TypedResults.Json(new { downloads = records });
+        var result = await queries.ListDownloadsAsync(context.User, from, to, user, crate, context.RequestAborted);
+        return result.Status == AdminStatus.Ok
+            ? TypedResults.Ok(new DownloadsResponse(result.Value!))
+            : CargoErrors.Status(StatusCodes.Status400BadRequest, result.Detail!);
     }
 
     /// <summary>
@@ -225,46 +167,18 @@ public static class PrivateRegistryApi
     /// gives a private name back, so the mirror serves the public crate of that name again
     /// (<see cref="PrivateRegistry.ReleaseNameAsync"/>; 409 for a name with versions unless they are to be deleted).
     /// </summary>
-    public static async Task<IResult> ReleaseName(string name, HttpContext context, PrivateRegistry registry, RegistryAccess access, bool? delete_versions)
+    public static async Task<Results<Ok<OkResponse>, JsonHttpResult<CargoErrorBody>>> ReleaseName(string name, HttpContext context, PrivateRegistryActions actions, bool? delete_versions) =>
+        Answer(name, await actions.ReleaseNameAsync(context.User, name, delete_versions ?? false, context.RequestAborted), withMessage: true);
+
+    /// <summary>An action on one crate as cargo reads it: <c>{"ok":true}</c>, the registry's refusal, or 404 for a crate that does not exist for this caller.</summary>
+    private static Results<Ok<OkResponse>, JsonHttpResult<CargoErrorBody>> Answer(string name, CrateAction action, bool withMessage) => action.Status switch
     {
-        var authorization = await access.AuthorizeAsync(context, TokenScope.Admin, name);
-        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Admin, () => AccessAnswers.CrateMissing(name)) is { } refused)
-        {
-            return refused;
-        }
+        CrateActionStatus.Done => TypedResults.Ok(new OkResponse(true, withMessage ? action.Message : null)),
+        CrateActionStatus.Refused => CargoErrors.Of(action.Error!.Value),
+        _ => CargoErrors.CrateMissing(name),
+    };
 
-        if (!CrateName.TryParse(name, out var crate))
-        {
-            return AccessAnswers.CrateMissing(name);
-        }
-
-        var outcome = await registry.ReleaseNameAsync(crate.Value, delete_versions ?? false, context.RequestAborted);
-        return outcome.Succeeded ? TypedResults.Json(new OkResponse(true, outcome.Message)) : CargoErrors.Of(outcome.Error!.Value);
-    }
-
-    /// <summary>
-    /// The caller and crate of a yank or owners call: a token allowed to act on this crate (the registry then checks
-    /// ownership), and a valid crate name; otherwise the answer to give.
-    /// </summary>
-    private static async Task<(TokenInfo? Caller, CrateName Crate, IResult? Denied)> PublisherAsync(HttpContext context, RegistryAccess access, string name)
-    {
-        // Outside the token's patterns (any scope, admin included) the crate does not exist for this caller.
-        var authorization = await access.AuthorizeAsync(context, TokenScope.Publish, name);
-        if (AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Publish, () => AccessAnswers.CrateMissing(name)) is { } refused)
-        {
-            return (authorization.Caller, default, refused);
-        }
-
-        return CrateName.TryParse(name, out var crate)
-            ? (authorization.Caller, crate.Value, null)
-            : (authorization.Caller, default, AccessAnswers.CrateMissing(name));
-    }
-
-    /// <summary>No token, or one that is unknown or revoked: cargo shows this detail.</summary>
-    private static IResult TokenProblem(HttpContext context) =>
-        string.IsNullOrEmpty(context.Request.Headers.Authorization)
-            ? CargoErrors.Unauthorized(context, "this action requires a token")
-            : CargoErrors.Forbidden("invalid or revoked token");
+    public sealed record DownloadsResponse([property: JsonPropertyName("downloads")] IReadOnlyList<DownloadRecord> Downloads);
 
     public sealed record OwnersRequest([property: JsonPropertyName("users")] IReadOnlyList<string>? Users);
 

@@ -129,10 +129,10 @@ internal sealed class CliArguments
 
     /// <summary>
     /// The inclusive day range given by <c>--from</c> and <c>--to</c>, parsed exactly as the admin API parses its
-    /// <c>from</c>/<c>to</c> (<see cref="Hosting.DayRange"/>): by default the last 7 days up to <c>--to</c> (or today),
-    /// at most <see cref="Hosting.DayRange.MaxDays"/> days.
+    /// <c>from</c>/<c>to</c> (<see cref="Accounts.DayRange"/>): by default the last 7 days up to <c>--to</c> (or today),
+    /// at most <see cref="Accounts.DayRange.MaxDays"/> days.
     /// </summary>
-    public (Hosting.DayRange? Range, string? Error) DayRange()
+    public (Accounts.DayRange? Range, string? Error) DayRange()
     {
         var (fromText, fromError) = Single("from");
         var (toText, toError) = Single("to");
@@ -142,7 +142,7 @@ internal sealed class CliArguments
         }
 
         var today = DateOnly.FromDateTime(TimeProvider.System.GetUtcNow().UtcDateTime);
-        return Hosting.DayRange.TryParse(fromText, toText, today, out var range, out var problem, "--from", "--to")
+        return Accounts.DayRange.TryParse(fromText, toText, today, out var range, out var problem, "--from", "--to")
             ? (range, null)
             : (null, char.ToUpperInvariant(problem[0]) + problem[1..] + ".");
     }

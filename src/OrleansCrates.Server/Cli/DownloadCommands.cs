@@ -30,7 +30,7 @@ internal static class DownloadCommands
         return (new List(range!.Value, user, crate, args.Flags.Contains("json")), null);
     }
 
-    private sealed record List(Hosting.DayRange Days, string? User, string? Crate, bool Json) : ICliCommand
+    private sealed record List(DayRange Days, string? User, string? Crate, bool Json) : ICliCommand
     {
         public async Task<int> RunAsync(CommandOutput output, IObjectStore store, CancellationToken cancellationToken)
         {

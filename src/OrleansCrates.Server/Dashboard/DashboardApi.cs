@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Server.Apis;
+using OrleansCrates.Server.Http;
 
 namespace OrleansCrates.Server.Dashboard;
 

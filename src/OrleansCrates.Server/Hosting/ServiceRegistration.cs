@@ -1,11 +1,13 @@
 using Microsoft.Extensions.Options;
-using OrleansCrates.Accounts;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Core.Policy;
 using OrleansCrates.Core.Streaming;
 using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Registry;
 using OrleansCrates.Server.Alerts;
+using OrleansCrates.Server.Apis;
+using OrleansCrates.Server.Auth;
+using OrleansCrates.Server.Services;
 using OrleansCrates.Server.Statistics;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
@@ -30,12 +32,12 @@ public static class ServiceRegistration
         builder.AddTelemetry(); // OpenTelemetry: /metrics, OTLP export, traces
         services.AddRequestTelemetry();
 
-        services.AddAccounts();
-        services.AddSingleton<IUserDirectory, TokenStoreUserDirectory>();
+        services.AddRegistryAuth();
         services.AddPrivateRegistry(builder.Configuration);
-        services.AddSingleton<RegistryAccess>();
         services.AddSingleton<MirrorGuard>();
         services.AddSingleton<PublicNameGuard>();
+        services.AddSingleton<PrivateRegistryActions>();
+        services.AddSingleton<AdminQueries>();
         services.AddMirrorPolicy();
         services.AddStatisticsAndDirectory();
         services.AddAlerts();

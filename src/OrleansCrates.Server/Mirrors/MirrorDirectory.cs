@@ -36,22 +36,17 @@ public sealed class MirrorDirectory : IDisposable
     private readonly SemaphoreSlim _listing = new(1, 1);
     private (IReadOnlyList<MirrorAnnouncement> Items, DateTimeOffset At)? _announcements;
 
-    public MirrorDirectory(IObjectStore store, TimeProvider time, IOptions<DirectoryOptions> options)
+    /// <summary>The named client of the health checks (<see cref="MirrorDirectoryRegistration.AddMirrorDirectory"/>).</summary>
+    public const string CheckClient = "mirror-directory";
+
+    public MirrorDirectory(IObjectStore store, TimeProvider time, IOptions<DirectoryOptions> options, IHttpClientFactory clients)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(clients);
         _store = store;
         _time = time;
         _options = options.Value;
-        _http = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectTimeout = _options.CheckTimeout,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            AutomaticDecompression = System.Net.DecompressionMethods.None,
-        })
-        {
-            Timeout = _options.CheckTimeout,
-        };
-        _http.DefaultRequestHeaders.UserAgent.ParseAdd($"OrleansCrates/{typeof(MirrorDirectory).Assembly.GetName().Version?.ToString(3)} (mirror directory health check)");
+        _http = clients.CreateClient(CheckClient);
     }
 
     public DirectoryOptions Options => _options;
@@ -135,7 +130,6 @@ public sealed class MirrorDirectory : IDisposable
 
     public void Dispose()
     {
-        _http.Dispose();
         _listing.Dispose();
     }
 
@@ -258,6 +252,17 @@ public static class MirrorDirectoryRegistration
             .BindConfiguration(DirectoryOptions.SectionName)
             .Validate(DirectoryOptionsValidation.IsValid, DirectoryOptionsValidation.Rules)
             .ValidateOnStart();
+        services.AddHttpClient(MirrorDirectory.CheckClient, (sp, client) =>
+            {
+                client.Timeout = sp.GetRequiredService<IOptions<DirectoryOptions>>().Value.CheckTimeout;
+                client.DefaultRequestHeaders.UserAgent.ParseAdd($"OrleansCrates/{typeof(MirrorDirectory).Assembly.GetName().Version?.ToString(3)} (mirror directory health check)");
+            })
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
+            {
+                ConnectTimeout = sp.GetRequiredService<IOptions<DirectoryOptions>>().Value.CheckTimeout,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                AutomaticDecompression = System.Net.DecompressionMethods.None,
+            });
         services.AddSingleton<MirrorDirectory>();
         services.AddHostedService<MirrorDirectoryWorker>();
         return services;

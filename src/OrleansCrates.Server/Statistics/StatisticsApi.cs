@@ -1,6 +1,5 @@
-using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Http.HttpResults;
 using OrleansCrates.Core.Statistics;
-using OrleansCrates.Registry;
 
 namespace OrleansCrates.Server.Statistics;
 
@@ -20,69 +19,8 @@ public static class StatisticsApi
         return app;
     }
 
-    public static async Task<IResult> GetStats(
-        HttpContext context,
-        TrafficStatistics statistics,
-        RecentErrors errors,
-        PendingApprovalsCounter approvals,
-        IOptions<PrivateRegistryOptions> privateOptions,
-        TimeProvider time,
-        int? days,
-        int? top)
-    {
-        var span = Math.Clamp(days ?? DefaultDays, 1, MaxDays);
-        var topCount = Math.Clamp(top ?? 10, 1, 1000);
-        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        var from = today.AddDays(1 - span);
-        var perDay = await statistics.GetDaysAsync(from, today, context.RequestAborted);
-
-        var totals = new DayStatistics();
-        foreach (var (_, day) in perDay)
-        {
-            totals.Merge(day);
-        }
-
-        // Where the private registry's reads need a token, its crate names stay off this public page.
-        var hidePrivate = privateOptions.Value.ReadRequiresToken;
-        var crates = totals.Crates
-            .Where(c => !hidePrivate || c.Key.Registry != "private")
-            .GroupBy(c => (c.Key.Registry, c.Key.Crate))
-            .Select(g => new TopCrate(
-                g.Key.Registry,
-                g.Key.Crate,
-                g.Sum(v => v.Value.Downloads),
-                g.Sum(v => v.Value.Bytes),
-                [.. g.OrderByDescending(v => v.Value.Downloads).ThenBy(v => v.Key.Version, StringComparer.Ordinal)
-                    .Select(v => new TopVersion(v.Key.Version, v.Value.Downloads, v.Value.Bytes))]))
-            .OrderByDescending(c => c.Downloads)
-            .ThenBy(c => c.Crate, StringComparer.Ordinal)
-            .Take(topCount)
-            .ToList();
-
-        int? pending;
-        string? pendingError = null;
-        try
-        {
-            pending = await approvals.CountOrNullAsync(context.RequestAborted);
-        }
-        catch (Exception e) when (e is Storage.StorageUnavailableException or IOException)
-        {
-            pending = null;
-            pendingError = RecentErrors.CauseOf(StatusCodes.Status503ServiceUnavailable, e, upstream: false); // never the exception's text
-        }
-
-        return TypedResults.Json(new StatsResponse(
-            from,
-            today,
-            time.GetUtcNow(),
-            statistics.Node,
-            statistics.FlushInterval.TotalSeconds,
-            [.. perDay.Select(d => DayJson.Of(d.Day, d.Statistics))],
-            DayJson.Of(today, totals) with { Day = null },
-            crates,
-            new ApprovalsJson(approvals.ApprovalMode ? "on" : "off", pending, pendingError),
-            errors.Snapshot()));
-    }
+    public static async Task<Ok<StatsResponse>> GetStats(HttpContext context, StatisticsReport report, int? days, int? top) =>
+        TypedResults.Ok(await report.BuildAsync(days ?? DefaultDays, top ?? 10, context.RequestAborted));
 
     public sealed record StatsResponse(
         DateOnly From,

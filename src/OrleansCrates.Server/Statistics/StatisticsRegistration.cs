@@ -11,6 +11,7 @@ public static class StatisticsRegistration
         services.AddTrafficStatistics();
         services.AddSingleton<RecentErrors>();
         services.AddSingleton<PendingApprovalsCounter>();
+        services.AddSingleton<StatisticsReport>();
         services.AddMirrorDirectory();
         return services;
     }

@@ -1,6 +1,7 @@
 using System.Net;
 using OrleansCrates.Core.Statistics;
-using OrleansCrates.Server.Hosting;
+using OrleansCrates.Server.Auth;
+using OrleansCrates.Server.Http;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Statistics;
@@ -11,7 +12,7 @@ namespace OrleansCrates.Server.Statistics;
 /// client (token, else address) — and keeps every 5xx answer in <see cref="RecentErrors"/>. Memory only: the counters
 /// reach storage through the flusher.
 /// </summary>
-public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStatistics statistics, RecentErrors errors, RegistryAccess access, TimeProvider time, Microsoft.Extensions.Options.IOptions<StatisticsOptions> options)
+public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStatistics statistics, RecentErrors errors, CrateAccess access, TimeProvider time, Microsoft.Extensions.Options.IOptions<StatisticsOptions> options)
 {
     private readonly bool _recording = options.Value.Enabled;
 
@@ -107,7 +108,7 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
         {
             try
             {
-                if (await access.CallerOrNullAsync(context) is { } caller)
+                if (Accounts.Auth.TokenIdentity.TokenOf(await access.CallerAsync(context)) is { } caller)
                 {
                     return "token:" + caller.Id;
                 }

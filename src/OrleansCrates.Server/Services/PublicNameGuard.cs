@@ -1,10 +1,12 @@
 using Microsoft.Extensions.Options;
+using System.Security.Claims;
 using OrleansCrates.Accounts;
+using OrleansCrates.Server.Auth;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
 
-namespace OrleansCrates.Server.Hosting;
+namespace OrleansCrates.Server.Services;
 
 /// <summary>
 /// Whether a publish may claim a name no private crate holds yet. Where a private name hides the public crate on the
@@ -13,12 +15,12 @@ namespace OrleansCrates.Server.Hosting;
 /// <c>Registry:Private:AllowedPublicNames</c>. Upstream is asked through the mirror's own coordinator (the same
 /// lookup, single-flight, failover and not-found memory as a cargo request), never by a client of its own.
 /// </summary>
-public sealed class PublicNameGuard(CrateCoordinator coordinator, AccessPolicy policy, IOptions<PrivateRegistryOptions> options)
+public sealed class PublicNameGuard(CrateCoordinator coordinator, CrateAccess access, IOptions<PrivateRegistryOptions> options)
 {
-    public async Task<RegistryError?> RefusalOrNullAsync(TokenInfo caller, CrateName name, CancellationToken cancellationToken)
+    public async Task<RegistryError?> RefusalOrNullAsync(ClaimsPrincipal caller, CrateName name, CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        if (settings.ShadowPolicy != ShadowPolicy.Block || policy.IsAdminOf(caller, name.Value) ||
+        if (settings.ShadowPolicy != ShadowPolicy.Block || await access.AllowsAsync(caller, TokenScope.Admin, name.Value) ||
             (settings.AllowedPublicNames.Count > 0 && CratePattern.AnyMatches(settings.AllowedPublicNames, name.Value)))
         {
             return null;

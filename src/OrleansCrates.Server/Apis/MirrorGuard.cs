@@ -1,11 +1,12 @@
 using Microsoft.Extensions.Options;
+using OrleansCrates.Accounts.Auth;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Core.Policy;
 using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
-using OrleansCrates.Server.Apis;
+using OrleansCrates.Server.Auth;
 
-namespace OrleansCrates.Server.Hosting;
+namespace OrleansCrates.Server.Apis;
 
 /// <summary>
 /// What the mirror refuses before it looks anything up: crates outside a token's patterns where reads are
@@ -13,7 +14,7 @@ namespace OrleansCrates.Server.Hosting;
 /// <c>Registry:Private:ShadowPolicy</c> = Block) answer exactly as a crate upstream does not have. It also applies
 /// the curation policy (<c>Mirror:Policy</c>): hidden versions leave the served index, and their downloads get 403.
 /// </summary>
-public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry, MirrorPolicy policy, IOptions<MirrorOptions> mirror, IOptions<PrivateRegistryOptions> privateRegistry)
+public sealed class MirrorGuard(CrateAccess access, PrivateRegistry registry, MirrorPolicy policy, IOptions<MirrorOptions> mirror, IOptions<PrivateRegistryOptions> privateRegistry)
 {
     public async Task<IResult?> RefusalOrNullAsync(HttpContext context, CrateName name)
     {
@@ -69,5 +70,5 @@ public sealed class MirrorGuard(RegistryAccess access, PrivateRegistry registry,
     /// </summary>
     private Func<CancellationToken, Task<string>>? RequesterOf(HttpContext context) =>
         HttpMethods.IsHead(context.Request.Method) ? null : async _ =>
-            await access.CallerOrNullAsync(context) is { } caller ? caller.User : ApprovalStore.ClientOf(context.Connection.RemoteIpAddress);
+            TokenIdentity.TokenOf(await access.CallerAsync(context)) is { } caller ? caller.User : ApprovalStore.ClientOf(context.Connection.RemoteIpAddress);
 }

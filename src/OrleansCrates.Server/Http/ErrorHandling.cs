@@ -1,7 +1,7 @@
-using OrleansCrates.Server.Apis;
+using OrleansCrates.Accounts.Auth;
 using OrleansCrates.Storage;
 
-namespace OrleansCrates.Server.Hosting;
+namespace OrleansCrates.Server.Http;
 
 public static class ErrorHandling
 {
@@ -24,7 +24,7 @@ public static class ErrorHandling
 
             if (failure.Status < 500)
             {
-                await CargoErrors.Status(failure.Status, failure.Message).ExecuteAsync(context);
+                await TypedResults.Json(new CargoErrorBody([new CargoErrorDetail(failure.Message)]), statusCode: failure.Status).ExecuteAsync(context);
                 return;
             }
 

@@ -1,0 +1,118 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace OrleansCrates.Accounts.Auth;
+
+/// <summary>
+/// The registry's authentication scheme and authorization policies. One scheme (<see cref="Scheme"/>,
+/// <see cref="CargoTokenHandler"/>) turns the credential forms clients send into a principal; three policies gate by
+/// scope; one handler (<see cref="CrateAccessHandler"/>) makes every decision, including the crate-pattern check of
+/// resource-based calls (<see cref="CrateResource"/>).
+/// </summary>
+public static class CargoAuth
+{
+    public const string Scheme = "CargoToken";
+
+    /// <summary>Registry reads where a token is required (cargo's auth-required flow: a bad token is a 401).</summary>
+    public const string ReadPolicy = "registry-read";
+
+    /// <summary>Web API calls that need some valid token; what it may do to the crate is decided per crate.</summary>
+    public const string TokenPolicy = "api-token";
+
+    /// <summary>Web API calls that need a publish-scope token.</summary>
+    public const string PublishPolicy = "api-publish";
+
+    /// <summary>Administration: an admin-scope token (its crate patterns still limit each crate).</summary>
+    public const string AdminPolicy = "api-admin";
+
+    public const string TokenIdClaim = "ocr:token";
+    public const string ScopeClaim = "ocr:scope";
+    public const string CratesClaim = "ocr:crates";
+
+    /// <summary>
+    /// Registers the scheme, the policies, <see cref="CrateAccessHandler"/> and the answers of refused calls in cargo's
+    /// shape (<see cref="CargoAuthorizationResultHandler"/>). <paramref name="loginUrl"/> names the page of the 401
+    /// challenge (<c>WWW-Authenticate: Cargo login_url="…"</c>) for a request.
+    /// </summary>
+    public static IServiceCollection AddCargoAuth(this IServiceCollection services, Func<Microsoft.AspNetCore.Http.HttpRequest, string> loginUrl)
+    {
+        services.AddAccounts();
+        // No default scheme: a request is authenticated only where an endpoint asks for it (the anonymous warm path pays nothing).
+        services.AddAuthentication()
+            .AddScheme<CargoTokenOptions, CargoTokenHandler>(Scheme, options => options.LoginUrl = loginUrl);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(ReadPolicy, Policy(new ScopeRequirement(TokenScope.Read, RegistryRead: true)))
+            .AddPolicy(TokenPolicy, Policy(new ScopeRequirement(TokenScope.Read, RegistryRead: false)))
+            .AddPolicy(PublishPolicy, Policy(new ScopeRequirement(TokenScope.Publish, RegistryRead: false)))
+            .AddPolicy(AdminPolicy, Policy(new ScopeRequirement(TokenScope.Admin, RegistryRead: false)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, CrateAccessHandler>());
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, CargoAuthorizationResultHandler>();
+        return services;
+    }
+
+    /// <summary>The policy asking <paramref name="needed"/> of a resource (a crate), for resource-based checks.</summary>
+    public static string PolicyFor(TokenScope needed) => needed switch
+    {
+        TokenScope.Admin => AdminPolicy,
+        TokenScope.Publish => PublishPolicy,
+        _ => TokenPolicy,
+    };
+
+    private static AuthorizationPolicy Policy(ScopeRequirement requirement) =>
+        new AuthorizationPolicyBuilder(Scheme).AddRequirements(requirement).Build();
+}
+
+/// <summary>The identity of a validated token: its claims, and the <see cref="TokenInfo"/> they came from.</summary>
+public sealed class TokenIdentity : ClaimsIdentity
+{
+    public TokenIdentity(TokenInfo token, string scheme)
+        : base(ClaimsOf(token), scheme, ClaimTypes.Name, ClaimTypes.Role)
+    {
+        Token = token;
+    }
+
+    private TokenIdentity(TokenIdentity other)
+        : base(other)
+    {
+        Token = other.Token;
+    }
+
+    public TokenInfo Token { get; }
+
+    public override ClaimsIdentity Clone() => new TokenIdentity(this);
+
+    /// <summary>The token behind <paramref name="user"/>, or null for an anonymous caller.</summary>
+    public static TokenInfo? TokenOf(ClaimsPrincipal? user)
+    {
+        if (user is null)
+        {
+            return null;
+        }
+
+        foreach (var identity in user.Identities)
+        {
+            if (identity is TokenIdentity { IsAuthenticated: true } token)
+            {
+                return token.Token;
+            }
+        }
+
+        return null;
+    }
+
+    private static IEnumerable<Claim> ClaimsOf(TokenInfo token)
+    {
+        yield return new Claim(ClaimTypes.NameIdentifier, token.Id);
+        yield return new Claim(ClaimTypes.Name, token.User);
+        yield return new Claim(CargoAuth.TokenIdClaim, token.Id);
+        yield return new Claim(CargoAuth.ScopeClaim, TokenStore.ScopeName(token.Scope));
+        foreach (var pattern in token.CratePatterns)
+        {
+            yield return new Claim(CargoAuth.CratesClaim, pattern);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using OrleansCrates.Accounts;
+using OrleansCrates.Accounts.Auth;
+using OrleansCrates.Registry;
+
+namespace OrleansCrates.Server.Auth;
+
+/// <summary>
+/// Who is calling and what they may do with a crate, for the calls whose endpoint cannot say it up front (the crate
+/// is in the route or the body, or reading is open to anonymous callers). Authentication is the
+/// <see cref="CargoAuth.Scheme"/> handler's, every decision is <see cref="CrateAccessHandler"/>'s (through
+/// <see cref="IAuthorizationService"/>); this only asks them. A request without an <c>Authorization</c> header is
+/// anonymous at no cost.
+/// </summary>
+public sealed class CrateAccess(IAuthorizationService authorization, DownloadLog downloads, TimeProvider time)
+{
+    private static readonly ClaimsPrincipal Anonymous = new(new ClaimsIdentity());
+
+    /// <summary>The caller: a principal from a valid token, else anonymous (no header, or one naming no valid token).</summary>
+    public async Task<ClaimsPrincipal> CallerAsync(HttpContext context)
+    {
+        if (context.Request.Headers.Authorization.Count == 0)
+        {
+            return Anonymous; // the common anonymous case: nothing to look up
+        }
+
+        if (TokenIdentity.TokenOf(context.User) is not null)
+        {
+            return context.User; // authenticated already by the endpoint's policy
+        }
+
+        var result = await context.AuthenticateAsync(CargoAuth.Scheme); // once per request: the handler keeps its answer
+        return result.Succeeded ? result.Principal : Anonymous;
+    }
+
+    /// <summary>
+    /// What <paramref name="user"/> may do with <paramref name="needed"/> on <paramref name="crate"/>: allowed, the
+    /// crate out of the token's reach (answer as for a crate that does not exist), or too small a scope.
+    /// </summary>
+    public async Task<AccessDecision> DecideAsync(ClaimsPrincipal user, TokenScope needed, string crate) =>
+        CrateAccessHandler.DecisionOf(await authorization.AuthorizeAsync(user, new CrateResource(crate), CargoAuth.PolicyFor(needed)));
+
+    public async Task<bool> AllowsAsync(ClaimsPrincipal user, TokenScope needed, string crate) =>
+        TokenIdentity.TokenOf(user) is not null && await DecideAsync(user, needed, crate) == AccessDecision.Allowed;
+
+    /// <summary>
+    /// Whether the caller may see this crate. Where reads are restricted, crates outside a token's patterns do not
+    /// exist for it (the caller gets 404, so their existence does not leak).
+    /// </summary>
+    public async Task<bool> MayReadAsync(HttpContext context, bool restricted, string crate) =>
+        !restricted || await AllowsAsync(await CallerAsync(context), TokenScope.Read, crate);
+
+    /// <summary>The items of a list that are about crates within the caller's reach for <paramref name="needed"/>.</summary>
+    public async Task<List<T>> WithinReachAsync<T>(ClaimsPrincipal user, TokenScope needed, IEnumerable<T> items, Func<T, string> crateOf)
+    {
+        var visible = new List<T>();
+        foreach (var item in items)
+        {
+            if (await AllowsAsync(user, needed, crateOf(item)))
+            {
+                visible.Add(item);
+            }
+        }
+
+        return visible;
+    }
+
+    /// <summary>Records who downloaded what, for tokens only; batched in memory, never a storage write per request.</summary>
+    public async Task RecordDownloadAsync(HttpContext context, string registry, string crate, string version)
+    {
+        if (context.Request.Headers.Authorization.Count == 0)
+        {
+            return;
+        }
+
+        if (TokenIdentity.TokenOf(await CallerAsync(context)) is { } caller)
+        {
+            downloads.Record(new DownloadRecord(caller.Id, caller.User, registry, crate, version, time.GetUtcNow()));
+        }
+    }
+}
+
+/// <summary>Owners must be real users: those a token was ever issued to.</summary>
+public sealed class TokenStoreUserDirectory(TokenStore tokens) : IUserDirectory
+{
+    public Task<bool> ExistsAsync(string login, CancellationToken ct) => tokens.UserExistsAsync(login, ct);
+}
