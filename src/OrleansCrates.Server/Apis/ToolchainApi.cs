@@ -21,7 +21,7 @@ public static class ToolchainApi
             rustup.AddEndpointFilter(async (invocation, next) =>
             {
                 var context = invocation.HttpContext;
-                if (await context.RequestServices.GetRequiredService<RegistryAccess>().CallerOrNullAsync(context) is not null)
+                if (Accounts.Auth.TokenIdentity.TokenOf(await context.RequestServices.GetRequiredService<Auth.CrateAccess>().CallerAsync(context)) is not null)
                 {
                     return await next(invocation);
                 }
