@@ -19,4 +19,7 @@ public static class ClusterDefaults
         options.NumMissedProbesLimit = 2;
         options.EnableConnectionLivenessCheck = false;
     }
+
+    /// <summary>The crate grain's class name, as Orleans' <c>GrainCollectionOptions.ClassSpecificCollectionAge</c> knows it.</summary>
+    public static string CrateGrainClass { get; } = typeof(CrateGrain).FullName!;
 }

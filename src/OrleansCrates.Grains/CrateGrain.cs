@@ -9,12 +9,12 @@ namespace OrleansCrates.Grains;
 /// The owner of one mirrored crate in the cluster (<see cref="CrateOwner"/> holds its state and decisions;
 /// <see cref="CrateCoordinator"/> does the storage and upstream work). Reentrant so every caller joins the flights in
 /// progress; the shared work never runs under a caller's cancellation, which only ends that caller's wait. Collected
-/// after a few idle minutes: its state is in storage, and a new activation checks storage first. Placed on the silo
+/// after <c>Cluster:GrainCollection:CrateGrainAge</c> idle (5 minutes by default; <see cref="ClusterDefaults"/>): its
+/// state is in storage, and a new activation checks storage first. Placed on the silo
 /// of the first caller, so the node that got the first request for a cold crate downloads it (no extra hop).
 /// </summary>
 [Reentrant]
 [PreferLocalPlacement]
-[CollectionAgeLimit(Minutes = 5)]
 internal sealed class CrateGrain(CrateCoordinator coordinator) : Grain, ICrateGrain
 {
     private CrateOwner? _owner;

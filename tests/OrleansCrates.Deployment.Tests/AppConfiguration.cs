@@ -1,38 +1,18 @@
 using System.Collections;
 using System.Reflection;
+using OrleansCrates.Server.Hosting;
 
 namespace OrleansCrates.Deployment.Tests;
 
 /// <summary>
 /// The configuration keys the app reads, and the rule that nothing secret is a plain setting. Keys are checked against
 /// the options classes bound by the app (every type with a <c>SectionName</c> constant, found by reflection: a public
-/// settable path down to a scalar, numeric indexes for list elements), against the framework's own keys, and — for the
-/// <c>Cluster</c> section — against the configuration contract of issue 9.
+/// settable path down to a scalar, numeric indexes for list elements), against Orleans' options classes the app binds
+/// under its own sections (<see cref="ClusterHosting.OrleansSections"/>: <c>Cluster:Membership</c>,
+/// <c>Cluster:GrainCollection</c>), and against the framework's own keys.
 /// </summary>
 internal static class AppConfiguration
 {
-    /// <summary>
-    /// The <c>Cluster</c> section's keys, as issue 9's configuration contract names them. Its options class is being
-    /// written in parallel with this test; once it is on main, switch this list to that class (by its SectionName, like
-    /// the other sections) and <see cref="MembershipOptions"/> to Orleans' ClusterMembershipOptions type.
-    /// </summary>
-    public static readonly string[] ClusterContract =
-    [
-        "Cluster:Provider", "Cluster:Redis:ConnectionString", "Cluster:SiloPort", "Cluster:GatewayPort",
-        "Cluster:AdvertisedAddress", "Cluster:ServiceId", "Cluster:ClusterId",
-    ];
-
-    /// <summary>Orleans 10's <c>ClusterMembershipOptions</c> settable properties: <c>Cluster:Membership:{name}</c>.</summary>
-    public static readonly string[] MembershipOptions =
-    [
-        "NumMissedTableIAmAliveLimit", "LivenessEnabled", "ProbeTimeout", "MinProbeTimeout", "MaxProbeTimeout",
-        "TableRefreshTimeout", "DeathVoteExpirationTimeout", "IAmAliveTablePublishTimeout", "MaxJoinAttemptTime",
-        "UseLivenessGossip", "NumProbedSilos", "NumMissedProbesLimit", "NumVotesForDeathDeclaration",
-        "DefunctSiloExpiration", "DefunctSiloCleanupPeriod", "MaxDefunctSiloEntries", "LocalHealthDegradationMonitoringPeriod",
-        "ExtendProbeTimeoutDuringDegradation", "EnableIndirectProbes", "EnableConnectionLivenessCheck",
-        "EvictWhenMaxJoinAttemptTimeExceeded",
-    ];
-
     /// <summary>
     /// Keys the framework reads rather than an options class of ours. <c>DOTNET_SHUTDOWNTIMEOUTSECONDS</c>: the generic
     /// host's shutdown timeout (HostOptions reads <c>shutdownTimeoutSeconds</c> from the DOTNET_-prefixed variables).
@@ -43,9 +23,9 @@ internal static class AppConfiguration
     private static readonly string[] FrameworkPrefixes = ["Logging:"];
 
     /// <summary>The sections the deployment relies on; if one is not found, the check would pass vacuously.</summary>
-    private static readonly string[] RequiredSections = ["Mirror", "Storage", "Storage:AzureBlob", "Registry:Private", "Alerts", "Statistics"];
+    private static readonly string[] RequiredSections = ["Mirror", "Storage", "Storage:AzureBlob", "Registry:Private", "Alerts", "Statistics", "Cluster", "Cluster:Membership", "Cluster:GrainCollection"];
 
-    private static readonly Lazy<Dictionary<string, Type>> Sections = new(FindSections);
+    private static readonly Lazy<Dictionary<string, List<Type>>> Sections = new(FindSections);
 
     /// <summary>Whether the app reads <paramref name="name"/>, given as an environment variable (<c>__</c>) or a key (<c>:</c>).</summary>
     public static bool IsReadByApp(string name)
@@ -57,20 +37,14 @@ internal static class AppConfiguration
             return true;
         }
 
-        if (key.StartsWith("Cluster:", StringComparison.OrdinalIgnoreCase))
-        {
-            return ClusterContract.Contains(key, StringComparer.OrdinalIgnoreCase) ||
-                (key.StartsWith("Cluster:Membership:", StringComparison.OrdinalIgnoreCase) &&
-                 MembershipOptions.Contains(key["Cluster:Membership:".Length..], StringComparer.OrdinalIgnoreCase));
-        }
-
         var segments = key.Split(':');
-        // The longest section that is a prefix of the key owns it (Storage:AzureBlob before Storage).
+        // Longer sections first (Storage:AzureBlob before Storage); a section bound to several classes (Cluster:GrainCollection:
+        // Orleans' GrainCollectionOptions and SiloClusterOptions.GrainCollection) accepts a key any of them reads.
         for (var length = segments.Length - 1; length >= 1; length--)
         {
-            if (Sections.Value.TryGetValue(string.Join(':', segments[..length]), out var type))
+            if (Sections.Value.TryGetValue(string.Join(':', segments[..length]), out var types) && types.Any(t => Resolves(t, segments[length..])))
             {
-                return Resolves(type, segments[length..]);
+                return true;
             }
         }
 
@@ -97,9 +71,14 @@ internal static class AppConfiguration
             (value is not null && secretValues.Any(v => value.Contains(v, StringComparison.OrdinalIgnoreCase)));
     }
 
-    private static Dictionary<string, Type> FindSections()
+    private static Dictionary<string, List<Type>> FindSections()
     {
-        var sections = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase);
+        var sections = new Dictionary<string, List<Type>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (section, type) in ClusterHosting.OrleansSections)
+        {
+            sections[section] = [type];
+        }
+
         foreach (var dll in Directory.EnumerateFiles(AppContext.BaseDirectory, "OrleansCrates.*.dll"))
         {
             var name = Path.GetFileNameWithoutExtension(dll);
@@ -113,7 +92,12 @@ internal static class AppConfiguration
                 if (type.GetField("SectionName", BindingFlags.Public | BindingFlags.Static) is { IsLiteral: true } field &&
                     field.GetRawConstantValue() is string section)
                 {
-                    sections[section] = type;
+                    if (!sections.TryGetValue(section, out var types))
+                    {
+                        sections[section] = types = [];
+                    }
+
+                    types.Add(type);
                 }
             }
         }

@@ -72,6 +72,11 @@ public sealed class ConfigurationTests(BicepCompilation bicep)
         Assert.True(AppConfiguration.IsReadByApp("Cluster__Redis__ConnectionString"));
         Assert.True(AppConfiguration.IsReadByApp("Cluster__Membership__NumMissedProbesLimit"));
         Assert.True(AppConfiguration.IsReadByApp("DOTNET_SHUTDOWNTIMEOUTSECONDS"));
+        Assert.True(AppConfiguration.IsReadByApp("Cluster__DrainTimeout"));
+        Assert.True(AppConfiguration.IsReadByApp("Cluster__GrainCollection__CrateGrainAge")); // this app's setting
+        Assert.True(AppConfiguration.IsReadByApp("Cluster__GrainCollection__DeactivationTimeout")); // Orleans' GrainCollectionOptions
+        Assert.False(AppConfiguration.IsReadByApp("Cluster__GrainCollection__CrateGrainAgee"));
+        Assert.False(AppConfiguration.IsReadByApp("Cluster__Drain"));
         Assert.False(AppConfiguration.IsReadByApp("Storage:AzureBlob:Conainer"));
         Assert.False(AppConfiguration.IsReadByApp("Mirror:Upstreams:first:IndexUrl"));
         Assert.False(AppConfiguration.IsReadByApp("Mirror:Upstreams")); // a section, not a value

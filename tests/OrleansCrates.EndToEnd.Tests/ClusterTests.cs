@@ -240,6 +240,43 @@ public sealed class ClusterTests(ClusterTests.SharedAzurite azurite) : IClassFix
         Assert.All(crates.Zip(after), pair => Assert.Equal(pair.First.Sha256, pair.Second.Sha256));
     }
 
+    [Fact]
+    public async Task Azure_a_node_stopped_with_sigterm_mid_download_finishes_it_before_it_leaves()
+    {
+        var crate = Graph.Get("under_score", "0.1.5");
+        var path = $"crates/{crate.Name}/{crate.Version}/download";
+        await using var redis = await RedisProcess.StartAsync(_ct);
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
+        await using var cluster = await StartAzureClusterAsync(2, upstream, redis);
+        MirrorProcess a = cluster[0], b = cluster[1];
+        await cluster.WaitForActiveSilosAsync(b, 2, _ct);
+
+        // A cold download on A (the crate's grain is placed on the first caller's silo), held mid-body upstream; B's
+        // client waits on the same flight through A's grain.
+        var stall = upstream.AddFault(new FaultRule { PathContains = $"/{crate.Name}/{crate.Version}/download", Kind = FaultKind.Stall, Times = 1 });
+        var viaA = GetAsync(cluster, a, path);
+        await WithinAsync(stall.Stalled, TimeSpan.FromSeconds(30), $"node A ({a.BaseUri}) to start the upstream download", cluster, upstream);
+        var viaB = GetAsync(cluster, b, path);
+
+        // SIGTERM to A while its download is in flight; once A has begun to stop, upstream sends the rest.
+        a.Signal("TERM");
+        await WithinAsync(a.WaitForOutputAsync("Application is shutting down", _ct), TimeSpan.FromSeconds(30), "node A to begin its shutdown", cluster, upstream);
+        stall.Release();
+
+        var answers = await WithinAsync(Task.WhenAll(viaA, viaB), TimeSpan.FromSeconds(90), "both clients to be answered", cluster, upstream);
+        var exitCode = await a.TerminateAsync(_ct);
+        Assert.All(answers, r => Assert.True(
+            r.Status == HttpStatusCode.OK && r.Sha256 == crate.Sha256,
+            $"both clients (A's, whose node is draining, and B's, waiting on A's grain) must get the crate's bytes (sha256 {crate.Sha256}); got {r}\n{cluster.Output}"));
+        Assert.True(exitCode == 0, $"the node stopped with SIGTERM must exit 0, not {exitCode}\n{cluster.Output}");
+
+        // Drained, not abandoned: the download A had begun is the only one, and the stored file serves on B afterwards.
+        var downloads = upstream.Downloads(crate.Name, crate.Version);
+        Assert.True(downloads == 1, $"expected exactly 1 upstream download (A finishes its own before leaving), saw {downloads}.\nUpstream requests:\n{Requests(upstream)}\n{cluster.Output}");
+        var afterwards = await GetAsync(cluster, b, path);
+        Assert.True(afterwards.Status == HttpStatusCode.OK && afterwards.Sha256 == crate.Sha256, $"B after A left: {afterwards}\n{cluster.Output}");
+    }
+
     /// <summary>Rounds of downloads of every crate over <paramref name="nodes"/>, until stopped (and at least one round).</summary>
     private async Task<List<Answer>> RunLoadAsync(MirrorCluster cluster, MirrorProcess[] nodes, List<SyntheticCrate> crates, CancellationToken stop)
     {

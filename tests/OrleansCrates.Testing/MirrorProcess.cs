@@ -15,6 +15,7 @@ public sealed class MirrorProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly List<(string Marker, TaskCompletionSource Seen)> _watches = [];
 
     private MirrorProcess(Process process, Uri baseUri, string storageRoot)
     {
@@ -117,6 +118,13 @@ public sealed class MirrorProcess : IAsyncDisposable
             lock (mirror._output)
             {
                 mirror._output.AppendLine(line);
+                foreach (var (marker, seen) in mirror._watches)
+                {
+                    if (line.Contains(marker, StringComparison.Ordinal))
+                    {
+                        seen.TrySetResult();
+                    }
+                }
             }
 
             var at = line.IndexOf(ListeningMarker, StringComparison.Ordinal);
@@ -147,6 +155,23 @@ public sealed class MirrorProcess : IAsyncDisposable
             throw new InvalidOperationException(
                 $"Expected the mirror to print '{ListeningMarker}<url>' within {StartTimeout.TotalSeconds:0} s; it said:\n{mirror.Output}", e);
         }
+    }
+
+    /// <summary>Completes when the process has printed a line containing <paramref name="marker"/> (before or after this call).</summary>
+    public Task WaitForOutputAsync(string marker, CancellationToken cancellationToken)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_output)
+        {
+            if (_output.ToString().Contains(marker, StringComparison.Ordinal))
+            {
+                return Task.CompletedTask;
+            }
+
+            _watches.Add((marker, seen));
+        }
+
+        return seen.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>A TCP port nobody listens on right now (the OS picks it), for a silo or gateway.</summary>

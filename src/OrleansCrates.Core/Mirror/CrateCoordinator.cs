@@ -30,6 +30,11 @@ public sealed partial class CrateCoordinator : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<CrateCoordinator> _logger;
     private readonly CancellationToken _stopping;
+    private readonly CancellationTokenSource _abandon = new();
+    private readonly Lock _workGate = new();
+    private int _upstreamWork;
+    private TaskCompletionSource _drained = NewDrained(completed: true);
+    private TimeSpan _drainTimeout;
     private readonly MemoryCache _hot;
     private readonly HotFileCache _hotFiles;
     private readonly SingleFlight<string, IndexRefresh> _indexFlights = new(OrleansCratesTracing.Source, OrleansCratesTracing.IndexRefresh);
@@ -55,7 +60,10 @@ public sealed partial class CrateCoordinator : IDisposable
         _options = options.Value;
         _time = time;
         _logger = logger;
-        _stopping = lifetime.ApplicationStopping;
+        // The shared work runs until this node abandons it: at once when the host stops, or after the drain timeout
+        // when the host asked to drain (DrainOnStop), so in-flight fetches finish before the silo leaves.
+        _stopping = _abandon.Token;
+        lifetime.ApplicationStopping.Register(StartDraining);
         _hot = new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, _options.IndexMemoryCacheBytes), TrackStatistics = true });
         _hotFiles = new HotFileCache(_options.HotFileCacheBytes, _options.HotFileMaxBytes);
         _metrics = metrics ?? OrleansCratesMetrics.Unobserved;
@@ -70,6 +78,89 @@ public sealed partial class CrateCoordinator : IDisposable
     /// (a crate's owner answers "owner unavailable" instead, and the caller asks the crate's next activation).
     /// </summary>
     public bool IsStopping => _stopping.IsCancellationRequested;
+
+    /// <summary>Upstream fetches (index revalidations and file downloads) this node is running now.</summary>
+    public int UpstreamWorkInFlight => Volatile.Read(ref _upstreamWork);
+
+    /// <summary>
+    /// When the host stops, let this node's in-flight upstream fetches run on for up to <paramref name="timeout"/>
+    /// (new ones still start, so callers waiting on them are answered) before they are abandoned. Zero (the default):
+    /// abandon them at once.
+    /// </summary>
+    public void DrainOnStop(TimeSpan timeout) => _drainTimeout = timeout;
+
+    /// <summary>
+    /// Completes when no upstream fetch is in flight on this node, or when its work is abandoned (the drain timeout),
+    /// or <paramref name="cancellationToken"/> ends the wait. Returns whether everything finished.
+    /// </summary>
+    public async Task<bool> WhenDrainedAsync(CancellationToken cancellationToken)
+    {
+        Task drained;
+        lock (_workGate)
+        {
+            drained = _drained.Task;
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping);
+        try
+        {
+            await drained.WaitAsync(wait.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return UpstreamWorkInFlight == 0;
+        }
+    }
+
+    private void StartDraining()
+    {
+        if (_drainTimeout <= TimeSpan.Zero)
+        {
+            _abandon.Cancel();
+        }
+        else
+        {
+            _abandon.CancelAfter(_drainTimeout);
+        }
+    }
+
+    private async Task<T> TrackUpstreamWorkAsync<T>(Func<Task<T>> work)
+    {
+        lock (_workGate)
+        {
+            if (_upstreamWork++ == 0)
+            {
+                _drained = NewDrained(completed: false);
+            }
+        }
+
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            lock (_workGate)
+            {
+                if (--_upstreamWork == 0)
+                {
+                    _drained.TrySetResult();
+                }
+            }
+        }
+    }
+
+    private static TaskCompletionSource NewDrained(bool completed)
+    {
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (completed)
+        {
+            drained.SetResult();
+        }
+
+        return drained;
+    }
 
     /// <summary>This node's clock, for the crates' owners.</summary>
     public TimeProvider Time => _time;
@@ -274,7 +365,7 @@ public sealed partial class CrateCoordinator : IDisposable
 
         // Upstream's file names use the crate's own spelling (the index line's), not the owner's lower-case key.
         var spelled = CrateName.TryParse(line.Name, out var own) && own.Value.Equals(name) ? own.Value : name;
-        var fetched = await FetchCrateFileAsync(spelled, line, key);
+        var fetched = await TrackUpstreamWorkAsync(() => FetchCrateFileAsync(spelled, line, key));
         return fetched.Status == CrateFileStatus.Found ? FetchOutcome.Fetched : fetched;
     }
 
@@ -341,7 +432,7 @@ public sealed partial class CrateCoordinator : IDisposable
             return Remember(name, FreshEntry(stored!.Value.Index!));
         }
 
-        return await RevalidateAsync(name, key, Newest(stored?.Index, held?.Stored), stored?.ETag);
+        return await TrackUpstreamWorkAsync(() => RevalidateAsync(name, key, Newest(stored?.Index, held?.Stored), stored?.ETag));
     }
 
     /// <summary>

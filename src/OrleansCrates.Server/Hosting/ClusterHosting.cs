@@ -34,6 +34,34 @@ public sealed class SiloClusterOptions
     /// <summary>Orleans' cluster id: silos with the same one (and service id) form one cluster.</summary>
     public string ClusterId { get; set; } = "orleanscrates";
 
+    /// <summary>
+    /// How idle grains are collected (<c>Cluster:GrainCollection</c>). Orleans' own <c>GrainCollectionOptions</c> are bound
+    /// from the same section too (e.g. <c>ActivationTimeout</c>, <c>DeactivationTimeout</c>); these are the ones with
+    /// defaults of this mirror's.
+    /// </summary>
+    public GrainCollectionSettings GrainCollection { get; set; } = new();
+
+    /// <summary>
+    /// How long a stopping silo (SIGTERM) waits for its in-flight upstream fetches and HTTP responses before it leaves
+    /// the cluster; the host's shutdown timeout is set to match. Keep it below the pod's termination grace period.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public sealed class GrainCollectionSettings
+    {
+        /// <summary>Idle time after which a grain without a class-specific age is collected (Orleans' default: 15 minutes).</summary>
+        public TimeSpan CollectionAge { get; set; } = TimeSpan.FromMinutes(15);
+
+        /// <summary>How often the collector runs (Orleans' default: 1 minute; at least 1 second).</summary>
+        public TimeSpan CollectionQuantum { get; set; } = TimeSpan.FromMinutes(1);
+
+        /// <summary>
+        /// Idle time after which a mirrored crate's grain is collected. Its state is in storage, so a short age keeps
+        /// memory low (about 2–3 KB per activation) at the cost of one storage read when the crate is asked for again.
+        /// </summary>
+        public TimeSpan CrateGrainAge { get; set; } = TimeSpan.FromMinutes(5);
+    }
+
     public sealed class RedisSettings
     {
         /// <summary>StackExchange.Redis connection string, e.g. <c>redis.internal:6380,ssl=true,password=...</c>.</summary>
@@ -47,11 +75,25 @@ public sealed class SiloClusterOptions
         SiloPort is < 1 or > 65535 || GatewayPort is < 1 or > 65535 || SiloPort == GatewayPort ? "Cluster:SiloPort and Cluster:GatewayPort must be two different ports (1–65535)." :
         !string.IsNullOrEmpty(AdvertisedAddress) && !IPAddress.TryParse(AdvertisedAddress, out _) ? $"Cluster:AdvertisedAddress must be an IP address, not '{AdvertisedAddress}'." :
         string.IsNullOrWhiteSpace(ServiceId) || string.IsNullOrWhiteSpace(ClusterId) ? "Cluster:ServiceId and Cluster:ClusterId must not be empty." :
+        DrainTimeout < TimeSpan.Zero || DrainTimeout > TimeSpan.FromHours(1) ? "Cluster:DrainTimeout must be between 0 and 1 hour." :
+        GrainCollection.CollectionQuantum < TimeSpan.FromSeconds(1) ? "Cluster:GrainCollection:CollectionQuantum must be at least 1 second." :
+        GrainCollection.CollectionAge <= GrainCollection.CollectionQuantum || GrainCollection.CrateGrainAge <= GrainCollection.CollectionQuantum
+            ? "Cluster:GrainCollection:CollectionAge and CrateGrainAge must be longer than CollectionQuantum." :
         null;
 }
 
 public static class ClusterHosting
 {
+    /// <summary>
+    /// Orleans' own options classes this app binds, by configuration section (their property names are the keys).
+    /// The deployment tests read this to check the keys manifests and Bicep pass.
+    /// </summary>
+    public static IReadOnlyDictionary<string, Type> OrleansSections { get; } = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase)
+    {
+        [$"{SiloClusterOptions.SectionName}:Membership"] = typeof(ClusterMembershipOptions),
+        [$"{SiloClusterOptions.SectionName}:GrainCollection"] = typeof(GrainCollectionOptions),
+    };
+
     /// <summary>
     /// Makes this web host an Orleans silo (co-hosted: the web code calls grains in-process) and the crates' cold work
     /// go to their grains (<see cref="CrateGrains"/>).
@@ -65,6 +107,7 @@ public static class ClusterHosting
         }
 
         var membership = builder.Configuration.GetSection($"{SiloClusterOptions.SectionName}:Membership");
+        var collection = builder.Configuration.GetSection($"{SiloClusterOptions.SectionName}:GrainCollection");
         builder.UseOrleans(silo =>
         {
             if (settings.Provider == "Redis")
@@ -94,11 +137,30 @@ public static class ClusterHosting
             silo.AddActivityPropagation();
             silo.Configure<ClusterMembershipOptions>(ClusterDefaults.ApplyMembershipDefaults);
             silo.Configure<ClusterMembershipOptions>(membership);
+            silo.Configure<GrainCollectionOptions>(o =>
+            {
+                o.CollectionAge = settings.GrainCollection.CollectionAge;
+                o.CollectionQuantum = settings.GrainCollection.CollectionQuantum;
+                o.ClassSpecificCollectionAge[ClusterDefaults.CrateGrainClass] = settings.GrainCollection.CrateGrainAge;
+            });
+            silo.Configure<GrainCollectionOptions>(collection);
             // A type crossing silos without [GenerateSerializer] stops start-up, in every environment, instead of the first remote call.
             silo.Services.Configure<TypeManifestOptions>(o => o.EnableConfigurationAnalysis = true);
         });
         builder.Services.AddSingleton<ICrateOwners, CrateGrains>();
         builder.Services.AddSingleton<Toolchains.IToolchainOwners, ToolchainGrains>();
+        // After the silo, so it stops before it: in-flight fetches finish (up to DrainTimeout) before the silo leaves.
+        builder.Services.AddHostedService(sp => new MirrorDrain(
+            sp.GetRequiredService<CrateCoordinator>(), settings.DrainTimeout, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MirrorDrain>>()));
+        builder.Services.PostConfigure<HostOptions>(o =>
+        {
+            // Room for the drain and for leaving the cluster after it; a longer timeout configured elsewhere stays.
+            var needed = settings.DrainTimeout + TimeSpan.FromSeconds(15);
+            if (o.ShutdownTimeout < needed)
+            {
+                o.ShutdownTimeout = needed;
+            }
+        });
         return builder;
     }
 }
