@@ -52,6 +52,11 @@ for c in components:
         add(tar, f"{top}/{c}/{files[c]}", f'#!/bin/sh\necho "{c} {version} (bench {date})"\n'.encode(), 0o755)
         add(tar, f"{top}/{c}/lib/{c}-payload.bin", os.urandom(mb << 20))
     manifest += f'[pkg.{c}]\nversion = "{version}"\n\n[pkg.{c}.target.{target}]\navailable = true\nurl = "https://static.rust-lang.org/{path}"\nhash = "{sha(root + "/" + path)}"\n\n'
+first = f"dist/{date}/rustc-{version}-{target}.tar.gz"
+manifest += f'[pkg.rust]\nversion = "{version}"\n\n[pkg.rust.target.{target}]\navailable = true\nurl = "https://static.rust-lang.org/{first}"\nhash = "{sha(root + "/" + first)}"\n'
+for c in components:
+    manifest += f'\n[[pkg.rust.target.{target}.components]]\npkg = "{c}"\ntarget = "{target}"\n'
+manifest += "\n"
 big = f"dist/{date}/rust-docs-{version}-{target}.tar.gz"
 with open(f"{root}/{big}", "wb") as f:
     for _ in range(big_mb): f.write(os.urandom(1 << 20))
