@@ -10,6 +10,8 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
+# rustup: the toolchain mirror tests install toolchains with the machine's real rustup (never its self-update).
+[ -x "$HOME/.cargo/bin/rustup" ] || { echo "rustup is required at ~/.cargo/bin/rustup (https://rustup.rs)" >&2; exit 1; }
 
 # Azurite: the Azure Blob tests run against a real emulator, pinned in tests/azurite/package-lock.json.
 if [ ! -x tests/azurite/node_modules/.bin/azurite-blob ]; then

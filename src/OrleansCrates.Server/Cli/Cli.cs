@@ -17,7 +17,7 @@ public static class Cli
     public const int Usage = 2;
     public const int Interrupted = 130;
 
-    private static readonly HashSet<string> CommandWords = new(StringComparer.Ordinal) { "token", "downloads", "approvals", "private", "verify", "verify-lock", "prefetch", "help", "--help", "-h" };
+    private static readonly HashSet<string> CommandWords = new(StringComparer.Ordinal) { "token", "downloads", "approvals", "private", "verify", "verify-lock", "prefetch", "prefetch-toolchain", "help", "--help", "-h" };
 
     private const string UsageText = """
         Usage: OrleansCrates.Server <command> [options] [--Section:Key=Value ...]
@@ -39,7 +39,8 @@ public static class Cli
               Re-hash every stored crate file (mirror and private registry) against the stored index; report
               mismatches, missing and extra versions, and versions kept after upstream deleted them. --against
               also compares every stored crate's index lines and files with that sparse registry (no URL:
-              https://index.crates.io/). Exit 1 when anything does not match.
+              https://index.crates.io/). Also re-hashes every stored toolchain file against the manifests that
+              publish it (not with --json). Exit 1 when anything does not match.
           verify-lock PATH/Cargo.lock [--against URL] [--concurrency N] [--json]
               Check every checksum in a Cargo.lock against that registry's index (default crates.io; give the
               mirror's /index/ URL to check the mirror). Needs no storage. Exit 1 on any mismatch or missing version.
@@ -47,6 +48,11 @@ public static class Cli
               Fetch every crates.io package of a Cargo.lock (index file and crate file, checksums verified) into
               the mirror's storage from the configured upstream, N at a time (default 8), so the mirror can serve it
               offline. Prints failures and a summary; exit 1 if any failed.
+          prefetch-toolchain CHANNEL [--target TRIPLE]... [--component NAME]... [--profile minimal|default]
+              Fill the toolchain mirror (/rustup) for offline use: CHANNEL's manifest (stable, 1.95.0,
+              nightly-2026-11-20) and every archive its profile (default: default) and the extra components need for
+              each target (default: x86_64-unknown-linux-gnu), each verified against the manifest. Progress on
+              stderr; exit 1 if anything failed.
           approvals list [--json]
               Crates waiting for approval (who asked first, when, which versions) and every decision.
           approvals approve NAME VERSIONREQ [--by LOGIN]

@@ -7,7 +7,7 @@ namespace OrleansCrates.Server.Cli;
 /// </summary>
 internal sealed class CliArguments
 {
-    private static readonly HashSet<string> ValueOptions = new(StringComparer.Ordinal) { "user", "scope", "crates", "from", "to", "crate", "by", "against", "concurrency" };
+    private static readonly HashSet<string> ValueOptions = new(StringComparer.Ordinal) { "user", "scope", "crates", "from", "to", "crate", "by", "against", "concurrency", "target", "component", "profile" };
 
     /// <summary>Options whose value may be left out (last argument, or followed by another option): the value is then "".</summary>
     private static readonly HashSet<string> OptionalValueOptions = new(StringComparer.Ordinal) { "against" };

@@ -27,6 +27,7 @@ internal static class MaintenanceCommands
             "verify" => VerifyCommands.ParseVerify(args, [.. words.Skip(1)]),
             "verify-lock" => VerifyCommands.ParseVerifyLock(args, [.. words.Skip(1)]),
             "prefetch" => PrefetchCommand.Parse(args, [.. words.Skip(1)]),
+            "prefetch-toolchain" => ToolchainCommands.ParsePrefetch(args, [.. words.Skip(1)]),
             _ => null,
         };
 

@@ -30,7 +30,7 @@ internal static class PrefetchCommand
         return error is not null ? (null, error) : (new Prefetch(operands[0], concurrency), null);
     }
 
-    private sealed record Prefetch(string Path, int Concurrency) : IMaintenanceCommand
+    internal sealed record Prefetch(string Path, int Concurrency) : IMaintenanceCommand
     {
         public async Task<int> RunAsync(CommandOutput output, IConfiguration configuration, CancellationToken cancellationToken)
         {
@@ -142,7 +142,7 @@ internal static class PrefetchCommand
         }
 
         /// <summary>The server's mirror services (storage, leases, upstreams, coordinator) from the server's registration.</summary>
-        private static ServiceProvider BuildServices(IConfiguration configuration)
+        internal static ServiceProvider BuildServices(IConfiguration configuration)
         {
             var services = new ServiceCollection()
                 .AddSingleton(configuration)

@@ -73,7 +73,8 @@ internal static class VerifyCommands
 
                 await FindingOutput.WriteAsync(output.Stdout, report.Findings, Json, cancellationToken);
                 await WriteSummaryAsync(output.Stdout, report, cancellationToken);
-                return report.Findings.Any(f => f.IsProblem) ? Cli.Failed : Cli.Ok;
+                var toolchainProblems = Json ? 0 : await ToolchainCommands.VerifyAsync(storage.Store, output.Stdout, cancellationToken);
+                return report.Findings.Any(f => f.IsProblem) || toolchainProblems > 0 ? Cli.Failed : Cli.Ok;
             }
         }
 

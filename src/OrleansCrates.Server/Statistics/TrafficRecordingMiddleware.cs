@@ -73,9 +73,13 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
         var path = context.Request.Path.Value ?? "";
         if (path.StartsWith("/rustup/", StringComparison.Ordinal))
         {
-            // Toolchains count in their own registry: manifests and metadata as index traffic, archives as downloads.
+            // Toolchains count in their own registry: manifests and metadata as index traffic, archives as downloads
+            // (on the dashboard's top list as registry "toolchains", the archive's name and its release date).
             var metadata = path.EndsWith(".toml", StringComparison.Ordinal) || path.EndsWith(".sha256", StringComparison.Ordinal) || path.EndsWith(".asc", StringComparison.Ordinal);
-            return new Route(metadata ? TrafficKind.Index : TrafficKind.Download, "toolchains", null, null);
+            var segments = path.Split('/');
+            return metadata
+                ? new Route(TrafficKind.Index, "toolchains", null, null)
+                : new Route(TrafficKind.Download, "toolchains", segments[^1], segments.Length > 2 ? segments[^2] : "-");
         }
 
         var registry = "mirror";
