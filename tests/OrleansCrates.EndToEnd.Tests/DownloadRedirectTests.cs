@@ -11,7 +11,7 @@ namespace OrleansCrates.EndToEnd.Tests;
 /// the URLs read exactly the stored bytes and nothing else, downloads are still counted; a mirror whose reads need a
 /// token never redirects.
 /// </summary>
-public sealed class DownloadRedirectTests : IAsyncLifetime
+public sealed class DownloadRedirectTests(DownloadRedirectTests.SharedAzurite shared) : IClassFixture<DownloadRedirectTests.SharedAzurite>, IAsyncLifetime
 {
     private static readonly CrateGraph Graph = CrateGraph.CreateDefault();
     private readonly string _sandbox = Directory.CreateTempSubdirectory("oc-redirect-").FullName;
@@ -19,17 +19,13 @@ public sealed class DownloadRedirectTests : IAsyncLifetime
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
     private AzuriteProcess? _azurite;
 
-    public async Task InitializeAsync() => _azurite = await AzuriteProcess.StartAsync(_ct);
+    public async Task InitializeAsync() => _azurite = await shared.GetAsync(_ct);
 
-    public async Task DisposeAsync()
+    public Task DisposeAsync()
     {
         _http.Dispose();
-        if (_azurite is not null)
-        {
-            await _azurite.DisposeAsync();
-        }
-
         Directory.Delete(_sandbox, recursive: true);
+        return Task.CompletedTask;
     }
 
     [Fact]
@@ -109,6 +105,8 @@ public sealed class DownloadRedirectTests : IAsyncLifetime
     {
         var settings = StorageSettings(container);
         settings["Mirror__Downloads__Redirect"] = "true";
+        settings["Statistics__FlushInterval"] = "00:00:01"; // counters reach storage (and /api/v1/stats) within a second
+        settings["Statistics__CacheTtl"] = "00:00:00";
         settings["Mirror__ReadRequiresToken"] = readRequiresToken ? "true" : "false";
         return MirrorProcess.StartAsync(upstream.IndexUrl, Path.Combine(_sandbox, container), settings, _ct);
     }
@@ -138,5 +136,37 @@ public sealed class DownloadRedirectTests : IAsyncLifetime
         }
 
         throw new TimeoutException($"Expected {expected} downloads in the statistics within 30 s; last saw {last}.\n{mirror.Output}");
+    }
+
+    /// <summary>One Azurite for the class (each test uses a container of its own).</summary>
+    public sealed class SharedAzurite : IAsyncLifetime
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private AzuriteProcess? _azurite;
+
+        public async Task<AzuriteProcess> GetAsync(CancellationToken cancellationToken)
+        {
+            await _gate.WaitAsync(cancellationToken);
+            try
+            {
+                return _azurite ??= await AzuriteProcess.StartAsync(cancellationToken);
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public Task InitializeAsync() => Task.CompletedTask;
+
+        public async Task DisposeAsync()
+        {
+            if (_azurite is not null)
+            {
+                await _azurite.DisposeAsync();
+            }
+
+            _gate.Dispose();
+        }
     }
 }

@@ -20,7 +20,7 @@ public sealed class AzuriteProcess : IAsyncDisposable
     public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     private const string ReadyMarker = "Azurite Blob service successfully listens on ";
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90); // Node.js start-up on a loaded 2-core machine can take over 30 s
 
     // Every Azurite not yet disposed: killed if the process exits without disposing it (a crashed test run, Ctrl-C).
     private static readonly ConcurrentDictionary<AzuriteProcess, byte> Live = new();

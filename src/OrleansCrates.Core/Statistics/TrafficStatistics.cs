@@ -38,8 +38,13 @@ public sealed class TrafficStatistics
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _flushing = new(1, 1);
     private readonly ConcurrentDictionary<DateOnly, MergedDay> _merged = new();
+    private readonly ConcurrentQueue<TrafficEvent> _incoming = new();
     private Dictionary<DateOnly, DayStatistics> _pending = [];
+    private int _incomingCount;
     private byte[]? _salt;
+
+    /// <summary>Events a request leaves in the queue before one request (whichever finds the counters free) folds them in.</summary>
+    private const int FoldBatch = 256;
 
     public TrafficStatistics(IObjectStore store, TimeProvider time, IOptions<StatisticsOptions> options)
     {
@@ -64,6 +69,7 @@ public sealed class TrafficStatistics
         {
             lock (_gate)
             {
+                FoldIncoming();
                 return _pending.Count > 0;
             }
         }
@@ -72,9 +78,29 @@ public sealed class TrafficStatistics
     /// <summary>Counts one answered request. Never touches storage, never blocks on I/O.</summary>
     public void Record(TrafficEvent e)
     {
-        var day = DateOnly.FromDateTime(e.At.UtcDateTime);
-        lock (_gate)
+        // Batched: a request only enqueues (lock-free); every FoldBatch events, a request that finds the counters free
+        // folds the queue into them (never waiting for the lock). A flush folds whatever is left first.
+        _incoming.Enqueue(e);
+        if (Interlocked.Increment(ref _incomingCount) >= FoldBatch && _gate.TryEnter())
         {
+            try
+            {
+                FoldIncoming();
+            }
+            finally
+            {
+                _gate.Exit();
+            }
+        }
+    }
+
+    /// <summary>Adds the queued events to the pending counters of their days. Call under <see cref="_gate"/>.</summary>
+    private void FoldIncoming()
+    {
+        while (_incoming.TryDequeue(out var e))
+        {
+            Interlocked.Decrement(ref _incomingCount);
+            var day = DateOnly.FromDateTime(e.At.UtcDateTime);
             if (!_pending.TryGetValue(day, out var counters))
             {
                 counters = new DayStatistics();
@@ -97,6 +123,7 @@ public sealed class TrafficStatistics
             Dictionary<DateOnly, DayStatistics> batch;
             lock (_gate)
             {
+                FoldIncoming();
                 batch = _pending;
                 _pending = [];
             }

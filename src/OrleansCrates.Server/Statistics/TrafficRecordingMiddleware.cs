@@ -14,6 +14,8 @@ namespace OrleansCrates.Server.Statistics;
 /// </summary>
 public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStatistics statistics, RecentErrors errors, CrateAccess access, TimeProvider time, Microsoft.Extensions.Options.IOptions<StatisticsOptions> options)
 {
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IPAddress, string> AddressClients = new();
+
     private readonly bool _recording = options.Value.Enabled;
 
     public async Task InvokeAsync(HttpContext context)
@@ -123,8 +125,9 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
             }
         }
 
+        // One string per connection's address object (Kestrel keeps it for the connection), not one per request.
         var address = context.Connection.RemoteIpAddress;
-        return address is null ? null : "ip:" + (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
+        return address is null ? null : AddressClients.GetValue(address, static a => "ip:" + (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString());
     }
 }
 
