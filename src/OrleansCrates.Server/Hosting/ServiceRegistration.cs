@@ -11,6 +11,7 @@ using OrleansCrates.Server.Statistics;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Storage.FileSystem;
+using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Server.Hosting;
 
@@ -63,6 +64,9 @@ public static class ServiceRegistration
             .ValidateOnStart();
         AddStorage(services, configuration);
         services.AddOrleansCratesMetrics(); // after the store: wraps it to time every storage call
+        // The upstreams' HTTP clients (IHttpClientFactory + resilience), named per configured upstream, as the options say at start.
+        var mirror = configuration.GetSection(MirrorOptions.SectionName).Get<MirrorOptions>() ?? new MirrorOptions();
+        services.AddUpstreamHttpClients(mirror.ResolveUpstreams(), mirror.ToUpstreamPolicy());
         services.AddSingleton<UpstreamSet>();
         services.AddSingleton<CrateCoordinator>();
         return services;
