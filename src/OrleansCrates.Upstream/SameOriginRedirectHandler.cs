@@ -7,7 +7,7 @@ namespace OrleansCrates.Upstream;
 /// <paramref name="maxRedirects"/> times. A redirect to another origin is handed back to the caller unfollowed, so an
 /// index file is never taken from a host other than the configured index's.
 /// </summary>
-internal sealed class SameOriginRedirectHandler(HttpMessageHandler inner, int maxRedirects) : DelegatingHandler(inner)
+internal sealed class SameOriginRedirectHandler(int maxRedirects) : DelegatingHandler
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {

@@ -65,7 +65,10 @@ public sealed class UpstreamPolicy
     /// </summary>
     public int MaxAttempts { get; set; } = 2;
 
-    /// <summary>The longest Retry-After this node waits out itself; longer ones fail the request at once.</summary>
+    /// <summary>
+    /// Kept for compatibility and no longer used: a <c>Retry-After</c> holds the upstream back and is never waited out
+    /// by a request (the request fails over, or passes the wait on to cargo).
+    /// </summary>
     public TimeSpan MaxRetryAfterWait { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long an upstream's config.json (its download URL template) is reused before it is fetched again.</summary>
@@ -79,9 +82,10 @@ public sealed class UpstreamPolicy
 
 /// <summary>
 /// How hard one request tries a single upstream before reporting failure: up to <see cref="MaxAttempts"/> tries for
-/// network errors, 5xx and 429 (a timeout is never retried), and whether a short Retry-After hold-back is waited out
-/// rather than failing at once. With several upstreams the caller passes <see cref="Once"/>, so a failing upstream
-/// costs one attempt and the next one is asked.
+/// network errors and 5xx other than 503 (a timeout, a 429 and a 503 are never retried: the latter two hold the
+/// upstream back for their <c>Retry-After</c>). <see cref="WaitOutRetryAfter"/> is kept for compatibility and no longer
+/// used: no request waits out a hold-back. With several upstreams the caller passes <see cref="Once"/>, so a failing
+/// upstream costs one attempt and the next one is asked.
 /// </summary>
 public readonly record struct AttemptBudget(int MaxAttempts, bool WaitOutRetryAfter)
 {

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http.Headers;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Polly.Timeout;
 using OrleansCrates.Protocol;
 
 namespace OrleansCrates.Upstream;
@@ -17,7 +18,6 @@ namespace OrleansCrates.Upstream;
 public sealed partial class UpstreamRegistry : IDisposable
 {
     private const long MaxIndexFileBytes = 64L * 1024 * 1024;
-    private const int MaxRedirects = 5;
 
     private readonly UpstreamOptions _options;
     private readonly UpstreamPolicy _policy;
@@ -28,11 +28,16 @@ public sealed partial class UpstreamRegistry : IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly SemaphoreSlim _configLock = new(1, 1);
     private readonly TransferLimits _transferLimits;
+    private readonly IDisposable? _ownClients;
     private (RegistryConfig Config, DateTimeOffset FetchedAt)? _config;
     private long _configFailedAtTimestamp = long.MinValue;
     private long _notBeforeTicks;
 
-    public UpstreamRegistry(UpstreamOptions options, UpstreamPolicy policy, TimeProvider time, ILogger logger)
+    /// <summary>
+    /// One upstream. Its HTTP clients come from <paramref name="clients"/>, where the host registered them
+    /// (<see cref="UpstreamHttp.AddUpstreamHttpClients"/>); without one (the CLI, tests) from a factory of its own.
+    /// </summary>
+    public UpstreamRegistry(UpstreamOptions options, UpstreamPolicy policy, TimeProvider time, ILogger logger, IHttpClientFactory? clients = null)
     {
         _options = options;
         _policy = policy;
@@ -43,11 +48,17 @@ public sealed partial class UpstreamRegistry : IDisposable
         Health = new UpstreamHealth(time);
         _transferLimits = options.ResolveTransferLimits(policy.MaxCrateBytes);
         _slots = new SemaphoreSlim(Math.Max(1, policy.MaxConcurrency));
-        var userAgent = UserAgentFor(policy.Contact);
+        if (clients is null)
+        {
+            var own = UpstreamHttp.CreateServices(options, policy, time);
+            _ownClients = own;
+            clients = own.GetRequiredService<IHttpClientFactory>();
+        }
+
         // Index files may arrive compressed (that is transport, not content); crate files must arrive as raw bytes.
         // Index files follow redirects only within the index's origin; downloads may go to the upstream's CDN.
-        _indexClient = CreateClient(DecompressionMethods.All, userAgent, sameOriginRedirectsOnly: true);
-        _downloadClient = CreateClient(DecompressionMethods.None, userAgent, sameOriginRedirectsOnly: false);
+        _indexClient = clients.CreateClient(UpstreamHttp.IndexClientName(options));
+        _downloadClient = clients.CreateClient(UpstreamHttp.DownloadClientName(options));
     }
 
     public string Name { get; }
@@ -284,84 +295,58 @@ public sealed partial class UpstreamRegistry : IDisposable
     {
         _indexClient.Dispose();
         _downloadClient.Dispose();
+        _ownClients?.Dispose();
     }
 
     /// <summary>
-    /// Sends with retries, within <paramref name="budget"/>. On success the caller owns the response and one concurrency
-    /// slot, and must release the slot; on failure nothing is held.
+    /// Sends through the client's resilience pipeline (<see cref="UpstreamHttp"/>: a timeout per attempt, retries within
+    /// <paramref name="budget"/>). An upstream that asked to be left alone (429/503 with <c>Retry-After</c>) is held
+    /// back until then: requests to it fail at once with the time left, so the caller asks the next upstream (or passes
+    /// the wait on to cargo) instead of waiting. On success the caller owns the response and one concurrency slot, and
+    /// must release the slot; on failure nothing is held.
     /// </summary>
     private async Task<(HttpResponseMessage? Response, string? Error, TimeSpan? RetryAfter)> SendAsync(
         HttpClient client, Func<HttpRequestMessage> createRequest, AttemptBudget budget, CancellationToken cancellationToken)
     {
-        string? error = null;
-        TimeSpan? retryAfter = null;
-        var attempts = Math.Max(1, budget.MaxAttempts);
-        for (var attempt = 1; attempt <= attempts; attempt++)
+        var wait = TimeSpan.FromTicks(Interlocked.Read(ref _notBeforeTicks) - _time.GetUtcNow().UtcTicks);
+        if (wait > TimeSpan.Zero)
         {
-            var wait = TimeSpan.FromTicks(Interlocked.Read(ref _notBeforeTicks) - _time.GetUtcNow().UtcTicks);
-            if (wait > TimeSpan.Zero)
-            {
-                if (!budget.WaitOutRetryAfter || wait > _policy.MaxRetryAfterWait)
-                {
-                    return (null, $"{Name} asked us to wait {wait.TotalSeconds:0} s (Retry-After)", wait);
-                }
+            return (null, $"{Name} asked us to wait {wait.TotalSeconds:0} s (Retry-After)", wait);
+        }
 
-                await Task.Delay(wait, _time, cancellationToken);
-            }
+        await _slots.WaitAsync(cancellationToken);
+        using var request = createRequest();
+        request.Options.Set(UpstreamHttp.Attempts, Math.Max(1, budget.MaxAttempts));
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (Exception e) when (IsTransient(e, cancellationToken))
+        {
+            _slots.Release();
+            var failed = $"{request.RequestUri}: {Describe(e)}";
+            LogAttemptFailed(_logger, Name, failed);
+            return (null, failed, null);
+        }
 
-            await _slots.WaitAsync(cancellationToken);
-            using var request = createRequest();
-            HttpResponseMessage response;
-            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                timeout.CancelAfter(_options.Timeout);
-                try
-                {
-                    response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-                }
-                catch (Exception e) when (IsTransient(e, cancellationToken))
-                {
-                    _slots.Release();
-                    error = $"{request.RequestUri}: {Describe(e)}";
-                    LogAttemptFailed(_logger, Name, attempt, error);
-                    if (e is OperationCanceledException)
-                    {
-                        break; // a timed-out upstream is not asked again at once; failover handles slowness
-                    }
-
-                    if (attempt < attempts)
-                    {
-                        await Backoff(attempt, cancellationToken);
-                    }
-
-                    continue;
-                }
-            }
-
-            var status = (int)response.StatusCode;
-            if (status is 429 or 503)
-            {
-                retryAfter = RetryAfterOf(response) ?? TimeSpan.FromSeconds(1);
-                HoldBack(retryAfter.Value);
-            }
-
-            if (status is 429 || status >= 500)
-            {
-                error = $"{request.RequestUri} answered {status}";
-                LogAttemptFailed(_logger, Name, attempt, error);
-                response.Dispose();
-                _slots.Release();
-                if (status >= 500 && status != 503 && attempt < attempts)
-                {
-                    await Backoff(attempt, cancellationToken);
-                }
-
-                continue;
-            }
-
+        var status = (int)response.StatusCode;
+        if (status is not 429 and < 500)
+        {
             return (response, null, null);
         }
 
+        TimeSpan? retryAfter = null;
+        if (status is 429 or 503)
+        {
+            retryAfter = RetryAfterOf(response) ?? TimeSpan.FromSeconds(1);
+            HoldBack(retryAfter.Value);
+        }
+
+        var error = $"{request.RequestUri} answered {status}";
+        LogAttemptFailed(_logger, Name, error);
+        response.Dispose();
+        _slots.Release();
         return (null, error, retryAfter);
     }
 
@@ -379,10 +364,6 @@ public sealed partial class UpstreamRegistry : IDisposable
         }
         while (Interlocked.CompareExchange(ref _notBeforeTicks, until, seen) != seen);
     }
-
-    // A pause between two attempts at one upstream, in real time: it is not a business deadline a test's clock moves.
-    private static Task Backoff(int attempt, CancellationToken cancellationToken) =>
-        Task.Delay(TimeSpan.FromMilliseconds(100 * attempt * attempt), cancellationToken);
 
     private TimeSpan? RetryAfterOf(HttpResponseMessage response)
     {
@@ -422,29 +403,10 @@ public sealed partial class UpstreamRegistry : IDisposable
 
     /// <summary>Failures of the upstream or the network (a body that cannot be decoded included), not of this process.</summary>
     private static bool IsTransient(Exception e, CancellationToken callerToken) =>
-        e is HttpRequestException or IOException or TimeoutException or InvalidDataException ||
+        e is HttpRequestException or IOException or TimeoutException or InvalidDataException or TimeoutRejectedException ||
         (e is OperationCanceledException && !callerToken.IsCancellationRequested);
 
-    private static string Describe(Exception e) => e is OperationCanceledException ? "timed out" : e.Message;
-
-    private HttpClient CreateClient(DecompressionMethods decompression, string userAgent, bool sameOriginRedirectsOnly)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            AutomaticDecompression = decompression,
-            ConnectTimeout = _options.Timeout,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            MaxConnectionsPerServer = Math.Max(1, _policy.MaxConcurrency),
-            AllowAutoRedirect = !sameOriginRedirectsOnly,
-            MaxAutomaticRedirections = MaxRedirects,
-        };
-        var client = sameOriginRedirectsOnly
-            ? new HttpClient(new SameOriginRedirectHandler(handler, MaxRedirects)) { Timeout = Timeout.InfiniteTimeSpan }
-            : new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        client.DefaultRequestHeaders.TryAddWithoutValidation("User-Agent", userAgent);
-        client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("*/*"));
-        return client;
-    }
+    private static string Describe(Exception e) => e is OperationCanceledException or TimeoutRejectedException ? "timed out" : e.Message;
 
     private sealed class DownloadOwner(HttpResponseMessage response, SemaphoreSlim slots) : IAsyncDisposable
     {
@@ -465,8 +427,8 @@ public sealed partial class UpstreamRegistry : IDisposable
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Fetched {Path} from {Upstream}: {Bytes} bytes in {Milliseconds:0} ms")]
     private static partial void LogIndexFetched(ILogger logger, string upstream, string path, int bytes, double milliseconds);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Upstream {Upstream} attempt {Attempt} failed: {Error}")]
-    private static partial void LogAttemptFailed(ILogger logger, string upstream, int attempt, string error);
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Upstream {Upstream} failed: {Error}")]
+    private static partial void LogAttemptFailed(ILogger logger, string upstream, string error);
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Upstream {Upstream} config.json unavailable: {Error}")]
     private static partial void LogConfigUnavailable(ILogger logger, string upstream, string error);

@@ -35,6 +35,18 @@ public sealed class MirrorOptions
     /// <summary>Ordered upstream registries; empty means crates.io.</summary>
     public List<UpstreamOptions> Upstreams { get; set; } = [];
 
+    /// <summary>The upstreams to ask, in order: the configured ones, else crates.io.</summary>
+    public IReadOnlyList<UpstreamOptions> ResolveUpstreams() => Upstreams.Count > 0 ? Upstreams : [new UpstreamOptions()];
+
+    /// <summary>How this node treats every upstream, from these settings.</summary>
+    public UpstreamPolicy ToUpstreamPolicy() => new()
+    {
+        Contact = UserAgentContact,
+        MaxConcurrency = MaxUpstreamConcurrency,
+        MaxAttempts = UpstreamMaxAttempts,
+        MaxCrateBytes = MaxCrateBytes,
+    };
+
     /// <summary>The operator's contact (URL or e-mail), sent in User-Agent so upstream operators can reach you.</summary>
     public string UserAgentContact { get; set; } = "";
 

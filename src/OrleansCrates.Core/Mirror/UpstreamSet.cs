@@ -24,18 +24,15 @@ public sealed partial class UpstreamSet : IDisposable
     private readonly ILogger _logger;
     private readonly OrleansCratesMetrics _metrics;
 
-    public UpstreamSet(IOptions<MirrorOptions> options, TimeProvider time, ILoggerFactory loggers, OrleansCratesMetrics? metrics = null)
+    /// <summary>
+    /// The configured upstreams. Their HTTP clients come from <paramref name="clients"/> when the host registered them
+    /// (<see cref="UpstreamHttp.AddUpstreamHttpClients"/>, done by the mirror's core), else each upstream makes its own.
+    /// </summary>
+    public UpstreamSet(IOptions<MirrorOptions> options, TimeProvider time, ILoggerFactory loggers, OrleansCratesMetrics? metrics = null, IHttpClientFactory? clients = null)
     {
         var mirror = options.Value;
-        var policy = new UpstreamPolicy
-        {
-            Contact = mirror.UserAgentContact,
-            MaxConcurrency = mirror.MaxUpstreamConcurrency,
-            MaxAttempts = mirror.UpstreamMaxAttempts,
-            MaxCrateBytes = mirror.MaxCrateBytes,
-        };
-        var configured = mirror.Upstreams.Count > 0 ? mirror.Upstreams : [new UpstreamOptions()];
-        All = [.. configured.Select(u => new UpstreamRegistry(u, policy, time, loggers.CreateLogger<UpstreamRegistry>()))];
+        var policy = mirror.ToUpstreamPolicy();
+        All = [.. mirror.ResolveUpstreams().Select(u => new UpstreamRegistry(u, policy, time, loggers.CreateLogger<UpstreamRegistry>(), clients))];
         _time = time;
         _cooldown = mirror.UpstreamCooldown > TimeSpan.Zero ? mirror.UpstreamCooldown : TimeSpan.Zero;
         _logger = loggers.CreateLogger<UpstreamSet>();

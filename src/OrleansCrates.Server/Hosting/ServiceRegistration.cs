@@ -13,6 +13,7 @@ using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Storage.FileSystem;
 using OrleansCrates.Toolchains;
+using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Server.Hosting;
 
@@ -66,6 +67,9 @@ public static class ServiceRegistration
             .ValidateOnStart();
         AddStorage(services, configuration);
         services.AddOrleansCratesMetrics(); // after the store: wraps it to time every storage call
+        // The upstreams' HTTP clients (IHttpClientFactory + resilience), named per configured upstream, as the options say at start.
+        var mirror = configuration.GetSection(MirrorOptions.SectionName).Get<MirrorOptions>() ?? new MirrorOptions();
+        services.AddUpstreamHttpClients(mirror.ResolveUpstreams(), mirror.ToUpstreamPolicy());
         services.AddSingleton<UpstreamSet>();
         services.AddSingleton(_ => new InFlightSpools()); // cold downloads in progress on this node, streamed to its waiting clients
         services.AddSingleton<CrateCoordinator>();

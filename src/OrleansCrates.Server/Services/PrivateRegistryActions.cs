@@ -24,9 +24,9 @@ public sealed class PrivateRegistryActions(PrivateRegistry registry, CrateAccess
     {
         var token = TokenIdentity.TokenOf(caller) ?? throw new InvalidOperationException("publish needs an authenticated caller");
         await using var prepared = await registry.PreparePublishAsync(body, ct);
-        if (prepared.Error is not null)
+        if (prepared.Error is { } invalid)
         {
-            return registry.Refuse(prepared, prepared.Error.Value);
+            return PublishResult.Failure(invalid); // logged by the registry
         }
 
         if (!await access.AllowsAsync(caller, TokenScope.Publish, prepared.Name.Value))
