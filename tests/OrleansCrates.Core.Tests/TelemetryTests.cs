@@ -158,7 +158,7 @@ public sealed class TelemetryTests : IDisposable
         using var collector = new MetricsCollector(metrics, TimeProvider.System);
         metrics.HttpRequest("/index/{**path}", "GET", 200, 0.002);
         metrics.BytesServed(ServedRegistry.Mirror, FileKind.Crate, 1234);
-        metrics.CacheResult(FileKind.Index, Mirror.CacheOutcome.Stale);
+        metrics.CacheResult(FileKind.Index, CacheOutcome.Stale);
         metrics.UpstreamRequest("index.crates.io", download: true, UpstreamResult.Timeout, TimeSpan.FromSeconds(30));
         metrics.CoalescedWaiter(FileKind.Crate);
         metrics.StorageCall(StorageOperation.Write, "conflict", 0.01);
@@ -280,7 +280,7 @@ public sealed class TelemetryTests : IDisposable
 
         var metrics = new OrleansCratesMetrics(new TestMeterFactory());
         using var collector = new MetricsCollector(metrics, TimeProvider.System);
-        metrics.CacheResult(FileKind.Crate, Mirror.CacheOutcome.Hit);
+        metrics.CacheResult(FileKind.Crate, CacheOutcome.Hit);
         var options = new TelemetryOptions { Otlp = { Endpoint = address + "/", Interval = TimeSpan.FromSeconds(1), Headers = { ["x-api-key"] = "secret" } } };
         using var exporter = new OtlpMetricsExporter(collector, Options.Create(options), TimeProvider.System, NullLogger<OtlpMetricsExporter>.Instance);
         await exporter.StartAsync(CancellationToken.None);
