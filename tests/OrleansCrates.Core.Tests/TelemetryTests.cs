@@ -35,7 +35,7 @@ public sealed class TelemetryTests : IDisposable
     {
         _metrics.BytesServed(ServedRegistry.Mirror, FileKind.Crate, 1234);
         _metrics.BytesServed(ServedRegistry.Private, FileKind.Index, 10);
-        _metrics.CacheResult(FileKind.Index, Mirror.CacheOutcome.Stale);
+        _metrics.CacheResult(FileKind.Index, CacheOutcome.Stale);
         _metrics.UpstreamRequest("index.crates.io", download: true, UpstreamResult.Timeout, TimeSpan.FromSeconds(30));
         _metrics.CoalescedWaiter(FileKind.Crate);
         _metrics.CoalescedWaiter(FileKind.Crate);

@@ -1,4 +1,3 @@
-using OrleansCrates.Core.Policy;
 using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Core.Mirror;

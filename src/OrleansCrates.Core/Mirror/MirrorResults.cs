@@ -11,19 +11,6 @@ public enum IndexStatus
     Unavailable,
 }
 
-/// <summary>Where an answer came from, for metrics and traffic statistics.</summary>
-public enum CacheOutcome
-{
-    /// <summary>From this node's memory or storage, without waiting on upstream.</summary>
-    Hit,
-
-    /// <summary>This request waited for the cache to be filled (from storage or upstream).</summary>
-    Miss,
-
-    /// <summary>A copy older than its TTL, served because upstream failed or another request is revalidating.</summary>
-    Stale,
-}
-
 /// <summary>The outcome of asking for a crate's index file.</summary>
 public sealed record IndexResult(IndexStatus Status, IndexEntry? Entry, TimeSpan Age, bool IsStale, string? Error, TimeSpan? RetryAfter)
 {

@@ -1,3 +1,4 @@
+using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
 
 namespace OrleansCrates.Core.Policy;

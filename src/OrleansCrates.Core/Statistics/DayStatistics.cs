@@ -60,14 +60,14 @@ public sealed class DayStatistics
 
         switch (e.Outcome)
         {
-            case Mirror.CacheOutcome.Hit:
+            case CacheOutcome.Hit:
                 Hits++;
                 UpstreamBytesSaved += e.Bytes;
                 break;
-            case Mirror.CacheOutcome.Miss:
+            case CacheOutcome.Miss:
                 Misses++;
                 break;
-            case Mirror.CacheOutcome.Stale:
+            case CacheOutcome.Stale:
                 Stale++;
                 break;
             default:

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using OrleansCrates.Core.Mirror;
 
 namespace OrleansCrates.Core.Telemetry;
 

@@ -1,3 +1,4 @@
+using OrleansCrates.Core;
 using OrleansCrates.Core.Mirror;
 
 namespace OrleansCrates.Server.Statistics;

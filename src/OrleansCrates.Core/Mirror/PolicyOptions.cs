@@ -1,4 +1,4 @@
-namespace OrleansCrates.Core.Policy;
+namespace OrleansCrates.Core.Mirror;
 
 /// <summary>
 /// Configuration section <c>Mirror:Policy</c>: which crates.io crates the mirror serves. Read once at start.
