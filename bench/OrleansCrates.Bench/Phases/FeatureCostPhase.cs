@@ -72,7 +72,8 @@ internal sealed class FeatureCostPhase(BenchOptions options, BenchReport report,
     {
         try
         {
-            return new WrkSide(await Wrk.RunAsync(url, Connections, options.DurationSeconds, cancellationToken, header), null);
+            // A long per-request timeout: on a loaded machine wrk's 2 s would turn slow answers into errors on both sides.
+            return new WrkSide(await Wrk.RunAsync(url, Connections, options.DurationSeconds, cancellationToken, header, timeoutSeconds: 30), null);
         }
         catch (BenchException ex)
         {
