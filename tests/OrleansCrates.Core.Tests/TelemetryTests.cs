@@ -83,6 +83,27 @@ public sealed class TelemetryTests : IDisposable
     }
 
     [Fact]
+    public void The_hot_set_budget_size_and_hit_ratio_are_exposed_per_kind()
+    {
+        var metrics = new OrleansCratesMetrics(new TestMeterFactory());
+        using var collector = new MetricsCollector(metrics, TimeProvider.System);
+        using var crates = new Mirror.HotFileCache(capacityBytes: 100_000, maxFileBytes: 10_000);
+        metrics.ObserveHotSet(FileKind.Crate, () => crates.Statistics);
+        crates.Add("crates/a", new byte[1_000], "\"a\"", DateTimeOffset.UnixEpoch);
+        using (crates.OpenOrNull("crates/a"))
+        {
+        }
+
+        Assert.Null(crates.OpenOrNull("crates/b"));
+
+        var scrape = PrometheusScrape.Parse(PrometheusText.Format(collector.Collect()));
+
+        Assert.Equal(100_000, scrape.Value("orleanscrates_hot_set_budget_bytes", ("kind", "crate")));
+        Assert.Equal(1_000 + Mirror.HotFileCache.EntryOverhead, scrape.Value("orleanscrates_hot_set_bytes", ("kind", "crate")));
+        Assert.Equal(0.5, scrape.Value("orleanscrates_hot_set_hit_ratio", ("kind", "crate")));
+    }
+
+    [Fact]
     public async Task The_instrumented_store_times_each_operation_with_its_result()
     {
         var root = Directory.CreateTempSubdirectory("oc-telemetry-").FullName;

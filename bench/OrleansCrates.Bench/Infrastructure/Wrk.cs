@@ -43,12 +43,23 @@ internal sealed record WrkResult(
 /// <summary>Runs <c>wrk -t2 -cC -dDs --latency URL</c> and parses its report.</summary>
 internal static partial class Wrk
 {
-    public static async Task<WrkResult> RunAsync(string url, int connections, int durationSeconds, CancellationToken cancellationToken, string? header = null)
+    /// <param name="header">One request header to send (<c>Name: value</c>), if any.</param>
+    /// <param name="timeoutSeconds">wrk's per-request timeout (its default is 2 s; a loaded machine exceeds it).</param>
+    public static async Task<WrkResult> RunAsync(string url, int connections, int durationSeconds, CancellationToken cancellationToken, string? header = null, int? timeoutSeconds = null)
     {
         var threads = Math.Min(2, connections);
-        string[] arguments = header is null
-            ? ["-t" + threads, "-c" + connections, "-d" + durationSeconds + "s", "--latency", url]
-            : ["-t" + threads, "-c" + connections, "-d" + durationSeconds + "s", "--latency", "-H", header, url];
+        var arguments = new List<string> { "-t" + threads, "-c" + connections, "-d" + durationSeconds + "s", "--latency" };
+        if (header is not null)
+        {
+            arguments.AddRange(["-H", header]);
+        }
+
+        if (timeoutSeconds is { } timeout)
+        {
+            arguments.AddRange(["--timeout", timeout + "s"]);
+        }
+
+        arguments.Add(url);
         var (exitCode, stdout, stderr) = await ChildProcess.RunAsync(
             "wrk",
             "wrk",

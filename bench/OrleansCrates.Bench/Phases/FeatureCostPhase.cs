@@ -60,7 +60,11 @@ internal sealed class FeatureCostPhase(BenchOptions options, BenchReport report,
         }
         else
         {
-            report.Fail(Phase, "a run failed or had errors (non-2xx answers: is the token accepted?)");
+            var why = report.Features
+                .SelectMany(f => new[] { ("on", f.Run, f.On), ("off", f.Run, f.Off) })
+                .Where(x => x.Item3.Error is not null || x.Item3.Result?.Errors is not null)
+                .Select(x => $"run {x.Item2} {x.Item1}: {x.Item3.Error ?? x.Item3.Result?.Errors}");
+            report.Fail(Phase, "a run failed or had errors: " + string.Join("; ", why));
         }
     }
 
@@ -68,7 +72,8 @@ internal sealed class FeatureCostPhase(BenchOptions options, BenchReport report,
     {
         try
         {
-            return new WrkSide(await Wrk.RunAsync(url, Connections, options.DurationSeconds, cancellationToken, header), null);
+            // A long per-request timeout: on a loaded machine wrk's 2 s would turn slow answers into errors on both sides.
+            return new WrkSide(await Wrk.RunAsync(url, Connections, options.DurationSeconds, cancellationToken, header, timeoutSeconds: 30), null);
         }
         catch (BenchException ex)
         {
