@@ -67,7 +67,8 @@ public static class UpstreamHttp
                 AllowAutoRedirect = !sameOriginRedirectsOnly,
                 MaxAutomaticRedirections = MaxRedirects,
             })
-            .SetHandlerLifetime(Timeout.InfiniteTimeSpan); // the primary handler pools and recycles its own connections
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan) // the primary handler pools and recycles its own connections
+            .RemoveAllLoggers(); // outcomes are logged (once, without stack traces) where they are judged
         client.AddResilienceHandler(name, pipeline =>
         {
             pipeline.AddRetry(new HttpRetryStrategyOptions

@@ -19,6 +19,7 @@ public static class AlertServiceCollectionExtensions
             .Validate(AlertOptionsValidation.IsValid, AlertOptionsValidation.Rules)
             .ValidateOnStart();
         services.AddHttpClient(AlertMonitor.WebhookClient, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers() // the monitor logs each delivery, retry and give-up itself
             .AddResilienceHandler(AlertMonitor.WebhookClient, (pipeline, context) =>
             {
                 var settings = context.ServiceProvider.GetRequiredService<IOptions<AlertOptions>>().Value;

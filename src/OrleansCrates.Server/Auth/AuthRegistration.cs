@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts.Auth;
 using OrleansCrates.Core.Mirror;
@@ -26,12 +27,16 @@ public static class AuthRegistration
     /// <summary>
     /// The authorization middleware, for endpoints with a policy. No authentication middleware: each policy names
     /// <see cref="CargoAuth.Scheme"/>, so only a request to a guarded endpoint (or one a handler asks about, see
-    /// <see cref="CrateAccess.CallerAsync"/>) is authenticated, and the anonymous warm path runs no handler.
+    /// <see cref="CrateAccess.CallerAsync"/>) is authenticated. The middleware runs only for endpoints that carry
+    /// authorization metadata, so the anonymous warm path (an open registry) does no authorization work at all.
     /// </summary>
     public static WebApplication UseRegistryAuth(this WebApplication app)
     {
-        ((IApplicationBuilder)app).Properties["__AuthenticationMiddlewareSet"] = true; // tells WebApplication not to add UseAuthentication itself
-        app.UseAuthorization();
+        // Tell WebApplication not to add UseAuthentication/UseAuthorization to the front of the pipeline itself.
+        var properties = ((IApplicationBuilder)app).Properties;
+        properties["__AuthenticationMiddlewareSet"] = true;
+        properties["__AuthorizationMiddlewareSet"] = true;
+        app.UseWhen(context => context.GetEndpoint()?.Metadata.GetMetadata<IAuthorizeData>() is not null, guarded => guarded.UseAuthorization());
         return app;
     }
 

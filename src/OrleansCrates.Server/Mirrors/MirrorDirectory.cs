@@ -262,7 +262,8 @@ public static class MirrorDirectoryRegistration
                 ConnectTimeout = sp.GetRequiredService<IOptions<DirectoryOptions>>().Value.CheckTimeout,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 AutomaticDecompression = System.Net.DecompressionMethods.None,
-            });
+            })
+            .RemoveAllLoggers(); // a check's outcome is kept and shown, not logged per request
         services.AddSingleton<MirrorDirectory>();
         services.AddHostedService<MirrorDirectoryWorker>();
         return services;
