@@ -1,4 +1,4 @@
-using OrleansCrates.Server.Hosting;
+using OrleansCrates.Core;
 
 namespace OrleansCrates.EndToEnd.Tests;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts;
+using OrleansCrates.Core;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Core.Policy;
 using OrleansCrates.Protocol;
@@ -105,7 +106,7 @@ public static class AdminApi
     }
 
     /// <summary>The caller when it holds an admin-scope token; what it holds limits every answer to its crate patterns.</summary>
-    private static async Task<(TokenInfo? Admin, IResult? Refused)> AdminAsync(HttpContext context, RegistryAccess access)
+    internal static async Task<(TokenInfo? Admin, IResult? Refused)> AdminAsync(HttpContext context, RegistryAccess access)
     {
         var authorization = await access.AuthorizeAsync(context, TokenScope.Admin, crate: null);
         return (authorization.Caller, AccessAnswers.RefusalOrNull(context, authorization, TokenScope.Admin, () => AccessAnswers.CrateMissing("")));

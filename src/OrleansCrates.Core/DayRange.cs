@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace OrleansCrates.Server.Hosting;
+namespace OrleansCrates.Core;
 
 /// <summary>
 /// An inclusive range of UTC days, as the admin API (<c>?from=&amp;to=</c>) and the CLI (<c>--from</c>/<c>--to</c>)
