@@ -1,185 +1,196 @@
-using System.Globalization;
+using System.CommandLine;
+using OrleansCrates.Cli.Output;
 using OrleansCrates.Core.Policy;
 using OrleansCrates.Protocol;
-using OrleansCrates.Storage;
+using static OrleansCrates.Cli.AdminClient;
 
-namespace OrleansCrates.Server.Cli;
+namespace OrleansCrates.Cli.Commands;
 
-/// <summary><c>approvals list</c>, <c>approvals approve</c>, <c>approvals reject</c>, <c>approvals audit</c>.</summary>
+/// <summary>
+/// <c>approvals list|approve|reject|audit</c>: against the configured storage, or with <c>--server URL</c> through a
+/// running node's admin API (the decision is then recorded under the token's user). Both print the same output.
+/// </summary>
 internal static class ApprovalCommands
 {
-    public static (ICliCommand? Command, string? Error) ParseList(CliArguments args, IReadOnlyList<string> operands) =>
-        args.Disallowed("json") is { } disallowed ? (null, disallowed)
-        : operands.Count > 0 ? (null, $"Unexpected argument '{operands[0]}'.")
-        : (new List(args.Flags.Contains("json")), null);
-
-    public static (ICliCommand? Command, string? Error) ParseApprove(CliArguments args, IReadOnlyList<string> operands) =>
-        ParseDecision(args, operands, ApprovalDecision.Approved);
-
-    public static (ICliCommand? Command, string? Error) ParseReject(CliArguments args, IReadOnlyList<string> operands) =>
-        ParseDecision(args, operands, ApprovalDecision.Rejected);
-
-    public static (ICliCommand? Command, string? Error) ParseAudit(CliArguments args, IReadOnlyList<string> operands)
+    public static Command Create()
     {
-        if (args.Disallowed("from", "to", "json") is { } disallowed)
-        {
-            return (null, disallowed);
-        }
-
-        if (operands.Count > 0)
-        {
-            return (null, $"Unexpected argument '{operands[0]}'.");
-        }
-
-        var (range, error) = args.DayRange();
-        return range is { } days ? (new Audit(days.First, days.Last, args.Flags.Contains("json")), null) : (null, error);
+        var approvals = new Command("approvals", "Crates waiting for approval, and the decisions on them.");
+        approvals.Subcommands.Add(ListCommand());
+        approvals.Subcommands.Add(DecideCommand(ApprovalDecision.Approved));
+        approvals.Subcommands.Add(DecideCommand(ApprovalDecision.Rejected));
+        approvals.Subcommands.Add(AuditCommand());
+        return approvals;
     }
 
-    private static (ICliCommand? Command, string? Error) ParseDecision(CliArguments args, IReadOnlyList<string> operands, ApprovalDecision decision)
+    private static Command ListCommand()
+    {
+        var json = CliOptions.Json();
+        var server = new CliOptions.Server();
+        var command = new Command("list", "Crates waiting for approval (who asked first, when, which versions) and every decision.") { json };
+        server.AddTo(command);
+        command.SetAction((parse, ct) => CliApp.GuardAsync(async () =>
+        {
+            using var client = server.ClientOrNull(parse);
+            var (pending, decisions) = client is not null ? FromServer(await client.GetApprovalsAsync(ct)) : await FromStoreAsync(ct);
+            await WriteListAsync(pending, decisions, parse.GetValue(json), ct);
+            return CliApp.Ok;
+        }, ct));
+        return command;
+    }
+
+    private static Command DecideCommand(ApprovalDecision decision)
     {
         var verb = decision == ApprovalDecision.Approved ? "approve" : "reject";
-        if (args.Disallowed("by") is { } disallowed)
+        var name = CliOptions.WithValidator(
+            new Argument<string>("name") { Description = "The crate." },
+            (string text) => CrateName.TryParse(text, out _) ? null : $"Invalid crate name '{text}'.");
+        var req = CliOptions.WithValidator(
+            new Argument<string>("versionreq") { Description = "cargo's version requirement syntax: '^1.2', '>=1, <2', '*' (quote it)." },
+            (string text) => VersionReq.TryParse(text, out _, out var error) ? null : $"Invalid version requirement '{text}': {error}.");
+        var by = CliOptions.WithValidator(
+            new Option<string>("--by") { Description = "Who decides (default: the OS user; with --server: the token's user).", DefaultValueFactory = _ => Environment.UserName },
+            (string who) => who.Length is > 0 and <= 64 && who.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '@')
+                ? null : $"Invalid --by '{who}': 1–64 letters, digits, '.', '_', '-' or '@'.");
+        var server = new CliOptions.Server();
+        var command = new Command(verb, $"{(decision == ApprovalDecision.Approved ? "Approve" : "Reject")} the versions of NAME that VERSIONREQ matches; every node serves the change from its next request on.") { name, req, by };
+        server.AddTo(command);
+        command.Validators.Add(result =>
         {
-            return (null, disallowed);
-        }
-
-        if (operands.Count != 2)
+            if (result.GetValue(server.Url) is not null && result.GetResult(by) is { Implicit: false })
+            {
+                result.AddError("--by does not apply with --server: the server records the token's user.");
+            }
+        });
+        command.SetAction((parse, ct) => CliApp.GuardAsync(async () =>
         {
-            return (null, $"approvals {verb} needs a crate name and one version requirement, e.g. approvals {verb} serde '^1.0' (quote requirements with spaces or '*').");
-        }
+            var crate = CrateName.Parse(parse.GetValue(name)!);
+            using var client = server.ClientOrNull(parse);
+            string rule, who, replaced = "";
+            if (client is not null)
+            {
+                var answer = await client.DecideAsync(verb, crate.Value, parse.GetValue(req)!, ct);
+                (rule, who) = (answer.Decision.Req, answer.Decision.By);
+                if (answer.Replaced is { } old)
+                {
+                    replaced = $" (it was {old.Decision} by {old.By} at {TextOutput.Time(old.At)})";
+                }
+            }
+            else
+            {
+                VersionReq.TryParse(parse.GetValue(req), out var versionReq, out _);
+                who = parse.GetValue(by)!;
+                var outcome = await CliApp.WithStoreResultAsync(store => new ApprovalStore(store, TimeProvider.System).DecideAsync(crate, versionReq!, decision, who, ct), ct);
+                rule = outcome.Rule.Req;
+                if (outcome.Replaced is { } old)
+                {
+                    replaced = $" (it was {ApprovalRule.DecisionName(old.Decision)} by {old.By} at {TextOutput.Time(old.At)})";
+                }
+            }
 
-        if (!CrateName.TryParse(operands[0], out var name))
-        {
-            return (null, $"Invalid crate name '{operands[0]}'.");
-        }
-
-        if (!VersionReq.TryParse(operands[1], out var req, out var reqError))
-        {
-            return (null, $"Invalid version requirement '{operands[1]}': {reqError}.");
-        }
-
-        var (by, byError) = args.Single("by");
-        if (byError is not null)
-        {
-            return (null, byError);
-        }
-
-        by ??= Environment.UserName;
-        if (!IsValidWho(by))
-        {
-            return (null, $"Invalid --by '{by}': 1–64 letters, digits, '.', '_', '-' or '@'.");
-        }
-
-        return (new Decide(name.Value, req, decision, by), null);
+            var decided = ApprovalRule.DecisionName(decision);
+            await TextOutput.NoteAsync($"{char.ToUpperInvariant(decided[0])}{decided[1..]} {crate} {rule} by {who}{replaced}; every node serves the change from its next request on.");
+            return CliApp.Ok;
+        }, ct));
+        return command;
     }
 
-    private static bool IsValidWho(string who) =>
-        who.Length is > 0 and <= 64 && who.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '@');
-
-    private sealed record Decide(CrateName Name, VersionReq Req, ApprovalDecision Decision, string By) : ICliCommand
+    private static Command AuditCommand()
     {
-        public async Task<int> RunAsync(CommandOutput output, IObjectStore store, CancellationToken cancellationToken)
+        var days = new CliOptions.Days();
+        var json = CliOptions.Json();
+        var server = new CliOptions.Server();
+        var command = new Command("audit", "Who decided what, for UTC days --from to --to inclusive (default: the 7 days up to today).") { json };
+        days.AddTo(command);
+        server.AddTo(command);
+        command.SetAction((parse, ct) => CliApp.GuardAsync(async () =>
         {
-            var outcome = await new ApprovalStore(store, TimeProvider.System).DecideAsync(Name, Req, Decision, By, cancellationToken);
-            var replaced = outcome.Replaced is { } old ? $" (it was {ApprovalRule.DecisionName(old.Decision)} by {old.By} at {TextOutput.Time(old.At)})" : "";
-            await output.Stderr.WriteLineAsync(
-                $"{Capitalized(ApprovalRule.DecisionName(Decision))} {Name} {outcome.Rule.Req} by {By}{replaced}; every node serves the change from its next request on.");
-            return Cli.Ok;
-        }
+            var range = days.Get(parse);
+            using var client = server.ClientOrNull(parse);
+            var entries = client is not null
+                ? (await client.GetAuditAsync(range.First, range.Last, ct)).Audit
+                : (await CliApp.WithStoreResultAsync(store => new ApprovalStore(store, TimeProvider.System).ListAuditAsync(range.First, range.Last, ct), ct))
+                    .Select(e => new AuditEntryJson(e.At, e.By, ApprovalRule.DecisionName(e.Decision), e.Name, e.Req, e.Replaced is { } r ? ApprovalRule.DecisionName(r) : null))
+                    .ToList();
+            if (!parse.GetValue(json))
+            {
+                TextOutput.WriteTable(["AT", "BY", "DECISION", "NAME", "REQ"], entries.Select(e => new[] { TextOutput.Time(e.At), e.By, e.Decision, e.Name, e.Req }));
+                return CliApp.Ok;
+            }
 
-        private static string Capitalized(string word) => char.ToUpperInvariant(word[0]) + word[1..];
+            foreach (var e in entries)
+            {
+                await TextOutput.WriteJsonLineAsync(writer =>
+                {
+                    writer.WriteString("at", e.At);
+                    writer.WriteString("by", e.By);
+                    writer.WriteString("decision", e.Decision);
+                    writer.WriteString("name", e.Name);
+                    writer.WriteString("req", e.Req);
+                    if (e.Replaced is null)
+                    {
+                        writer.WriteNull("replaced");
+                    }
+                    else
+                    {
+                        writer.WriteString("replaced", e.Replaced);
+                    }
+                }, ct);
+            }
+
+            return CliApp.Ok;
+        }, ct));
+        return command;
     }
 
-    private sealed record List(bool Json) : ICliCommand
-    {
-        public async Task<int> RunAsync(CommandOutput output, IObjectStore store, CancellationToken cancellationToken)
+    private static (IReadOnlyList<PendingJson>, IReadOnlyList<RuleJson>) FromServer(ApprovalsJson answer) => (answer.Pending, answer.Decisions);
+
+    private static Task<(IReadOnlyList<PendingJson>, IReadOnlyList<RuleJson>)> FromStoreAsync(CancellationToken ct) =>
+        CliApp.WithStoreResultAsync<(IReadOnlyList<PendingJson>, IReadOnlyList<RuleJson>)>(async store =>
         {
             var approvals = new ApprovalStore(store, TimeProvider.System);
-            var decisions = await approvals.GetCurrentAsync(cancellationToken);
-            var pending = await approvals.ListPendingAsync(decisions, cancellationToken);
-            if (Json)
-            {
-                foreach (var p in pending)
-                {
-                    await TextOutput.WriteJsonLineAsync(output.Stdout, json =>
-                    {
-                        json.WriteString("type", "pending");
-                        json.WriteString("name", p.Name);
-                        json.WriteString("requested_by", p.RequestedBy);
-                        json.WriteString("requested_at", p.RequestedAt);
-                        WriteArray(json, "versions", p.Versions);
-                        WriteArray(json, "waiting", p.Waiting);
-                    }, cancellationToken);
-                }
+            var decisions = await approvals.GetCurrentAsync(ct);
+            var pending = await approvals.ListPendingAsync(decisions, ct);
+            return (
+                [.. pending.Select(p => new PendingJson(p.Name, p.RequestedBy, p.RequestedAt, p.Versions, p.Waiting))],
+                [.. decisions.Rules.Select(r => new RuleJson(r.Name, r.Req, ApprovalRule.DecisionName(r.Decision), r.By, r.At))]);
+        }, ct);
 
-                foreach (var rule in decisions.Rules)
-                {
-                    await TextOutput.WriteJsonLineAsync(output.Stdout, json =>
-                    {
-                        json.WriteString("type", "decision");
-                        json.WriteString("name", rule.Name);
-                        json.WriteString("req", rule.Req);
-                        json.WriteString("decision", ApprovalRule.DecisionName(rule.Decision));
-                        json.WriteString("by", rule.By);
-                        json.WriteString("at", rule.At);
-                    }, cancellationToken);
-                }
-
-                return Cli.Ok;
-            }
-
-            await output.Stdout.WriteLineAsync($"Pending ({pending.Count}):".AsMemory(), cancellationToken);
-            await TextOutput.WriteTableAsync(
-                output.Stdout,
-                ["NAME", "REQUESTED BY", "REQUESTED AT", "WAITING"],
-                [.. pending.Select(p => new[] { p.Name, p.RequestedBy, TextOutput.Time(p.RequestedAt), string.Join(',', p.Waiting) })],
-                cancellationToken);
-            await output.Stdout.WriteLineAsync($"{Environment.NewLine}Decisions ({decisions.Rules.Count}):".AsMemory(), cancellationToken);
-            await TextOutput.WriteTableAsync(
-                output.Stdout,
-                ["NAME", "REQ", "DECISION", "BY", "AT"],
-                [.. decisions.Rules.Select(r => new[] { r.Name, r.Req, ApprovalRule.DecisionName(r.Decision), r.By, TextOutput.Time(r.At) })],
-                cancellationToken);
-            return Cli.Ok;
-        }
-    }
-
-    private sealed record Audit(DateOnly From, DateOnly To, bool Json) : ICliCommand
+    private static async Task WriteListAsync(IReadOnlyList<PendingJson> pending, IReadOnlyList<RuleJson> decisions, bool json, CancellationToken ct)
     {
-        public async Task<int> RunAsync(CommandOutput output, IObjectStore store, CancellationToken cancellationToken)
+        if (!json)
         {
-            var entries = await new ApprovalStore(store, TimeProvider.System).ListAuditAsync(From, To, cancellationToken);
-            if (Json)
+            await TextOutput.WriteLineAsync($"Pending ({pending.Count}):", ct);
+            TextOutput.WriteTable(["NAME", "REQUESTED BY", "REQUESTED AT", "WAITING"],
+                pending.Select(p => new[] { p.Name, p.RequestedBy, TextOutput.Time(p.RequestedAt), string.Join(',', p.Waiting) }));
+            await TextOutput.WriteLineAsync($"{Environment.NewLine}Decisions ({decisions.Count}):", ct);
+            TextOutput.WriteTable(["NAME", "REQ", "DECISION", "BY", "AT"], decisions.Select(r => new[] { r.Name, r.Req, r.Decision, r.By, TextOutput.Time(r.At) }));
+            return;
+        }
+
+        foreach (var p in pending)
+        {
+            await TextOutput.WriteJsonLineAsync(writer =>
             {
-                foreach (var e in entries)
-                {
-                    await TextOutput.WriteJsonLineAsync(output.Stdout, json =>
-                    {
-                        json.WriteString("at", e.At);
-                        json.WriteString("by", e.By);
-                        json.WriteString("decision", ApprovalRule.DecisionName(e.Decision));
-                        json.WriteString("name", e.Name);
-                        json.WriteString("req", e.Req);
-                        if (e.Replaced is { } replaced)
-                        {
-                            json.WriteString("replaced", ApprovalRule.DecisionName(replaced));
-                        }
-                        else
-                        {
-                            json.WriteNull("replaced");
-                        }
-                    }, cancellationToken);
-                }
+                writer.WriteString("type", "pending");
+                writer.WriteString("name", p.Name);
+                writer.WriteString("requested_by", p.RequestedBy);
+                writer.WriteString("requested_at", p.RequestedAt);
+                WriteArray(writer, "versions", p.Versions);
+                WriteArray(writer, "waiting", p.Waiting);
+            }, ct);
+        }
 
-                return Cli.Ok;
-            }
-
-            await TextOutput.WriteTableAsync(
-                output.Stdout,
-                ["AT", "BY", "DECISION", "NAME", "REQ"],
-                [.. entries.Select(e => new[] { TextOutput.Time(e.At), e.By, ApprovalRule.DecisionName(e.Decision), e.Name, e.Req })],
-                cancellationToken);
-            return Cli.Ok;
+        foreach (var rule in decisions)
+        {
+            await TextOutput.WriteJsonLineAsync(writer =>
+            {
+                writer.WriteString("type", "decision");
+                writer.WriteString("name", rule.Name);
+                writer.WriteString("req", rule.Req);
+                writer.WriteString("decision", rule.Decision);
+                writer.WriteString("by", rule.By);
+                writer.WriteString("at", rule.At);
+            }, ct);
         }
     }
 

@@ -1,67 +1,51 @@
-using System.Globalization;
+using System.CommandLine;
 using OrleansCrates.Accounts;
-using OrleansCrates.Storage;
+using OrleansCrates.Cli.Output;
 
-namespace OrleansCrates.Server.Cli;
+namespace OrleansCrates.Cli.Commands;
 
-/// <summary><c>downloads list</c>.</summary>
+/// <summary><c>downloads list</c>: download records of UTC days, from the configured storage.</summary>
 internal static class DownloadCommands
 {
-    public static (ICliCommand? Command, string? Error) ParseList(CliArguments args, IReadOnlyList<string> operands)
+    public static Command Create()
     {
-        if (args.Disallowed("from", "to", "user", "crate", "json") is { } disallowed)
+        var days = new CliOptions.Days();
+        var user = new Option<string?>("--user") { Description = "Only this user's downloads." };
+        var crate = new Option<string?>("--crate") { Description = "Only this crate's downloads." };
+        var json = CliOptions.Json();
+        var list = new Command("list", "Download records for UTC days --from to --to inclusive (default: the 7 days up to today; at most 366).") { user, crate, json };
+        days.AddTo(list);
+        list.SetAction((parse, ct) => CliApp.WithStoreAsync(async store =>
         {
-            return (null, disallowed);
-        }
-
-        if (operands.Count > 0)
-        {
-            return (null, $"Unexpected argument '{operands[0]}'.");
-        }
-
-        var (user, userError) = args.Single("user");
-        var (crate, crateError) = args.Single("crate");
-        var (range, rangeError) = args.DayRange();
-        if ((rangeError ?? userError ?? crateError) is { } error)
-        {
-            return (null, error);
-        }
-
-        return (new List(range!.Value, user, crate, args.Flags.Contains("json")), null);
-    }
-
-    private sealed record List(Hosting.DayRange Days, string? User, string? Crate, bool Json) : ICliCommand
-    {
-        public async Task<int> RunAsync(CommandOutput output, IObjectStore store, CancellationToken cancellationToken)
-        {
-            var log = new DownloadLog(store, TimeProvider.System);
-            var records = log.QueryAsync(Days.First, Days.Last, User, Crate, cancellationToken);
-            if (Json)
+            var range = days.Get(parse);
+            var records = new DownloadLog(store, TimeProvider.System).QueryAsync(range.First, range.Last, parse.GetValue(user), parse.GetValue(crate), ct);
+            if (!parse.GetValue(json))
             {
+                var rows = new List<string[]>();
                 await foreach (var record in records)
                 {
-                    await TextOutput.WriteJsonLineAsync(output.Stdout, json =>
-                    {
-                        json.WriteString("token_id", record.TokenId);
-                        json.WriteString("user", record.User);
-                        json.WriteString("registry", record.Registry);
-                        json.WriteString("crate", record.Crate);
-                        json.WriteString("version", record.Version);
-                        json.WriteString("at", record.At);
-                    }, cancellationToken);
+                    rows.Add([TextOutput.Time(record.At), record.User, record.TokenId, record.Registry, record.Crate, record.Version]);
                 }
 
-                return Cli.Ok;
+                TextOutput.WriteTable(["AT", "USER", "TOKEN", "REGISTRY", "CRATE", "VERSION"], rows);
+                return CliApp.Ok;
             }
 
-            var rows = new List<string[]>();
             await foreach (var record in records)
             {
-                rows.Add([TextOutput.Time(record.At), record.User, record.TokenId, record.Registry, record.Crate, record.Version]);
+                await TextOutput.WriteJsonLineAsync(writer =>
+                {
+                    writer.WriteString("token_id", record.TokenId);
+                    writer.WriteString("user", record.User);
+                    writer.WriteString("registry", record.Registry);
+                    writer.WriteString("crate", record.Crate);
+                    writer.WriteString("version", record.Version);
+                    writer.WriteString("at", record.At);
+                }, ct);
             }
 
-            await TextOutput.WriteTableAsync(output.Stdout, ["AT", "USER", "TOKEN", "REGISTRY", "CRATE", "VERSION"], rows, cancellationToken);
-            return Cli.Ok;
-        }
+            return CliApp.Ok;
+        }, ct));
+        return new Command("downloads", "Who downloaded what.") { list };
     }
 }

@@ -1,6 +1,9 @@
 using System.Text;
+using OrleansCrates.Cli.Output;
+using OrleansCrates.Registry;
+using Tomlyn.Model;
 
-namespace OrleansCrates.Server.Cli;
+namespace OrleansCrates.Cli.Commands;
 
 /// <summary>One <c>[[package]]</c> of a Cargo.lock: name, version, source (null for workspace members) and checksum.</summary>
 internal sealed record LockedPackage(string Name, string Version, string? Source, string? Checksum)
@@ -18,172 +21,84 @@ internal sealed record LockedPackage(string Name, string Version, string? Source
 }
 
 /// <summary>
-/// Reads the packages of a Cargo.lock: the <c>[[package]]</c> tables of every lockfile version, and the
-/// <c>[metadata]</c> checksums of version 1 files. Only the plain <c>key = "value"</c> lines cargo writes are read;
-/// dependency arrays and anything else are skipped.
+/// Reads the packages of a Cargo.lock with Tomlyn, behind <see cref="BoundedToml"/>'s size and nesting bounds: the
+/// <c>[[package]]</c> tables of every lockfile version, and the <c>[metadata]</c> checksums of version 1 files.
 /// </summary>
 internal static class Lockfile
 {
     public const string CratesIoSource = "registry+https://github.com/rust-lang/crates.io-index";
     public const string CratesIoSparseSource = "sparse+https://index.crates.io/";
 
-    /// <summary>Reads and parses a lockfile. Throws <see cref="IOException"/> and friends when it cannot be read.</summary>
+    /// <summary>Far above any real lockfile (a 1,000-crate workspace's is about 300 kB).</summary>
+    public const int MaxChars = 32 * 1024 * 1024;
+
     /// <summary>
     /// Reads a lockfile for a command: the packages, or null after telling the user on stderr why there are none
-    /// (unreadable file, or no <c>[[package]]</c> entries).
+    /// (unreadable, too big, not TOML, or no <c>[[package]]</c> entries).
     /// </summary>
-    public static async Task<IReadOnlyList<LockedPackage>?> ReadForCommandAsync(string path, CommandOutput output, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<LockedPackage>?> ReadForCommandAsync(string path, CancellationToken cancellationToken)
     {
-        IReadOnlyList<LockedPackage> packages;
+        string text;
         try
         {
-            packages = await ReadAsync(path, cancellationToken);
+            if (new FileInfo(path).Length > MaxChars * 4L)
+            {
+                await TextOutput.NoteAsync($"{path} is larger than any Cargo.lock this reads ({MaxChars} characters).");
+                return null;
+            }
+
+            text = await File.ReadAllTextAsync(path, Encoding.UTF8, cancellationToken);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            await output.Stderr.WriteLineAsync($"Cannot read {path}: {e.Message}");
+            await TextOutput.NoteAsync($"Cannot read {path}: {e.Message}");
+            return null;
+        }
+
+        var (packages, error) = Parse(text);
+        if (error is not null)
+        {
+            await TextOutput.NoteAsync($"Cannot read {path}: {error}");
             return null;
         }
 
         if (packages.Count == 0)
         {
-            await output.Stderr.WriteLineAsync($"{path} has no [[package]] entries; is it a Cargo.lock?");
+            await TextOutput.NoteAsync($"{path} has no [[package]] entries; is it a Cargo.lock?");
             return null;
         }
 
         return packages;
     }
 
-    public static async Task<IReadOnlyList<LockedPackage>> ReadAsync(string path, CancellationToken cancellationToken) =>
-        Parse(await File.ReadAllTextAsync(path, Encoding.UTF8, cancellationToken));
-
-    public static IReadOnlyList<LockedPackage> Parse(string text)
+    public static (IReadOnlyList<LockedPackage> Packages, string? Error) Parse(string text)
     {
-        ArgumentNullException.ThrowIfNull(text);
+        var document = BoundedToml.Parse(text, MaxChars);
+        if (document.Table is not { } table)
+        {
+            return ([], document.Error);
+        }
+
+        var metadata = table.TryGetValue("metadata", out var m) && m is TomlTable meta
+            ? meta.Where(kv => kv.Key.StartsWith("checksum ", StringComparison.Ordinal) && kv.Value is string s && s != "<none>")
+                .ToDictionary(kv => kv.Key["checksum ".Length..], kv => (string)kv.Value, StringComparer.Ordinal)
+            : [];
         var packages = new List<LockedPackage>();
-        var metadataChecksums = new Dictionary<string, string>(StringComparer.Ordinal);
-        Dictionary<string, string>? package = null;
-        var inMetadata = false;
-
-        void Flush()
+        foreach (var package in table.TryGetValue("package", out var p) && p is TomlTableArray array ? array.OfType<TomlTable>() : [])
         {
-            if (package is not null && package.TryGetValue("name", out var name) && package.TryGetValue("version", out var version))
+            if (String(package, "name") is { } name && String(package, "version") is { } version)
             {
-                packages.Add(new LockedPackage(name, version, package.GetValueOrDefault("source"), package.GetValueOrDefault("checksum")));
-            }
-
-            package = null;
-        }
-
-        foreach (var rawLine in text.Split('\n'))
-        {
-            var line = rawLine.Trim();
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            if (line[0] == '[')
-            {
-                Flush();
-                var header = line.Replace(" ", "", StringComparison.Ordinal);
-                package = header == "[[package]]" ? new Dictionary<string, string>(StringComparer.Ordinal) : null;
-                inMetadata = header == "[metadata]";
-                continue;
-            }
-
-            if (!TryParseAssignment(line, out var key, out var value))
-            {
-                continue;
-            }
-
-            if (package is not null)
-            {
-                package[key] = value;
-            }
-            else if (inMetadata && key.StartsWith("checksum ", StringComparison.Ordinal) && value != "<none>")
-            {
-                // Version 1: "checksum NAME VERSION (SOURCE)" = "SHA256"
-                metadataChecksums[key["checksum ".Length..]] = value;
+                var source = String(package, "source");
+                var checksum = String(package, "checksum")
+                    ?? (source is not null && metadata.TryGetValue($"{name} {version} ({source})", out var v1) ? v1 : null); // version 1 files
+                packages.Add(new LockedPackage(name, version, source, checksum));
             }
         }
 
-        Flush();
-        if (metadataChecksums.Count == 0)
-        {
-            return packages;
-        }
-
-        return [.. packages.Select(p => p.Checksum is null && p.Source is not null &&
-            metadataChecksums.TryGetValue($"{p.Name} {p.Version} ({p.Source})", out var checksum)
-                ? p with { Checksum = checksum }
-                : p)];
+        return (packages, null);
     }
 
     internal static string WithTrailingSlash(string url) => url.EndsWith('/') ? url : url + "/";
 
-    /// <summary><c>key = "value"</c> or <c>"quoted key" = "value"</c>, with TOML basic-string escapes.</summary>
-    private static bool TryParseAssignment(string line, out string key, out string value)
-    {
-        key = value = "";
-        var rest = line.AsSpan();
-        if (rest[0] == '"')
-        {
-            if (!TryReadString(ref rest, out key))
-            {
-                return false;
-            }
-        }
-        else
-        {
-            var end = rest.IndexOfAny(" =");
-            if (end <= 0)
-            {
-                return false;
-            }
-
-            key = rest[..end].ToString();
-            rest = rest[end..];
-        }
-
-        rest = rest.TrimStart();
-        if (rest.IsEmpty || rest[0] != '=')
-        {
-            return false;
-        }
-
-        rest = rest[1..].TrimStart();
-        return !rest.IsEmpty && rest[0] == '"' && TryReadString(ref rest, out value) && (rest.IsEmpty || rest.TrimStart().StartsWith("#"));
-    }
-
-    private static bool TryReadString(ref ReadOnlySpan<char> text, out string value)
-    {
-        var result = new StringBuilder();
-        for (var i = 1; i < text.Length; i++)
-        {
-            var c = text[i];
-            if (c == '"')
-            {
-                value = result.ToString();
-                text = text[(i + 1)..];
-                return true;
-            }
-
-            if (c == '\\' && i + 1 < text.Length)
-            {
-                c = text[++i] switch
-                {
-                    'n' => '\n',
-                    't' => '\t',
-                    'r' => '\r',
-                    var other => other,
-                };
-            }
-
-            result.Append(c);
-        }
-
-        value = "";
-        return false;
-    }
+    private static string? String(TomlTable table, string key) => table.TryGetValue(key, out var value) ? value as string : null;
 }

@@ -1,48 +1,38 @@
+using System.CommandLine;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using OrleansCrates.Cli.Output;
 using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
-using OrleansCrates.Storage;
 
-namespace OrleansCrates.Server.Cli;
+namespace OrleansCrates.Cli.Commands;
 
 /// <summary><c>private release NAME [--delete-versions]</c>: an administrator gives a private name back to the public crate.</summary>
 internal static class PrivateCommands
 {
-    public static (ICliCommand? Command, string? Error) ParseRelease(CliArguments args, IReadOnlyList<string> operands)
+    public static Command Create()
     {
-        if (args.Disallowed("delete-versions") is { } disallowed)
-        {
-            return (null, disallowed);
-        }
-
-        if (operands.Count != 1)
-        {
-            return (null, "private release needs one crate name, e.g. private release serde.");
-        }
-
-        return CrateName.TryParse(operands[0], out var name)
-            ? (new Release(name.Value, args.Flags.Contains("delete-versions")), null)
-            : (null, $"Invalid crate name '{operands[0]}'.");
-    }
-
-    private sealed record Release(CrateName Name, bool DeleteVersions) : ICliCommand
-    {
-        public async Task<int> RunAsync(CommandOutput output, IObjectStore store, CancellationToken cancellationToken)
+        var name = CliOptions.WithValidator(
+            new Argument<string>("name") { Description = "The private crate's name." },
+            (string text) => CrateName.TryParse(text, out _) ? null : $"Invalid crate name '{text}'.");
+        var deleteVersions = new Option<bool>("--delete-versions") { Description = "Delete its published versions too (refused without it when it has any)." };
+        var release = new Command("release", "Give a private crate's name back, so the mirror serves the public crate of that name again.") { name, deleteVersions };
+        release.SetAction((parse, ct) => CliApp.WithStoreAsync(async store =>
         {
             var options = Options.Create(new PrivateRegistryOptions());
             using var spool = new PublishSpool(options, NullLogger<PublishSpool>.Instance); // unused by a release: it spools nothing
             var registry = new PrivateRegistry(store, NoUsers.Instance, spool, options, TimeProvider.System, NullLogger<PrivateRegistry>.Instance);
-            var outcome = await registry.ReleaseNameAsync(Name, DeleteVersions, cancellationToken);
+            var outcome = await registry.ReleaseNameAsync(CrateName.Parse(parse.GetValue(name)!), parse.GetValue(deleteVersions), ct);
             if (!outcome.Succeeded)
             {
-                await output.Stderr.WriteLineAsync($"Not released: {outcome.Error!.Value.Detail}.");
-                return Cli.Failed;
+                await TextOutput.NoteAsync($"Not released: {outcome.Error!.Value.Detail}.");
+                return CliApp.Failed;
             }
 
-            await output.Stderr.WriteLineAsync($"{outcome.Message}; every node serves the public crate within {new PrivateRegistryOptions().PrivateNameCacheTtl.TotalSeconds:0} s (Registry:Private:PrivateNameCacheTtl).");
-            return Cli.Ok;
-        }
+            await TextOutput.NoteAsync($"{outcome.Message}; every node serves the public crate within {options.Value.PrivateNameCacheTtl.TotalSeconds:0} s (Registry:Private:PrivateNameCacheTtl).");
+            return CliApp.Ok;
+        }, ct));
+        return new Command("private", "The private registry's names.") { release };
     }
 
     /// <summary>Releasing a name never asks who exists.</summary>
