@@ -7,15 +7,9 @@ using Spectre.Console.Rendering;
 
 namespace OrleansCrates.Cli.Output;
 
-/// <summary>Tables (Spectre.Console) and JSON lines for command output, always on stdout.</summary>
+/// <summary>Tables (Spectre.Console) and JSON lines for command output, always on stdout; notes on stderr.</summary>
 internal static class TextOutput
 {
-    /// <summary>
-    /// Stdout as Spectre.Console sees it. Redirected (a pipe, a file, a test), it is plain text with no colours and no
-    /// wrapping, so every row stays one line that scripts can split on whitespace.
-    /// </summary>
-    private static readonly Lazy<IAnsiConsole> Stdout = new(() => Create(Console.Out, Console.IsOutputRedirected));
-
     internal static IAnsiConsole Create(TextWriter writer, bool redirected)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -47,7 +41,23 @@ internal static class TextOutput
             table.AddRow(row.Select(cell => (IRenderable)new Text(cell)));
         }
 
-        Stdout.Value.Write(table);
+        // Rendered as plain text, then written without the cells' trailing padding. Redirected (a pipe, a file, a
+        // test) there is no wrapping, so every row stays one line that scripts can split on whitespace.
+        using var text = new StringWriter();
+        var console = Create(text, redirected: true);
+        if (!Console.IsOutputRedirected)
+        {
+            console.Profile.Width = Console.WindowWidth;
+        }
+
+        console.Write(table);
+        foreach (var line in text.ToString().Split('\n'))
+        {
+            if (line.TrimEnd() is { Length: > 0 } trimmed)
+            {
+                Console.Out.WriteLine(trimmed);
+            }
+        }
     }
 
     /// <summary>One JSON object on one line.</summary>
