@@ -50,9 +50,9 @@ internal static class CliOptions
     {
         public const string TokenVariable = "ORLEANSCRATES_TOKEN";
 
-        public Option<Uri?> Url { get; } = WithValidator(
-            new Option<Uri?>("--server") { Description = "A running node's base URL (http or https): act through the cluster and its single-flight, not on storage directly." },
-            (Uri? url) => url is null || (url.IsAbsoluteUri && url.Scheme is "http" or "https") ? null : $"--server needs an absolute http or https URL, not '{url}'.");
+        public Option<string?> Url { get; } = WithValidator(
+            new Option<string?>("--server") { Description = "A running node's base URL (http or https): act through the cluster and its single-flight, not on storage directly." },
+            (string? url) => url is null || ParseUrl(url) is not null ? null : $"--server needs an absolute http or https URL, not '{url}'.");
 
         public Option<string?> Token { get; } = new("--token") { Description = $"An admin-scope token for --server (default: the {TokenVariable} environment variable)." };
 
@@ -76,8 +76,11 @@ internal static class CliOptions
 
         /// <summary>A client for the node, or null when the command is to work on storage.</summary>
         public AdminClient? ClientOrNull(ParseResult parse) =>
-            parse.GetValue(Url) is { } url ? new AdminClient(url, parse.GetValue(Token) ?? Environment.GetEnvironmentVariable(TokenVariable)!) : null;
+            ParseUrl(parse.GetValue(Url)) is { } url ? new AdminClient(url, parse.GetValue(Token) ?? Environment.GetEnvironmentVariable(TokenVariable)!) : null;
     }
+
+    private static Uri? ParseUrl(string? text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" ? url : null;
 
     public static Option<T> WithValidator<T>(Option<T> option, Func<T, string?> check)
     {

@@ -73,7 +73,7 @@ public sealed class CliCommandTests : IDisposable
 
         var table = await RunAsync("approvals", "list");
         Assert.True(table.ExitCode == 0, table.StdErr);
-        Assert.Contains(Lines(table.StdOut), l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[..4].SequenceEqual(["serde", "^1.0", "approved", "alice"]));
+        Assert.Contains(Lines(table.StdOut), l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(4).SequenceEqual(["serde", "^1.0", "approved", "alice"]));
 
         var reject = await RunAsync("approvals", "reject", "serde", "^1.0", "--by", "bob");
         Assert.True(reject.ExitCode == 0, reject.StdErr);
@@ -136,6 +136,49 @@ public sealed class CliCommandTests : IDisposable
         Assert.True(warm.ExitCode == 0, warm.StdErr);
         Assert.StartsWith($"prefetch: OK, {crates.Count} crate files: 0 fetched, {crates.Count} already present,", warm.StdOut, StringComparison.Ordinal);
         Assert.All(crates, c => Assert.Equal(1, upstream.Downloads(c.Name, c.Version)));
+    }
+
+    [Theory]
+    [InlineData("deep", "nest more than 32 deep")]
+    [InlineData("duplicate", "(3,")]
+    [InlineData("not-toml", "(1,")]
+    public async Task Hostile_lockfiles_are_refused_with_exit_1_before_anything_is_asked(string kind, string reason)
+    {
+        var path = Path.Combine(_sandbox, $"{kind}.lock");
+        File.WriteAllText(path, kind switch
+        {
+            "deep" => "version = 4\nx = " + new string('[', 100_000) + new string(']', 100_000) + "\n",
+            "duplicate" => "[[package]]\nname = \"a\"\nname = \"b\"\nversion = \"1.0.0\"\n",
+            _ => "[[package\nname = \"a\"\n",
+        });
+
+        // No upstream exists at this address: a lockfile that got past the bounds would fail differently (exit 1 with findings).
+        var result = await RunAsync("verify-lock", path, "--against", "http://127.0.0.1:9/index/");
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}\n{result.StdErr}");
+        Assert.Empty(result.StdOut);
+        Assert.Contains($"Cannot read {path}", result.StdErr, StringComparison.Ordinal);
+        Assert.Contains(reason, result.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_version_1_lockfile_has_its_checksums_read_from_the_metadata_table()
+    {
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
+        var crate = Graph.Crates[0];
+        var path = Path.Combine(_sandbox, "v1.lock");
+        File.WriteAllText(path, $"""
+            [[package]]
+            name = "{crate.Name}"
+            version = "{crate.Version}"
+            source = "{CratesIoSource}"
+
+            [metadata]
+            "checksum {crate.Name} {crate.Version} ({CratesIoSource})" = "{new string('0', 64)}"
+            """);
+
+        var result = await RunAsync("verify-lock", path, "--against", upstream.IndexUrl);
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}\n{result.StdErr}");
+        Assert.StartsWith($"mismatch     {crate.Name}@{crate.Version}: Cargo.lock has checksum {new string('0', 64)}", result.StdOut, StringComparison.Ordinal);
     }
 
     private string WriteLockfile(IEnumerable<(string Name, string Version, string Checksum)> packages)
