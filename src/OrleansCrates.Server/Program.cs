@@ -1,20 +1,13 @@
 using OrleansCrates.Server.Apis;
 using OrleansCrates.Server.Auth;
-using OrleansCrates.Server.Cli;
 using OrleansCrates.Server.Dashboard;
 using OrleansCrates.Server.Hosting;
 using OrleansCrates.Server.Http;
 using OrleansCrates.Server.Mirrors;
 using OrleansCrates.Server.Statistics;
 
-// `token ...`, `downloads ...`: administration against the configured storage, with no web server.
-if (Cli.IsCommand(args))
-{
-    Environment.ExitCode = await Cli.RunAsync(args, CancellationToken.None);
-    return;
-}
-
 // Settings files ship beside the binary; relative paths in settings (Storage:FileSystem:Root) still mean the working directory.
+// The operator's command line is its own program: src/OrleansCrates.Cli.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddOrleansCrates();
 
@@ -30,6 +23,7 @@ app.MapMirrorApi();
 app.MapToolchainApi();
 app.MapPrivateRegistryApi();
 app.MapAdminApi();
+app.MapAdminPrefetchApi();
 app.MapStatisticsApi();
 app.MapDirectoryApi();
 app.MapDashboardApi();

@@ -1,3 +1,4 @@
+using OrleansCrates.Core.Telemetry;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.FileSystem;

@@ -85,10 +85,8 @@ public sealed class TelemetryTests : IDisposable
     [Fact]
     public void The_hot_set_budget_size_and_hit_ratio_are_exposed_per_kind()
     {
-        var metrics = new OrleansCratesMetrics(new TestMeterFactory());
-        using var collector = new MetricsCollector(metrics, TimeProvider.System);
         using var crates = new Mirror.HotFileCache(capacityBytes: 100_000, maxFileBytes: 10_000);
-        metrics.ObserveHotSet(FileKind.Crate, () => crates.Statistics);
+        _metrics.ObserveHotSet(FileKind.Crate, () => crates.Statistics);
         crates.Add("crates/a", new byte[1_000], "\"a\"", DateTimeOffset.UnixEpoch);
         using (crates.OpenOrNull("crates/a"))
         {
@@ -96,11 +94,11 @@ public sealed class TelemetryTests : IDisposable
 
         Assert.Null(crates.OpenOrNull("crates/b"));
 
-        var scrape = PrometheusScrape.Parse(PrometheusText.Format(collector.Collect()));
+        var exported = Collect();
 
-        Assert.Equal(100_000, scrape.Value("orleanscrates_hot_set_budget_bytes", ("kind", "crate")));
-        Assert.Equal(1_000 + Mirror.HotFileCache.EntryOverhead, scrape.Value("orleanscrates_hot_set_bytes", ("kind", "crate")));
-        Assert.Equal(0.5, scrape.Value("orleanscrates_hot_set_hit_ratio", ("kind", "crate")));
+        Assert.Equal(100_000, Gauge(exported["orleanscrates.hot_set.budget"], ("kind", "crate")));
+        Assert.Equal(1_000 + Mirror.HotFileCache.EntryOverhead, Gauge(exported["orleanscrates.hot_set.size"], ("kind", "crate")));
+        Assert.Equal(0.5, Gauge(exported["orleanscrates.hot_set.hit_ratio"], ("kind", "crate")));
     }
 
     [Fact]
@@ -153,6 +151,9 @@ public sealed class TelemetryTests : IDisposable
 
     private static long Sum(MetricSnapshot metric, params (string Key, string Value)[] tags) =>
         Matching(metric, tags).Sum(p => metric.MetricType is MetricType.LongSum or MetricType.LongSumNonMonotonic ? p.GetSumLong() : (long)p.GetSumDouble());
+
+    private static double Gauge(MetricSnapshot metric, params (string Key, string Value)[] tags) =>
+        Matching(metric, tags).Select(p => metric.MetricType == MetricType.LongGauge ? p.GetGaugeLastValueLong() : p.GetGaugeLastValueDouble()).Single();
 
     private static (long Count, double Sum) Histogram(MetricSnapshot metric, params (string Key, string Value)[] tags)
     {

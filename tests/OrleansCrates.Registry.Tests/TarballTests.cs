@@ -80,7 +80,7 @@ public sealed class TarballTests
         {
             "unreadable Cargo.toml",
             Create(File("tarred-1.0.0/Cargo.toml", "[package\nname = \"tarred\"\n")),
-            "`tarred-1.0.0/Cargo.toml` in the crate file could not be read: expected `]` (line 1)"
+            "`tarred-1.0.0/Cargo.toml` in the crate file could not be read: (1,"
         },
         {
             "Cargo.toml twice",
@@ -272,17 +272,24 @@ public sealed class CargoManifestReaderTests
     [InlineData("\uFEFF[package]\r\nname = \"crlf\"\r\nversion = \"1.0.0\"\r\n", "crlf", "1.0.0")]
     [InlineData("[package]\nname.workspace = true\nversion = \"1.0.0\"\n", null, "1.0.0")]
     [InlineData("[dependencies]\nname = \"x\"\nversion = \"1\"\n", null, null)]
-    [InlineData("\"package\".name = \"x\"\n[ package ]\nname = \"esc\\u0061ped\"\n", "escaped", null)]
+    [InlineData("[ package ]\nname = \"esc\\u0061ped\"\n", "escaped", null)]
     public void Reads_only_the_package_table(string manifest, string? name, string? version) =>
         Assert.Equal((name, version, null), CargoManifestReader.Read(manifest));
 
     [Theory]
-    [InlineData("[package]\nname = \"a\"\nname = \"b\"\n", "`package.name` is defined twice (line 3)")]
-    [InlineData("[package]\nname = 42\n", "`package.name` is not a string (line 2)")]
-    [InlineData("[package]\nname = \"open\n", "unterminated string (line 2)")]
-    [InlineData("[package]\nname = \"x\" trailing\n", "unexpected `t` at the end of a line (line 2)")]
-    [InlineData("[package]\nkeys = [1, 2\n", "expected `,` or `]` in an array (line 3)")]
-    [InlineData("[package]\nname = \"\\q\"\n", "invalid escape sequence `\\q` (line 2)")]
-    public void Reports_where_a_manifest_cannot_be_read(string manifest, string error) =>
-        Assert.Equal((null, null, error), CargoManifestReader.Read(manifest));
+    [InlineData("[package]\nname = \"a\"\nname = \"b\"\n", "(3,")]
+    [InlineData("[package]\nname = 42\n", "`package.name` is not a string")]
+    [InlineData("\"package\".name = \"x\"\n[ package ]\nname = \"y\"\n", "(2,")] // TOML forbids defining a table twice; cargo agrees
+    [InlineData("[package]\nname = \"open\n", "(2,")]
+    [InlineData("[package]\nname = \"x\" trailing\n", "(2,")]
+    [InlineData("[package]\nkeys = [1, 2\n", "(3,")]
+    [InlineData("[package]\nname = \"\\q\"\n", "(2,")]
+    public void Reports_where_a_manifest_cannot_be_read(string manifest, string where)
+    {
+        // Tomlyn owns the wording now; what stays ours is that the error is reported and says where.
+        var (name, version, error) = CargoManifestReader.Read(manifest);
+        Assert.Equal((null, null), (name, version));
+        Assert.NotNull(error);
+        Assert.Contains(where, error, StringComparison.Ordinal);
+    }
 }

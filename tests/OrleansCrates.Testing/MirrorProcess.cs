@@ -51,6 +51,9 @@ public sealed class MirrorProcess : IAsyncDisposable
     /// <summary>The server assembly next to the running tests (test projects reference the server project).</summary>
     public static string DefaultServerDll => Path.Combine(AppContext.BaseDirectory, "OrleansCrates.Server.dll");
 
+    /// <summary>The operator CLI (src/OrleansCrates.Cli), in the output folder of test projects that reference it.</summary>
+    public static string DefaultCliDll => Path.Combine(AppContext.BaseDirectory, "OrleansCrates.Cli.dll");
+
     /// <summary>Starts a mirror whose primary upstream is <paramref name="upstreamIndexUrl"/>, storing under <paramref name="storageRoot"/>.</summary>
     public static Task<MirrorProcess> StartAsync(
         string upstreamIndexUrl,

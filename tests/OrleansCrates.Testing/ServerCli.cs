@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace OrleansCrates.Testing;
 
-/// <summary>Runs the server's command-line interface (<c>token ...</c>, <c>downloads ...</c>) as a real process.</summary>
+/// <summary>Runs the operator CLI (<c>OrleansCrates.Cli.dll token ...</c>, <c>approvals ...</c>) as a real process.</summary>
 public static class ServerCli
 {
     public sealed record Result(int ExitCode, string StdOut, string StdErr);
@@ -16,7 +16,7 @@ public static class ServerCli
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        start.ArgumentList.Add(MirrorProcess.DefaultServerDll);
+        start.ArgumentList.Add(MirrorProcess.DefaultCliDll);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Caching.Memory;
 using OrleansCrates.Storage;
 
+using OrleansCrates.Core.Telemetry;
+
 namespace OrleansCrates.Core.Mirror;
 
 /// <summary>
@@ -101,11 +103,4 @@ public sealed class HotFileCache : IDisposable
         public StoredObject Open() =>
             new(new MemoryStream(Content, 0, Content.Length, writable: false, publiclyVisible: true), Content.Length, ETag, LastModified);
     }
-}
-
-/// <summary>A memory layer's budget, the bytes it holds and its lookups (the hit ratio is hits over lookups).</summary>
-public readonly record struct HotSetStatistics(long BudgetBytes, long Bytes, long Hits, long Misses)
-{
-    /// <summary>Hits over lookups; 0 before the first lookup.</summary>
-    public double HitRatio => Hits + Misses == 0 ? 0 : (double)Hits / (Hits + Misses);
 }

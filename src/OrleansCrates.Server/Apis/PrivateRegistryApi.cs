@@ -55,7 +55,7 @@ public static class PrivateRegistryApi
             OrleansCrates private registry
 
             Tokens are issued by an administrator of this registry:
-                dotnet run --project src/OrleansCrates.Server -- token create --user YOUR_LOGIN [--scope publish|read] [--crates PATTERN]
+                dotnet run --project src/OrleansCrates.Cli -- token create --user YOUR_LOGIN [--scope publish|read] [--crates PATTERN]
             Then give it to cargo:
                 cargo login --registry internal
             with this in .cargo/config.toml:

@@ -1,3 +1,4 @@
+using OrleansCrates.Core;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Core.Streaming;

@@ -1,9 +1,12 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using OrleansCrates.Cli.Output;
 using OrleansCrates.Protocol;
+using OrleansCrates.Storage;
 using OrleansCrates.Upstream;
 
-namespace OrleansCrates.Server.Cli;
+namespace OrleansCrates.Cli.Commands;
 
 /// <summary>
 /// <c>verify [--against [URL]]</c>: re-hashes the stored files against the stored index (and compares with another
@@ -13,77 +16,99 @@ namespace OrleansCrates.Server.Cli;
 /// </summary>
 internal static class VerifyCommands
 {
-    private const string VerifyUsage = "verify [--against [URL]] [--concurrency N] [--json]";
-    private const string VerifyLockUsage = "verify-lock PATH/Cargo.lock [--against URL] [--concurrency N] [--json]";
-
-    public static (IMaintenanceCommand? Command, string? Error) ParseVerify(CliArguments args, IReadOnlyList<string> operands)
+    public static Command CreateVerify()
     {
-        if (MaintenanceCommands.CheckShape(args, operands, 0, VerifyUsage, "against", "concurrency", "json") is { } shape)
+        var against = Against("Also compare every stored crate's index lines and files with that sparse registry (no URL: https://index.crates.io/).");
+        var concurrency = CliOptions.Concurrency();
+        var json = CliOptions.Json();
+        var command = new Command("verify", "Re-hash every stored crate file (mirror and private registry) against the stored index; exit 1 when anything does not match.")
         {
-            return (null, shape);
-        }
-
-        var (against, againstError) = MaintenanceCommands.ParseAgainst(args);
-        var (concurrency, concurrencyError) = MaintenanceCommands.ParseConcurrency(args);
-        return (againstError ?? concurrencyError) is { } error
-            ? (null, error)
-            : (new Verify(against, concurrency, args.Flags.Contains("json")), null);
+            against, concurrency, json,
+        };
+        command.SetAction((parse, ct) => CliApp.GuardAsync(
+            () => new Verify(AgainstUrl(parse, against), parse.GetValue(concurrency), parse.GetValue(json)).RunAsync(CliApp.BuildConfiguration(), ct), ct));
+        return command;
     }
 
-    public static (IMaintenanceCommand? Command, string? Error) ParseVerifyLock(CliArguments args, IReadOnlyList<string> operands)
+    public static Command CreateVerifyLock()
     {
-        if (MaintenanceCommands.CheckShape(args, operands, 1, VerifyLockUsage, "against", "concurrency", "json") is { } shape)
+        var path = new Argument<string>("lockfile") { Description = "PATH/Cargo.lock" };
+        var against = Against("The registry's sparse index (default crates.io; give the mirror's /index/ URL to check the mirror).");
+        var concurrency = CliOptions.Concurrency();
+        var json = CliOptions.Json();
+        var command = new Command("verify-lock", "Check every checksum in a Cargo.lock against a registry's index. Needs no storage; exit 1 on any mismatch or missing version.")
         {
-            return (null, shape);
-        }
-
-        var (against, againstError) = MaintenanceCommands.ParseAgainst(args);
-        var (concurrency, concurrencyError) = MaintenanceCommands.ParseConcurrency(args);
-        return (againstError ?? concurrencyError) is { } error
-            ? (null, error)
-            : (new VerifyLock(operands[0], against ?? new Uri(UpstreamOptions.CratesIoIndexUrl), concurrency, args.Flags.Contains("json")), null);
+            path, against, concurrency, json,
+        };
+        command.SetAction((parse, ct) => CliApp.GuardAsync(
+            () => new VerifyLock(parse.GetValue(path)!, AgainstUrl(parse, against) ?? new Uri(UpstreamOptions.CratesIoIndexUrl), parse.GetValue(concurrency), parse.GetValue(json))
+                .RunAsync(CliApp.BuildConfiguration(), ct), ct));
+        return command;
     }
 
-    private sealed record Verify(Uri? Against, int Concurrency, bool Json) : IMaintenanceCommand
+    /// <summary><c>--against [URL]</c>: a sparse index root (http or https, <c>sparse+</c> allowed); given without a URL, crates.io.</summary>
+    private static Option<string?> Against(string description) => CliOptions.WithValidator(
+        new Option<string?>("--against") { Description = description, Arity = ArgumentArity.ZeroOrOne },
+        (string? value) => ParseIndexUrl(value) is null ? $"--against needs a sparse index URL (http or https, e.g. {UpstreamOptions.CratesIoIndexUrl}), not '{value}'." : null);
+
+    private static Uri? AgainstUrl(ParseResult parse, Option<string?> against) =>
+        parse.GetResult(against) is null ? null : ParseIndexUrl(parse.GetValue(against));
+
+    private static Uri? ParseIndexUrl(string? value)
     {
-        public async Task<int> RunAsync(CommandOutput output, IConfiguration configuration, CancellationToken cancellationToken)
+        var text = string.IsNullOrEmpty(value) ? UpstreamOptions.CratesIoIndexUrl : value;
+        if (text.StartsWith("sparse+", StringComparison.Ordinal))
         {
-            var storage = await MaintenanceCommands.FromConfigurationAsync(output.Stderr, () => CliStorage.Create(configuration));
-            if (storage is null)
-            {
-                return Cli.Failed;
-            }
-
-            await using (storage)
-            {
-                using var loggers = LoggerFactory.Create(logging => logging.AddCliLogging());
-                using var against = Against is null ? null
-                    : await MaintenanceCommands.FromConfigurationAsync(output.Stderr, () => MaintenanceCommands.CreateRegistryClient(Against, configuration, Concurrency, loggers));
-                if (Against is not null && against is null)
-                {
-                    return Cli.Failed;
-                }
-
-                await storage.EnsureReadyAsync(cancellationToken);
-                VerifyReport report;
-                await using (var progress = ProgressBar.Start(output.Stderr, "verify", "crates"))
-                {
-                    report = await new StoreVerifier(storage.Store, against, Concurrency, progress).RunAsync(cancellationToken);
-                }
-
-                await FindingOutput.WriteAsync(output.Stdout, report.Findings, Json, cancellationToken);
-                await WriteSummaryAsync(output.Stdout, report, cancellationToken);
-                var toolchainProblems = Json ? 0 : await ToolchainCommands.VerifyAsync(storage.Store, output.Stdout, cancellationToken);
-                return report.Findings.Any(f => f.IsProblem) || toolchainProblems > 0 ? Cli.Failed : Cli.Ok;
-            }
+            text = text["sparse+".Length..];
         }
 
-        private async Task WriteSummaryAsync(TextWriter stdout, VerifyReport report, CancellationToken cancellationToken)
+        return Uri.TryCreate(Lockfile.WithTrailingSlash(text), UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && string.IsNullOrEmpty(url.Query) ? url : null;
+    }
+
+    /// <summary>
+    /// An HTTP client for another sparse registry, polite as the mirror's own upstream client: the configured
+    /// <c>Mirror:UserAgentContact</c> in User-Agent, at most <paramref name="concurrency"/> requests in flight,
+    /// Retry-After honoured.
+    /// </summary>
+    private static UpstreamRegistry CreateRegistryClient(Uri indexUrl, IConfiguration configuration, int concurrency, ILoggerFactory loggers)
+    {
+        var timeoutText = configuration["Mirror:Upstreams:0:Timeout"];
+        var options = new UpstreamOptions
+        {
+            IndexUrl = indexUrl.AbsoluteUri,
+            Timeout = timeoutText is null ? new UpstreamOptions().Timeout : TimeSpan.Parse(timeoutText, CultureInfo.InvariantCulture),
+        };
+        var policy = new UpstreamPolicy
+        {
+            Contact = configuration["Mirror:UserAgentContact"] ?? "",
+            MaxConcurrency = concurrency,
+        };
+        return new UpstreamRegistry(options, policy, TimeProvider.System, loggers.CreateLogger<UpstreamRegistry>());
+    }
+
+    private sealed record Verify(Uri? Against, int Concurrency, bool Json)
+    {
+        public async Task<int> RunAsync(IConfiguration configuration, CancellationToken cancellationToken)
+        {
+            using var loggers = LoggerFactory.Create(logging => logging.AddCliLogging());
+            using var against = Against is null ? null : CreateRegistryClient(Against, configuration, Concurrency, loggers);
+            return await CliApp.WithStoreResultAsync(async store =>
+            {
+                var report = await CliProgress.RunAsync("verify", "crates", progress => new StoreVerifier(store, against, Concurrency, progress).RunAsync(cancellationToken));
+                await FindingOutput.WriteAsync(report.Findings, Json, cancellationToken);
+                await WriteSummaryAsync(report, cancellationToken);
+                // Stored toolchain files against the manifests that publish them (text output only).
+                var toolchainProblems = Json ? 0 : await ToolchainCommands.VerifyAsync(store, cancellationToken);
+                return report.Findings.Any(f => f.IsProblem) || toolchainProblems > 0 ? CliApp.Failed : CliApp.Ok;
+            }, cancellationToken);
+        }
+
+        private async Task WriteSummaryAsync(VerifyReport report, CancellationToken cancellationToken)
         {
             var (problems, notes) = FindingOutput.Count(report.Findings);
             if (Json)
             {
-                await TextOutput.WriteJsonLineAsync(stdout, json =>
+                await TextOutput.WriteJsonLineAsync(json =>
                 {
                     json.WriteString("kind", "summary");
                     json.WriteBoolean("ok", problems == 0);
@@ -109,24 +134,24 @@ internal static class VerifyCommands
             var line = new StringBuilder("verify: ")
                 .Append(FindingOutput.Verdict(report.Findings))
                 .Append(CultureInfo.InvariantCulture, $"; {Plural(report.MirrorCrates, "mirror crate")}, {Plural(report.PrivateCrates, "private crate")}, ")
-                .Append(CultureInfo.InvariantCulture, $"{Plural(report.Versions, "version")} listed, {Plural(report.Files, "file")} hashed ({ProgressBar.FormatBytes(report.Bytes)})");
+                .Append(CultureInfo.InvariantCulture, $"{Plural(report.Versions, "version")} listed, {Plural(report.Files, "file")} hashed ({TextOutput.FormatBytes(report.Bytes)})");
             if (report.Against is not null)
             {
                 line.Append(CultureInfo.InvariantCulture, $", compared with {report.Against.AbsoluteUri}");
             }
 
-            await stdout.WriteLineAsync(line.Append('.'), cancellationToken);
+            await TextOutput.WriteLineAsync(line.Append('.').ToString(), cancellationToken);
         }
     }
 
-    private sealed record VerifyLock(string Path, Uri Against, int Concurrency, bool Json) : IMaintenanceCommand
+    private sealed record VerifyLock(string Path, Uri Against, int Concurrency, bool Json)
     {
-        public async Task<int> RunAsync(CommandOutput output, IConfiguration configuration, CancellationToken cancellationToken)
+        public async Task<int> RunAsync(IConfiguration configuration, CancellationToken cancellationToken)
         {
-            var packages = await Lockfile.ReadForCommandAsync(Path, output, cancellationToken);
+            var packages = await Lockfile.ReadForCommandAsync(Path, cancellationToken);
             if (packages is null)
             {
-                return Cli.Failed;
+                return CliApp.Failed;
             }
 
             // A lockfile that names this registry itself is checked for its packages from there; otherwise the
@@ -136,15 +161,11 @@ internal static class VerifyCommands
             var skipped = packages.Count(p => p.Source is not null) - selected.Count;
 
             using var loggers = LoggerFactory.Create(logging => logging.AddCliLogging());
-            using var registry = await MaintenanceCommands.FromConfigurationAsync(output.Stderr, () => MaintenanceCommands.CreateRegistryClient(Against, configuration, Concurrency, loggers));
-            if (registry is null)
-            {
-                return Cli.Failed;
-            }
+            using var registry = CreateRegistryClient(Against, configuration, Concurrency, loggers);
 
             var findings = new List<Finding>();
             var crates = selected.GroupBy(p => p.Name.ToLowerInvariant(), StringComparer.Ordinal).ToList();
-            await using (var progress = ProgressBar.Start(output.Stderr, "verify-lock", "crates"))
+            await CliProgress.RunAsync("verify-lock", "crates", async progress =>
             {
                 progress.Total = crates.Count;
                 var parallel = new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = cancellationToken };
@@ -158,14 +179,15 @@ internal static class VerifyCommands
 
                     progress.Advance();
                 });
-            }
+                return true;
+            });
 
             findings.Sort();
-            await FindingOutput.WriteAsync(output.Stdout, findings, Json, cancellationToken);
+            await FindingOutput.WriteAsync(findings, Json, cancellationToken);
             var (problems, notes) = FindingOutput.Count(findings);
             if (Json)
             {
-                await TextOutput.WriteJsonLineAsync(output.Stdout, json =>
+                await TextOutput.WriteJsonLineAsync(json =>
                 {
                     json.WriteString("kind", "summary");
                     json.WriteBoolean("ok", problems == 0);
@@ -178,12 +200,12 @@ internal static class VerifyCommands
             }
             else
             {
-                await output.Stdout.WriteLineAsync(
-                    ($"verify-lock: {FindingOutput.Verdict(findings)}; {Plural(selected.Count, "package")} of {Path} checked against {Against.AbsoluteUri}" +
-                    (skipped > 0 ? $", {Plural(skipped, "package")} from other sources skipped." : ".")).AsMemory(), cancellationToken);
+                await TextOutput.WriteLineAsync(
+                    $"verify-lock: {FindingOutput.Verdict(findings)}; {Plural(selected.Count, "package")} of {Path} checked against {Against.AbsoluteUri}" +
+                    (skipped > 0 ? $", {Plural(skipped, "package")} from other sources skipped." : "."), cancellationToken);
             }
 
-            return problems > 0 ? Cli.Failed : Cli.Ok;
+            return problems > 0 ? CliApp.Failed : CliApp.Ok;
         }
 
         private async Task<List<Finding>> CheckCrateAsync(UpstreamRegistry registry, List<LockedPackage> packages, CancellationToken ct)
@@ -239,7 +261,7 @@ internal static class VerifyCommands
         }
     }
 
-    private static string Plural(long count, string noun) => MaintenanceCommands.Plural(count, noun);
+    private static string Plural(long count, string noun) => TextOutput.Plural(count, noun);
 }
 
 /// <summary>What verification found. Kinds before <see cref="Kept"/> are problems (exit 1); the rest are notes.</summary>
@@ -328,17 +350,17 @@ internal sealed record VerifyReport(
 
 internal static class FindingOutput
 {
-    public static async Task WriteAsync(TextWriter stdout, IReadOnlyList<Finding> findings, bool json, CancellationToken cancellationToken)
+    public static async Task WriteAsync(IReadOnlyList<Finding> findings, bool json, CancellationToken cancellationToken)
     {
         foreach (var finding in findings)
         {
             if (!json)
             {
-                await stdout.WriteLineAsync(finding.ToString().AsMemory(), cancellationToken);
+                await TextOutput.WriteLineAsync(finding.ToString(), cancellationToken);
                 continue;
             }
 
-            await TextOutput.WriteJsonLineAsync(stdout, writer =>
+            await TextOutput.WriteJsonLineAsync(writer =>
             {
                 writer.WriteString("kind", finding.KindName);
                 writer.WriteBoolean("problem", finding.IsProblem);

@@ -7,7 +7,7 @@ using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
 using OrleansCrates.Testing;
 
-namespace OrleansCrates.EndToEnd.Tests;
+namespace OrleansCrates.Cli.Tests;
 
 /// <summary>
 /// <c>verify</c>, <c>verify-lock</c> and <c>prefetch</c> as operators and users run them: the real server binary
@@ -395,7 +395,7 @@ public sealed class VerifyTests : IDisposable
             UseShellExecute = false,
             WorkingDirectory = _sandbox,
         };
-        start.ArgumentList.Add(MirrorProcess.DefaultServerDll);
+        start.ArgumentList.Add(MirrorProcess.DefaultCliDll);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -420,7 +420,7 @@ public sealed class VerifyTests : IDisposable
         catch (TimeoutException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"Expected 'OrleansCrates.Server {string.Join(' ', args)}' to exit within 120 s; it did not.");
+            throw new TimeoutException($"Expected 'OrleansCrates.Cli {string.Join(' ', args)}' to exit within 120 s; it did not.");
         }
 
         return new CliResult(args, process.ExitCode, await stdout, await stderr, started.Elapsed);

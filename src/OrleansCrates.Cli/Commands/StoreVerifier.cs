@@ -6,8 +6,9 @@ using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
 using OrleansCrates.Storage;
 using OrleansCrates.Upstream;
+using OrleansCrates.Cli.Output;
 
-namespace OrleansCrates.Server.Cli;
+namespace OrleansCrates.Cli.Commands;
 
 /// <summary>
 /// What <c>verify</c> checks, against the store alone (no server):
@@ -26,7 +27,7 @@ namespace OrleansCrates.Server.Cli;
 /// </list>
 /// Crates are checked <c>concurrency</c> at a time; only one crate file is open per worker, and never held whole.
 /// </summary>
-internal sealed class StoreVerifier(IObjectStore store, UpstreamRegistry? against, int concurrency, ProgressBar progress)
+internal sealed class StoreVerifier(IObjectStore store, UpstreamRegistry? against, int concurrency, CliProgress progress)
 {
     private const string MirrorIndexPrefix = "index/";
     private const string MirrorCratePrefix = "crates/";
