@@ -13,8 +13,18 @@ public sealed class InFlightSpools
     private readonly ConcurrentDictionary<string, TaskCompletionSource<InFlightSpool>> _waiters = new(StringComparer.Ordinal);
     private readonly string _directory;
 
-    public InFlightSpools(string? directory = null) =>
+    private readonly TimeSpan _streamAfter;
+
+    /// <param name="streamAfter">
+    /// How long a request waits for the verified file before it follows the download instead (default 5 s): a quick
+    /// cold fetch is answered as before (whole, verified, with its ETag, a bad upstream file as 502 and failover
+    /// unseen), and only a slow one streams, well before cargo's 30 s of silence.
+    /// </param>
+    public InFlightSpools(string? directory = null, TimeSpan? streamAfter = null)
+    {
         _directory = directory ?? Path.Combine(Path.GetTempPath(), "orleanscrates-spools", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _streamAfter = streamAfter ?? TimeSpan.FromSeconds(5);
+    }
 
     /// <summary>Spools in progress on this node.</summary>
     public int Count => _spools.Count;
@@ -48,6 +58,11 @@ public sealed class InFlightSpools
     /// </summary>
     public async Task<SpoolRead?> WaitForSpoolAsync(string key, Task until, CancellationToken cancellationToken)
     {
+        if (_streamAfter > TimeSpan.Zero && await Task.WhenAny(until, Task.Delay(_streamAfter, cancellationToken)) == until)
+        {
+            return null; // answered in time: the verified file is served whole
+        }
+
         if (_spools.TryGetValue(key, out var running) && running.OpenReader() is { } reader)
         {
             return new SpoolRead(reader, running.ExpectedLength);
