@@ -59,13 +59,4 @@ public sealed partial class DownloadLogFlusher(DownloadLog log, TimeProvider tim
             LogDropped(logger, dropped);
         }
     }
-
-    [LoggerMessage(EventId = 5010, Level = LogLevel.Warning, Message = "Could not write download records ({Error}); {Pending} kept for the next attempt")]
-    private static partial void LogFlushFailed(ILogger logger, int pending, string error);
-
-    [LoggerMessage(EventId = 5011, Level = LogLevel.Warning, Message = "Shutdown ended before {Pending} download records were written")]
-    private static partial void LogFlushCancelled(ILogger logger, int pending);
-
-    [LoggerMessage(EventId = 5012, Level = LogLevel.Warning, Message = "{Dropped} download records dropped so far: too many waiting while storage could not be written")]
-    private static partial void LogDropped(ILogger logger, long dropped);
 }

@@ -140,7 +140,4 @@ internal sealed partial class AzureContainerInitializer(AzureBlobObjectStore sto
             delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
         }
     }
-
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Storage container {Container} is not reachable yet ({Error}); retrying in {Seconds} s")]
-    private static partial void LogContainerUnavailable(ILogger logger, Uri container, string error, double seconds);
 }

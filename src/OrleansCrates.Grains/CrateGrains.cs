@@ -107,10 +107,4 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
         }
     }
-
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Call {Attempt} to the grain of {Crate} failed ({Error}); trying again")]
-    private static partial void LogCallFailed(ILogger logger, string crate, int attempt, string error);
-
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Error, Message = "Gave up on the grain of {Crate} after {Attempts} calls in {Seconds} s: {Error}")]
-    private static partial void LogGaveUp(ILogger logger, string crate, int attempts, double seconds, string error);
 }

@@ -49,7 +49,4 @@ public sealed partial class ToolchainGrains(IGrainFactory grains, IOptions<Mirro
 
         return ToolchainFetch.Unavailable($"the cluster did not answer for {ownerPath} ({last})");
     }
-
-    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Call {Attempt} to the grain of {Path} failed ({Error}); trying again")]
-    private static partial void LogCallFailed(ILogger logger, string path, int attempt, string error);
 }

@@ -58,7 +58,7 @@ public sealed partial class PrivateRegistry
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4050, Level = LogLevel.Warning, Message = "Private name {Crate} released by an administrator: {Versions} version(s), {Files} crate file(s) deleted")]
+        [LoggerMessage(EventId = LogEvents.PrivateRegistryNameReleased, Level = LogLevel.Warning, Message = "Private name {Crate} released by an administrator: {Versions} version(s), {Files} crate file(s) deleted")]
         public static partial void NameReleased(ILogger logger, string crate, int versions, int files);
     }
 }

@@ -137,7 +137,7 @@ public sealed partial class PublishSpool(IOptions<PrivateRegistryOptions> option
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4020, Level = LogLevel.Information, Message = "Removed the publish spool folder {Folder} of a process that is gone")]
+        [LoggerMessage(EventId = LogEvents.PublishSpoolRemovedAbandoned, Level = LogLevel.Information, Message = "Removed the publish spool folder {Folder} of a process that is gone")]
         public static partial void RemovedAbandoned(ILogger logger, string folder);
     }
 }

@@ -88,7 +88,4 @@ public sealed partial class AzureBlobReadUrls : IReadUrlIssuer
         var response = await service.GetUserDelegationKeyAsync(new BlobGetUserDelegationKeyOptions(expiresOn) { StartsOn = startsOn }, cancellationToken);
         return response.Value;
     }
-
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "No user-delegation key for read URLs ({Error}); serving downloads directly meanwhile")]
-    private static partial void LogNoDelegationKey(ILogger logger, string error);
 }

@@ -340,7 +340,7 @@ public sealed partial class ToolchainMirror
         Interlocked.Increment(ref _upstreamArchiveFetches);
         var outcome = await _upstreams.DownloadAsync(path, async (download, upstream) =>
         {
-            var received = await VerifiedReceiver.ReceiveAsync(_store, key, download, sha256, _options.MaxArchiveBytes, _spools, _stopping);
+            var received = await VerifiedReceiver.ReceiveAsync(_store, key, download, sha256, _options.MaxArchiveBytes, "Toolchains:MaxArchiveBytes", _spools, _stopping);
             switch (received.Status)
             {
                 case ReceiveStatus.Stored:
@@ -455,24 +455,6 @@ public sealed partial class ToolchainMirror
         LogRejected(_logger, path.Path, error);
         return held is null ? ToolchainFetch.BadUpstream(error) : new ToolchainFetch(ToolchainFetchStatus.Stale, error);
     }
-
-    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Stored manifest {Path} (sha256 {Sha256}, {Archives} archives)")]
-    private static partial void LogManifestStored(ILogger logger, string path, string sha256, int archives);
-
-    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Stored {Path} ({Bytes} bytes from {Upstream})")]
-    private static partial void LogArchiveStored(ILogger logger, string path, long bytes, string upstream);
-
-    [LoggerMessage(EventId = 5003, Level = LogLevel.Error, Message = "Rejected the upstream copy of {Path}: {Reason}")]
-    private static partial void LogRejected(ILogger logger, string path, string reason);
-
-    [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "Revalidating {Path} failed: {Error} (serving the stored copy: {HasCopy})")]
-    private static partial void LogRevalidationFailed(ILogger logger, string path, string error, bool hasCopy);
-
-    [LoggerMessage(EventId = 5005, Level = LogLevel.Warning, Message = "Another writer stored {Key} first; kept theirs")]
-    private static partial void LogWriteConflict(ILogger logger, string key);
-
-    [LoggerMessage(EventId = 5006, Level = LogLevel.Warning, Message = "Storage failed for {Path}: {Error}")]
-    private static partial void LogStorageFailed(ILogger logger, string path, string error);
 }
 
 /// <summary>Without a cluster (the CLI), this process owns every toolchain file: one flight per file.</summary>

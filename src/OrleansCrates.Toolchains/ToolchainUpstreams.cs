@@ -142,7 +142,4 @@ public sealed partial class ToolchainUpstreams : IDisposable
             yield return (upstream, AttemptBudget.Once);
         }
     }
-
-    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Dist server {Upstream} failed for {Path}: {Error}")]
-    private static partial void LogUpstreamFailed(ILogger logger, string upstream, string path, string error);
 }

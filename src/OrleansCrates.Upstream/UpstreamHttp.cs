@@ -41,10 +41,11 @@ public static class UpstreamHttp
     }
 
     /// <summary>The clients of one upstream in a container of their own, for code that runs without the host's (the CLI's verify, tests).</summary>
-    internal static ServiceProvider CreateServices(UpstreamOptions upstream, UpstreamPolicy policy, TimeProvider time)
+    internal static ServiceProvider CreateServices(UpstreamOptions upstream, UpstreamPolicy policy)
     {
+        // No TimeProvider registered: the retry pauses and per-attempt timeouts run in real time (TimeProvider.System),
+        // never on a clock a test moves by hand, which would leave a retry waiting forever.
         var services = new ServiceCollection();
-        services.AddSingleton(time);
         services.AddUpstreamHttpClients([upstream], policy);
         return services.BuildServiceProvider();
     }

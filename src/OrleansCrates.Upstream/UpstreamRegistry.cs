@@ -50,7 +50,7 @@ public sealed partial class UpstreamRegistry : IDisposable
         _slots = new SemaphoreSlim(Math.Max(1, policy.MaxConcurrency));
         if (clients is null)
         {
-            var own = UpstreamHttp.CreateServices(options, policy, time);
+            var own = UpstreamHttp.CreateServices(options, policy);
             _ownClients = own;
             clients = own.GetRequiredService<IHttpClientFactory>();
         }
@@ -423,13 +423,4 @@ public sealed partial class UpstreamRegistry : IDisposable
             return ValueTask.CompletedTask;
         }
     }
-
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Fetched {Path} from {Upstream}: {Bytes} bytes in {Milliseconds:0} ms")]
-    private static partial void LogIndexFetched(ILogger logger, string upstream, string path, int bytes, double milliseconds);
-
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Upstream {Upstream} failed: {Error}")]
-    private static partial void LogAttemptFailed(ILogger logger, string upstream, string error);
-
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Upstream {Upstream} config.json unavailable: {Error}")]
-    private static partial void LogConfigUnavailable(ILogger logger, string upstream, string error);
 }

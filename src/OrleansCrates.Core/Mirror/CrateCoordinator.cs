@@ -650,22 +650,4 @@ public sealed partial class CrateCoordinator : IDisposable
     /// </summary>
     private Task<FetchOutcome> ReceiveAndStoreAsync(CrateName name, IndexLine line, string key, UpstreamDownload download) =>
         CrateFileReceiver.ReceiveAndStoreAsync(_store, _options.MaxCrateBytes, _logger, name, line, key, download, _spools, _stopping);
-
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Revalidating the index of {Crate} failed: {Error} (serving a stale copy: {HasCopy})")]
-    private static partial void LogRevalidationFailed(ILogger logger, string crate, string error, bool hasCopy);
-
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Could not write {Key} to storage: {Error}")]
-    private static partial void LogStorageWriteFailed(ILogger logger, string key, string error);
-
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Could not read {Key} from storage: {Error}")]
-    private static partial void LogStorageReadFailed(ILogger logger, string key, string error);
-
-    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "The index of {Crate} is unavailable to this node: {Error}")]
-    private static partial void LogIndexUnavailable(ILogger logger, string crate, string error);
-
-    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Another writer stored the index of {Crate} first (theirs fetched {TheirsFetchedAt}); reconciled without overwriting it unseen")]
-    private static partial void LogIndexWriteConflict(ILogger logger, string crate, DateTimeOffset? theirsFetchedAt);
-
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Upstream stopped listing {Crate} {Versions}; keeping them because this mirror holds their files")]
-    private static partial void LogKeptDeletedVersions(ILogger logger, string crate, string versions);
 }

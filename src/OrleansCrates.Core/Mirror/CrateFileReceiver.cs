@@ -20,7 +20,7 @@ internal static partial class CrateFileReceiver
     public static async Task<FetchOutcome> ReceiveAndStoreAsync(
         IObjectStore store, long maxCrateBytes, ILogger logger, CrateName name, IndexLine line, string key, UpstreamDownload download, InFlightSpools? spools, CancellationToken cancellationToken)
     {
-        var received = await VerifiedReceiver.ReceiveAsync(store, key, download, line.Checksum, maxCrateBytes, spools, cancellationToken);
+        var received = await VerifiedReceiver.ReceiveAsync(store, key, download, line.Checksum, maxCrateBytes, "Mirror:MaxCrateBytes", spools, cancellationToken);
         switch (received.Status)
         {
             case ReceiveStatus.Stored:
@@ -38,13 +38,4 @@ internal static partial class CrateFileReceiver
                 return new FetchOutcome(CrateFileStatus.BadUpstreamFile, $"upstream sent a bad file for {name} {line.Version}: {received.Detail}", null);
         }
     }
-
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Rejected the upstream file of {Crate} {Version}: {Reason}")]
-    private static partial void LogBadUpstreamFile(ILogger logger, string crate, string version, string reason);
-
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Stored {Crate} {Version} ({Bytes} bytes, {Status})")]
-    private static partial void LogStored(ILogger logger, string crate, string version, long bytes, PutStatus status);
-
-    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Could not store {Key}: {Error}")]
-    private static partial void LogStorageWriteFailed(ILogger logger, string key, string error);
 }

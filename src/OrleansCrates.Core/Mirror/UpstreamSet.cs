@@ -220,9 +220,6 @@ public sealed partial class UpstreamSet : IDisposable
         var all = retryAfters.ToList();
         return all.All(r => r is not null) ? all.Min() : null;
     }
-
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Upstream {Upstream} failed for {What}: {Error}")]
-    private static partial void LogUpstreamFailed(ILogger logger, string upstream, string what, string error);
 }
 
 /// <summary>One upstream as the health output shows it.</summary>

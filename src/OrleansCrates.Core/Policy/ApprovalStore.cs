@@ -335,10 +335,4 @@ public sealed partial class ApprovalStore
 
     private static RuleDocument ToDocument(ApprovalRule rule) =>
         new() { Name = rule.Name, Req = rule.Req, Decision = ApprovalRule.DecisionName(rule.Decision), By = rule.By, At = rule.At };
-
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Policy: {Decision} {Crate} {Req} by {By}")]
-    private static partial void LogDecided(ILogger logger, string decision, string crate, string req, string by);
-
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Policy: approval requested for {Crate} {Versions} by {By}")]
-    private static partial void LogPendingRecorded(ILogger logger, string crate, string versions, string by);
 }

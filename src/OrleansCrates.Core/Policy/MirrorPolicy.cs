@@ -190,9 +190,6 @@ public sealed partial class MirrorPolicy : IDisposable
             LogPendingFailed(_logger, name.Value, e.Message);
         }
     }
-
-    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Policy: could not record the pending approval of {Crate}: {Error}")]
-    private static partial void LogPendingFailed(ILogger logger, string crate, string error);
 }
 
 /// <summary>

@@ -54,10 +54,4 @@ public sealed partial class TrafficStatisticsFlusher(TrafficStatistics statistic
             LogFlushCancelled(logger);
         }
     }
-
-    [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Could not write traffic statistics ({Error}); kept for the next attempt")]
-    private static partial void LogFlushFailed(ILogger logger, string error);
-
-    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Shutdown ended before the traffic statistics were written")]
-    private static partial void LogFlushCancelled(ILogger logger);
 }

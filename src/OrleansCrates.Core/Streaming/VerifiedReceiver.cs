@@ -35,17 +35,17 @@ public sealed record ReceiveOutcome(ReceiveStatus Status, long Received, string?
 public static class VerifiedReceiver
 {
     public static async Task<ReceiveOutcome> ReceiveAsync(
-        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, InFlightSpools? spools, CancellationToken cancellationToken)
+        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, string maxBytesSetting, InFlightSpools? spools, CancellationToken cancellationToken)
     {
         if (download.ContentLength > maxBytes)
         {
-            return new ReceiveOutcome(ReceiveStatus.BadFile, 0, $"{download.ContentLength} bytes announced, more than the limit of {maxBytes}");
+            return new ReceiveOutcome(ReceiveStatus.BadFile, 0, $"{download.ContentLength} bytes announced, more than {maxBytesSetting} ({maxBytes})");
         }
 
         var spool = spools?.Start(key, download.ContentLength);
         try
         {
-            var outcome = await ReceiveAsync(store, key, download, expectedSha256, maxBytes, spool, cancellationToken);
+            var outcome = await ReceiveAsync(store, key, download, expectedSha256, maxBytes, maxBytesSetting, spool, cancellationToken);
             if (outcome.Status == ReceiveStatus.Stored)
             {
                 spool?.Complete();
@@ -72,7 +72,7 @@ public static class VerifiedReceiver
     }
 
     private static async Task<ReceiveOutcome> ReceiveAsync(
-        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, InFlightSpool? spool, CancellationToken cancellationToken)
+        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, string maxBytesSetting, InFlightSpool? spool, CancellationToken cancellationToken)
     {
         IObjectUpload upload;
         try
@@ -110,7 +110,7 @@ public static class VerifiedReceiver
                 received += read;
                 if (received > maxBytes)
                 {
-                    return new ReceiveOutcome(ReceiveStatus.BadFile, received, $"more than the limit of {maxBytes} bytes");
+                    return new ReceiveOutcome(ReceiveStatus.BadFile, received, $"more than {maxBytesSetting} ({maxBytes}) bytes");
                 }
 
                 if (download.ContentLength is { } announced && received > announced)

@@ -148,25 +148,4 @@ internal sealed partial class AlertMonitor(
     /// <summary>Logs a failed webhook attempt that will be retried (called by the client's retry strategy).</summary>
     internal static void LogRetry(ILogger logger, int attempt, string error, TimeSpan delay) =>
         LogRetrying(logger, attempt, error, delay.TotalSeconds);
-
-    [LoggerMessage(EventId = 7501, Level = LogLevel.Debug, Message = "Alerts are off (Alerts:WebhookUrl is not set)")]
-    private static partial void LogDisabled(ILogger logger);
-
-    [LoggerMessage(EventId = 7502, Level = LogLevel.Information, Message = "Alerts go to {Webhook} as node {Node}: checks every {Interval}, upstream alert after {FailingFor} of failures")]
-    private static partial void LogEnabled(ILogger logger, string webhook, string node, TimeSpan interval, TimeSpan failingFor);
-
-    [LoggerMessage(EventId = 7503, Level = LogLevel.Warning, Message = "Alert {Event}: {Detail}")]
-    private static partial void LogProblem(ILogger logger, string @event, string detail);
-
-    [LoggerMessage(EventId = 7504, Level = LogLevel.Information, Message = "Alert {Event}: {Detail}")]
-    private static partial void LogRecovery(ILogger logger, string @event, string detail);
-
-    [LoggerMessage(EventId = 7505, Level = LogLevel.Information, Message = "Alert {Event} delivered to the webhook")]
-    private static partial void LogSent(ILogger logger, string @event);
-
-    [LoggerMessage(EventId = 7506, Level = LogLevel.Warning, Message = "Alerts webhook attempt {Attempt} failed ({Error}); retrying in {Seconds:0.#} s")]
-    private static partial void LogRetrying(ILogger logger, int attempt, string error, double seconds);
-
-    [LoggerMessage(EventId = 7507, Level = LogLevel.Error, Message = "Alert {Event} was not delivered (up to {Attempts} attempts; last: {Error})")]
-    private static partial void LogGaveUp(ILogger logger, string @event, int attempts, string error);
 }

@@ -30,10 +30,4 @@ public sealed partial class MirrorDrain(CrateCoordinator coordinator, TimeSpan d
         var drained = await coordinator.WhenDrainedAsync(cancellationToken);
         LogDrained(logger, drained, coordinator.UpstreamWorkInFlight, time.GetElapsedTime(started).TotalSeconds);
     }
-
-    [LoggerMessage(EventId = 6101, Level = LogLevel.Information, Message = "Stopping: waiting for {InFlight} upstream fetches to finish (at most {Seconds} s) before leaving the cluster")]
-    private static partial void LogDraining(ILogger logger, int inFlight, double seconds);
-
-    [LoggerMessage(EventId = 6102, Level = LogLevel.Information, Message = "Stopping: drained {Drained} ({Left} fetches left) after {Seconds:0.0} s; leaving the cluster")]
-    private static partial void LogDrained(ILogger logger, bool drained, int left, double seconds);
 }

@@ -236,12 +236,6 @@ public sealed partial class MirrorDirectoryWorker(MirrorDirectory directory, Cor
             }
         }
     }
-
-    [LoggerMessage(EventId = 7101, Level = LogLevel.Warning, Message = "Could not announce this mirror in the directory ({Error})")]
-    private static partial void LogAnnounceFailed(ILogger logger, string error);
-
-    [LoggerMessage(EventId = 7102, Level = LogLevel.Warning, Message = "Could not list the mirror directory for health checks ({Error})")]
-    private static partial void LogCheckFailed(ILogger logger, string error);
 }
 
 public static class MirrorDirectoryRegistration

@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using OrleansCrates.Core.Mirror;
+using OrleansCrates.Toolchains;
+
+namespace OrleansCrates.Grains;
+
+public sealed partial class ToolchainGrains
+{
+    [LoggerMessage(EventId = LogEvents.ToolchainGrainsCallFailed, Level = LogLevel.Warning, Message = "Call {Attempt} to the grain of {Path} failed ({Error}); trying again")]
+    private static partial void LogCallFailed(ILogger logger, string path, int attempt, string error);
+}
