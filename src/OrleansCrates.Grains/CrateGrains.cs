@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Runtime;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
 
@@ -21,10 +20,6 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
     internal static readonly TimeSpan IndexDeadline = TimeSpan.FromSeconds(60);
 
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
-
-    /// <summary>Calls that failed in an unexpected way are made again at most this often (the work is idempotent; a bug is not retried for long).</summary>
-    private const int MaxUnexpectedFailures = 3;
 
     public Task<IndexRefresh> RefreshIndexAsync(CrateName name, TimeSpan? maxAge, CancellationToken cancellationToken) =>
         CallAsync(
@@ -43,7 +38,7 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
             cancellationToken);
 
     /// <param name="call">One call; null when the grain's silo is leaving (asked again, reaching the next activation).</param>
-    private async Task<T> CallAsync<T>(
+    private Task<T> CallAsync<T>(
         CrateName name,
         Func<ICrateGrain, CancellationToken, Task<T?>> call,
         TimeSpan deadline,
@@ -52,59 +47,13 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
         where T : class
     {
         var grain = grains.GetGrain<ICrateGrain>(name.Lower);
-        using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        overall.CancelAfter(deadline);
-        var backoff = TimeSpan.FromMilliseconds(50);
-        var attempts = 0;
-        var unexpected = 0;
-        string last = "no answer";
-        while (true)
-        {
-            attempts++;
-            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(overall.Token);
-            attempt.CancelAfter(AttemptTimeout);
-            try
-            {
-                if (await call(grain, attempt.Token).WaitAsync(attempt.Token) is { } answer)
-                {
-                    return answer;
-                }
-
-                last = "the crate's silo is shutting down";
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                last = $"no answer within {AttemptTimeout.TotalSeconds:0} s";
-            }
-            catch (Exception e) when (e is OrleansException or TimeoutException)
-            {
-                // The silo holding the grain died or is unreachable: after it is evicted, the call reaches a new activation.
-                last = $"{e.GetType().Name}: {e.Message}";
-                LogCallFailed(logger, name.Lower, attempts, last);
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested && ++unexpected < MaxUnexpectedFailures)
-            {
-                // E.g. the owning silo shutting down under the work: the next call reaches an activation elsewhere.
-                last = $"{e.GetType().Name}: {e.Message}";
-                LogCallFailed(logger, name.Lower, attempts, last);
-            }
-
-            if (overall.IsCancellationRequested)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                LogGaveUp(logger, name.Lower, attempts, deadline.TotalSeconds, last);
-                return unavailable($"the cluster did not answer within {deadline.TotalSeconds:0} s ({last})");
-            }
-
-            try
-            {
-                await Task.Delay(backoff, overall.Token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-            }
-
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
-        }
+        return GrainCalls.CallAsync(
+            (_, ct) => call(grain, ct),
+            deadline,
+            AttemptTimeout,
+            unavailable,
+            (attempt, error) => LogCallFailed(logger, name.Lower, attempt, error),
+            (attempts, error) => LogGaveUp(logger, name.Lower, attempts, deadline.TotalSeconds, error),
+            cancellationToken);
     }
 }

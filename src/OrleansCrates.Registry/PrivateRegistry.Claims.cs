@@ -29,7 +29,7 @@ public sealed partial class PrivateRegistry
                 continue;
             }
 
-            var (meta, unreadable) = TryParseMeta(properties.Key, stored.Value.Content);
+            var (meta, unreadable) = CrateMetaDocument.TryParse(properties.Key, stored.Value.Content);
             if (meta is null)
             {
                 yield return new UnpublishedClaim(canonical, properties.Key, unreadable!);
@@ -44,18 +44,6 @@ public sealed partial class PrivateRegistry
                     properties.Key,
                     $"the name is claimed (owners: {string.Join(", ", meta.Owners)}; since {meta.Created:u}) but has no version: a publish did not finish");
             }
-        }
-    }
-
-    private static (CrateMeta? Meta, string? Error) TryParseMeta(string key, byte[] content)
-    {
-        try
-        {
-            return (ParseMeta(key, content), null);
-        }
-        catch (InvalidDataException e)
-        {
-            return (null, e.Message);
         }
     }
 }

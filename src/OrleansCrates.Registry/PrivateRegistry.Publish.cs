@@ -12,11 +12,13 @@ public sealed partial class PrivateRegistry
     /// </summary>
     /// <remarks>
     /// Order: read and check everything that needs no storage (body, JSON, name, version, dependencies, tarball), then
-    /// the crate's owners and spelling; claim a new name create-only (a racing first publish by someone else gets
-    /// 403); store the crate file create-only under a content-addressed key; append the line to the index with an
-    /// ETag-conditional write, re-checking for the version on every attempt (so exactly one of several racing
-    /// publishes of one version wins, and publishes of different versions all land); finally refresh the crate's
-    /// metadata (max_version, description).
+    /// (reads only) the crate's owners and spelling and whether the version exists; store the crate file create-only
+    /// under a content-addressed key; then the crate's writer (<see cref="IPrivateCrateWriters"/>: its grain, one per
+    /// crate for the cluster) commits: it checks owners and spelling again, claims a new name create-only (a racing
+    /// first publish by someone else gets 403), appends the line to the index with an ETag-conditional write that
+    /// re-checks for the version on every attempt (so exactly one of several racing publishes of one version wins, and
+    /// publishes of different versions all land), and refreshes the crate's metadata (max_version, description).
+    /// </remarks>
     /// </remarks>
     public async Task<PublishResult> PublishAsync(string user, Stream body, CancellationToken ct)
     {
@@ -87,8 +89,11 @@ public sealed partial class PrivateRegistry
     private async Task<PublishResult> PublishValidatedAsync(string user, ValidatedCrate crate, PublishUpload upload, CancellationToken ct)
     {
         var name = crate.Name;
+
+        // Read-only checks first, so nothing is stored for a publish that cannot land; the crate's writer checks the
+        // owners and the version again when it commits (it is the one that decides).
         var existing = await ReadMetaAsync(name, ct);
-        if (existing is not null && CheckPublisher(existing.Meta, user, name) is { } denied)
+        if (existing is not null && CrateMetaDocument.CheckPublisher(existing.Meta, user, name) is { } denied)
         {
             return denied;
         }
@@ -109,10 +114,10 @@ public sealed partial class PrivateRegistry
             }
         }
 
-        var indexKey = RegistryKeys.Index(name);
-        if (existing is not null && await _store.ReadSmallOrNullAsync(indexKey, ct) is { } currentIndex && FindSameVersion(currentIndex.Content, crate.Version) is { } already)
+        if (existing is not null && await _store.ReadSmallOrNullAsync(RegistryKeys.Index(name), ct) is { } currentIndex
+            && CrateMetaDocument.FindSameVersion(currentIndex.Content, crate.Version) is { } already)
         {
-            return AlreadyUploaded(crate.Version, already);
+            return CrateMetaDocument.AlreadyUploaded(crate.Version, already.Version);
         }
 
         // The file first, so no node ever sees an index line whose file is missing, and so nothing slow stands between
@@ -121,237 +126,22 @@ public sealed partial class PrivateRegistry
         upload.CrateFile.Position = 0;
         await _store.PutAsync(RegistryKeys.CrateFile(name, crate.Version, upload.Sha256), upload.CrateFile, WriteCondition.IfNotExists, ct);
 
-        Claim? claim = null;
-        if (existing is null)
+        // The crate's writer claims a new name, appends the line and refreshes the metadata: no crate bytes, only the line.
+        var request = crate.Request;
+        var commit = new VersionCommit(
+            user,
+            name,
+            crate.Version,
+            upload.Sha256,
+            PrivateIndexLines.Build(crate, upload.Sha256, _time.GetUtcNow()),
+            new CrateDetails(request.Description, crate.Keywords, crate.Categories, request.License, request.Repository, request.Homepage, request.Documentation));
+        var committed = await _writers.CommitVersionAsync(commit, ct);
+        if (committed.Error is { } refused)
         {
-            var (claimed, lost) = await ClaimAsync(user, name, ct);
-            if (lost is not null)
-            {
-                return lost.Value;
-            }
-
-            claim = claimed;
+            return refused;
         }
 
-        // All or nothing: a name this publish claimed is released again unless its version is committed.
-        PublishResult result;
-        try
-        {
-            result = await CommitVersionAsync(user, crate, upload, indexKey, claim is not null, ct);
-        }
-        catch
-        {
-            if (claim is not null)
-            {
-                await ReleaseClaimAsync(name, claim, user);
-            }
-
-            throw;
-        }
-
-        if (!result.Succeeded && claim is not null)
-        {
-            await ReleaseClaimAsync(name, claim, user);
-        }
-
-        return result;
-    }
-
-    /// <summary>
-    /// Claims a new name create-only. Null claim and no error: someone created the crate meanwhile and this user may
-    /// publish to it (the same rules as for any existing crate).
-    /// </summary>
-    private async Task<(Claim? Claim, RegistryError? Error)> ClaimAsync(string user, CrateName name, CancellationToken ct)
-    {
-        var now = _time.GetUtcNow();
-        var meta = new CrateMeta { Name = name.Value, Owners = [user], Created = now, Updated = now };
-        var put = await _store.PutAsync(RegistryKeys.Meta(name), SerializeMeta(meta), WriteCondition.IfNotExists, ct);
-        if (put.Succeeded)
-        {
-            RememberPrivateName(name.Canonical, true);
-            return (new Claim(meta, put.ETag), null);
-        }
-
-        var existing = await ReadMetaAsync(name, ct);
-        if (existing is null)
-        {
-            return (null, TooManyConflicts(name));
-        }
-
-        return (null, CheckPublisher(existing.Meta, user, name));
-    }
-
-    private async Task<PublishResult> CommitVersionAsync(string user, ValidatedCrate crate, PublishUpload upload, string indexKey, bool created, CancellationToken ct)
-    {
-        var name = crate.Name;
-        var line = PrivateIndexLines.Build(crate, upload.Sha256, _time.GetUtcNow());
-        var (completed, duplicate) = await CompareAndSwapAsync<string?>(indexKey, current =>
-        {
-            if (current is not null && FindSameVersion(current, crate.Version) is { } taken)
-            {
-                return new UpdateDecision<string?>(null, taken);
-            }
-
-            return new UpdateDecision<string?>(Append(current, line), null);
-        }, ct);
-        if (!completed)
-        {
-            return TooManyConflicts(name);
-        }
-
-        if (duplicate is not null)
-        {
-            return AlreadyUploaded(crate.Version, duplicate);
-        }
-
-        await RefreshMetaAsync(name, crate, ct);
-        Log.Published(_logger, user, name.Value, crate.Version, upload.Sha256, created);
-        return PublishResult.Success(new PublishedVersion(name.Value, crate.Version, upload.Sha256, created, crate.Warnings));
-    }
-
-    /// <summary>
-    /// Undoes a claim whose first version did not land: deletes the meta this publish wrote (only if unchanged) while
-    /// the crate has no version. A version that landed meanwhile (the same user publishing another version at once) is
-    /// seen by the check after the delete, which puts the claim back. Runs even when the request was cancelled, under
-    /// its own deadline; a failure here is logged and left to <c>verify</c>, which reports claims without versions.
-    /// </summary>
-    private async Task ReleaseClaimAsync(CrateName name, Claim claim, string user)
-    {
-        using var deadline = new CancellationTokenSource(ReleaseDeadline);
-        var ct = deadline.Token;
-        var metaKey = RegistryKeys.Meta(name);
-        try
-        {
-            if (claim.ETag is null || await HasVersionsAsync(name, ct))
-            {
-                return;
-            }
-
-            if (await _store.DeleteAsync(metaKey, claim.ETag, ct) != DeleteResult.Deleted)
-            {
-                return;
-            }
-
-            RememberPrivateName(name.Canonical, false);
-            if (await HasVersionsAsync(name, ct))
-            {
-                await _store.PutAsync(metaKey, SerializeMeta(claim.Meta), WriteCondition.IfNotExists, ct);
-                RememberPrivateName(name.Canonical, true);
-                await RefreshMetaAsync(name, null, ct);
-                return;
-            }
-
-            Log.ClaimReleased(_logger, user, name.Value);
-        }
-        catch (Exception e) when (e is StorageUnavailableException or IOException or OperationCanceledException)
-        {
-            Log.ClaimNotReleased(_logger, user, name.Value, e.Message);
-        }
-    }
-
-    private async Task<bool> HasVersionsAsync(CrateName name, CancellationToken ct) =>
-        await _store.ReadSmallOrNullAsync(RegistryKeys.Index(name), ct) is { } index && PrivateIndexLines.Versions(index.Content).Count > 0;
-
-    /// <summary>crates.io's order: first whether the user may publish this crate, then whether the spelling is the crate's.</summary>
-    private static RegistryError? CheckPublisher(CrateMeta meta, string user, CrateName name)
-    {
-        if (!IsOwner(meta, user))
-        {
-            return RegistryError.Forbidden($"crate `{meta.Name}` exists and you are not one of its owners; only owners may publish new versions");
-        }
-
-        if (!string.Equals(meta.Name, name.Value, StringComparison.Ordinal))
-        {
-            return RegistryError.BadRequest($"crate was previously named `{meta.Name}`");
-        }
-
-        return null;
-    }
-
-    private static RegistryError AlreadyUploaded(string version, string existing) =>
-        RegistryError.BadRequest(version == existing
-            ? $"crate version `{version}` is already uploaded"
-            : $"crate version `{version}` is already uploaded (as `{existing}`; versions that differ only in build metadata are the same version)");
-
-    /// <summary>The version already in the index that is the same as <paramref name="version"/> to cargo (build metadata ignored).</summary>
-    private static string? FindSameVersion(ReadOnlyMemory<byte> index, string version)
-    {
-        foreach (var (_, _, parsed) in PrivateIndexLines.Lines(index))
-        {
-            if (parsed is not null && SemanticVersion.SameVersion(parsed.Version, version))
-            {
-                return parsed.Version;
-            }
-        }
-
-        return null;
-    }
-
-    private sealed record Claim(CrateMeta Meta, string? ETag);
-
-    private static byte[] Append(byte[]? current, byte[] line)
-    {
-        current ??= [];
-        var separator = current.Length > 0 && current[^1] != (byte)'\n' ? 1 : 0;
-        var result = new byte[current.Length + separator + line.Length + 1];
-        current.CopyTo(result, 0);
-        if (separator == 1)
-        {
-            result[current.Length] = (byte)'\n';
-        }
-
-        line.CopyTo(result, current.Length + separator);
-        result[^1] = (byte)'\n';
-        return result;
-    }
-
-    /// <summary>
-    /// Brings the crate's metadata in line with its index: max_version and version count, and, when
-    /// <paramref name="published"/> is now the newest version, its description and links. Each attempt reads the meta
-    /// and then the index, so whichever update lands last reflects the latest index. A publish or yank has already
-    /// succeeded when this runs; if it keeps losing races it gives up quietly (the next change repairs it).
-    /// </summary>
-    private async Task RefreshMetaAsync(CrateName name, ValidatedCrate? published, CancellationToken ct)
-    {
-        var metaKey = RegistryKeys.Meta(name);
-        var outcome = await _store.UpdateAsync<bool>(metaKey, async (stored, _, token) =>
-        {
-            if (stored is null)
-            {
-                return UpdateDecision<bool>.Keep(true);
-            }
-
-            var meta = ParseMeta(metaKey, stored.Value.Content);
-            var index = await _store.ReadSmallOrNullAsync(RegistryKeys.Index(CrateName.Parse(meta.Name)), token);
-            var versions = index is null ? [] : PrivateIndexLines.Versions(index.Value.Content);
-            var updated = CloneMeta(meta);
-            updated.MaxVersion = PrivateIndexLines.MaxVersion(versions);
-            updated.Versions = versions.Count;
-            var newest = versions.Select(v => v.Version).Max(SemanticVersion.Precedence);
-            if (published is not null && newest is not null && SemanticVersion.SameVersion(newest, published.Version))
-            {
-                var request = published.Request;
-                updated.Description = request.Description;
-                updated.Keywords = [.. published.Keywords];
-                updated.Categories = [.. published.Categories];
-                updated.License = request.License;
-                updated.Repository = request.Repository;
-                updated.Homepage = request.Homepage;
-                updated.Documentation = request.Documentation;
-            }
-
-            if (SerializeMeta(updated).AsSpan().SequenceEqual(SerializeMeta(meta)))
-            {
-                return UpdateDecision<bool>.Keep(true);
-            }
-
-            updated.Updated = _time.GetUtcNow();
-            return UpdateDecision<bool>.Replace(SerializeMeta(updated), true);
-        }, ct, MaxUpdateAttempts);
-
-        if (!outcome.Completed)
-        {
-            Log.TooManyConflicts(_logger, metaKey, outcome.Conflicts);
-        }
+        RememberPrivateName(name.Canonical, true); // the mirror on this node hides the public crate of this name at once
+        return PublishResult.Success(new PublishedVersion(name.Value, crate.Version, upload.Sha256, committed.CreatedCrate, crate.Warnings));
     }
 }

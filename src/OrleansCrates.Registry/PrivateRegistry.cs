@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Protocol;
 using OrleansCrates.Storage;
@@ -9,24 +9,21 @@ using OrleansCrates.Storage;
 namespace OrleansCrates.Registry;
 
 /// <summary>
-/// The private Cargo registry: publish, the sparse index, crate files, yank, owners and search. Every node of a
-/// cluster runs one over the same object store and they share nothing else: every change is a create-only or
-/// ETag-conditional write retried on conflict, and every read goes to storage (memory only saves re-reading bytes
-/// whose ETag has not changed), so a version is visible on every node once <see cref="PublishAsync"/> returns.
+/// The private Cargo registry's front end: publish's checks, the sparse index, crate files, owners' reads and search.
+/// Every node of a cluster runs one over the same object store. Changes to a crate (publish's commit, yank, owners,
+/// release) go to its writer (<see cref="IPrivateCrateWriters"/>: the crate's grain on a server, one writer for the
+/// cluster; <see cref="LocalPrivateCrateWriters"/> elsewhere), whose writes are create-only or ETag-conditional. Every
+/// read goes to storage (memory only saves re-reading bytes whose ETag has not changed), so a version is visible on
+/// every node once <see cref="PublishAsync(string, Stream, CancellationToken)"/> returns.
 /// </summary>
 public sealed partial class PrivateRegistry
 {
-    /// <summary>Attempts of one compare-and-swap update before giving up (409).</summary>
-    internal const int MaxUpdateAttempts = 40;
-
     private const int NameCacheMaxEntries = 100_000;
-
-    /// <summary>How long releasing the claim of a failed first publish may take (it runs after the request is gone).</summary>
-    private static readonly TimeSpan ReleaseDeadline = TimeSpan.FromSeconds(30);
 
     private readonly IObjectStore _store;
     private readonly IUserDirectory _users;
     private readonly PublishSpool _spool;
+    private readonly IPrivateCrateWriters _writers;
     private readonly PrivateRegistryOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -35,10 +32,12 @@ public sealed partial class PrivateRegistry
     private readonly ConcurrentDictionary<string, CachedMeta> _metaCache = new(StringComparer.Ordinal);
     private long _indexCacheBytes;
 
+    /// <summary>A registry whose changes go to <paramref name="writers"/> (on a server: the crates' grains).</summary>
     public PrivateRegistry(
         IObjectStore store,
         IUserDirectory users,
         PublishSpool spool,
+        IPrivateCrateWriters writers,
         IOptions<PrivateRegistryOptions> options,
         TimeProvider timeProvider,
         ILogger<PrivateRegistry> logger)
@@ -46,9 +45,22 @@ public sealed partial class PrivateRegistry
         _store = store;
         _users = users;
         _spool = spool;
+        _writers = writers;
         _options = options.Value;
         _time = timeProvider;
         _logger = logger;
+    }
+
+    /// <summary>A registry that makes its changes itself, in this process (<see cref="LocalPrivateCrateWriters"/> over <paramref name="store"/>).</summary>
+    public PrivateRegistry(
+        IObjectStore store,
+        IUserDirectory users,
+        PublishSpool spool,
+        IOptions<PrivateRegistryOptions> options,
+        TimeProvider timeProvider,
+        ILogger<PrivateRegistry> logger)
+        : this(store, users, spool, new LocalPrivateCrateWriters(new PrivateCrateWriter(store, timeProvider, NullLogger<PrivateCrateWriter>.Instance)), options, timeProvider, logger)
+    {
     }
 
     public PrivateRegistryOptions Options => _options;
@@ -227,13 +239,7 @@ public sealed partial class PrivateRegistry
         }
     }
 
-    /// <summary>Reads and parses a crate's metadata straight from storage; null when the crate does not exist.</summary>
-    private async Task<StoredMeta?> ReadMetaAsync(CrateName name, CancellationToken ct)
-    {
-        var key = RegistryKeys.Meta(name);
-        var stored = await _store.ReadSmallOrNullAsync(key, ct);
-        return stored is null ? null : new StoredMeta(ParseMeta(key, stored.Value.Content), stored.Value.ETag);
-    }
+    private Task<StoredMeta?> ReadMetaAsync(CrateName name, CancellationToken ct) => CrateMetaDocument.ReadAsync(_store, name, ct);
 
     private async Task<CrateMeta?> ReadMetaCachedAsync(ObjectProperties properties, CancellationToken ct)
     {
@@ -249,61 +255,15 @@ public sealed partial class PrivateRegistry
             return null;
         }
 
-        CrateMeta meta;
-        try
+        var (meta, unreadable) = CrateMetaDocument.TryParse(properties.Key, stored.Value.Content);
+        if (meta is null)
         {
-            meta = ParseMeta(properties.Key, stored.Value.Content);
-        }
-        catch (InvalidDataException e)
-        {
-            Log.UnreadableMeta(_logger, properties.Key, e.Message);
+            Log.UnreadableMeta(_logger, properties.Key, unreadable!);
             return null;
         }
 
         _metaCache[properties.Key] = new CachedMeta(stored.Value.ETag, meta);
         return meta;
-    }
-
-    private static CrateMeta ParseMeta(string key, byte[] content)
-    {
-        try
-        {
-            var meta = JsonSerializer.Deserialize(content, RegistryJsonContext.Default.CrateMeta);
-            if (meta is null || !CrateName.IsValid(meta.Name) || meta.Owners is null)
-            {
-                throw new InvalidDataException($"crate metadata {key} has no valid name or owners");
-            }
-
-            return meta;
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"crate metadata {key} is not valid JSON: {e.Message}", e);
-        }
-    }
-
-    private static byte[] SerializeMeta(CrateMeta meta) => JsonSerializer.SerializeToUtf8Bytes(meta, RegistryJsonContext.Default.CrateMeta);
-
-    private static CrateMeta CloneMeta(CrateMeta meta) =>
-        JsonSerializer.Deserialize(SerializeMeta(meta), RegistryJsonContext.Default.CrateMeta)!;
-
-    private static bool IsOwner(CrateMeta meta, string login) =>
-        meta.Owners.Contains(login, StringComparer.OrdinalIgnoreCase);
-
-    /// <summary>
-    /// Compare-and-swap on <paramref name="key"/> through <see cref="ConditionalUpdate"/>: <paramref name="decide"/>
-    /// computes the new content from the current one (null when absent); a decision without content writes nothing.
-    /// Completed is false when other writers won <see cref="MaxUpdateAttempts"/> times in a row.
-    /// </summary>
-    private async Task<(bool Completed, T Result)> CompareAndSwapAsync<T>(string key, Func<byte[]?, UpdateDecision<T>> decide, CancellationToken ct)
-    {
-        var outcome = await _store.UpdateAsync(key, current => decide(current?.Content), ct, MaxUpdateAttempts);
-        if (!outcome.Completed)
-        {
-            Log.TooManyConflicts(_logger, key, outcome.Conflicts);
-        }
-
-        return (outcome.Completed, outcome.Result);
     }
 
     private static async Task<byte[]> ReadAllAsync(StoredObject stored, CancellationToken ct)
@@ -313,14 +273,9 @@ public sealed partial class PrivateRegistry
         return buffer.ToArray();
     }
 
-    private static RegistryError TooManyConflicts(CrateName name) =>
-        RegistryError.Conflict($"crate `{name}` is being changed by too many requests at once; try again");
-
     private sealed record CachedIndex(string StorageETag, PrivateIndexFile File);
 
     private readonly record struct CachedName(bool Exists, DateTimeOffset Expires);
 
     private sealed record CachedMeta(string ETag, CrateMeta Meta);
-
-    private sealed record StoredMeta(CrateMeta Meta, string ETag);
 }

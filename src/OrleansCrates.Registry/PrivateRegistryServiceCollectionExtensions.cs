@@ -9,8 +9,10 @@ public static class PrivateRegistryServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <see cref="PrivateRegistry"/> as a singleton with <see cref="PrivateRegistryOptions"/> bound from
-    /// <c>Registry:Private</c> and validated on start. The host registers <see cref="OrleansCrates.Storage.IObjectStore"/>
-    /// and an <see cref="IUserDirectory"/>.
+    /// <c>Registry:Private</c> and validated on start, and <see cref="PrivateCrateWriter"/>. The host registers
+    /// <see cref="OrleansCrates.Storage.IObjectStore"/> and an <see cref="IUserDirectory"/>; changes go to the
+    /// <see cref="IPrivateCrateWriters"/> registered before this (a server's: the crates' grains), else to
+    /// <see cref="LocalPrivateCrateWriters"/> in this process.
     /// </summary>
     public static IServiceCollection AddPrivateRegistry(this IServiceCollection services, IConfiguration configuration)
     {
@@ -21,6 +23,8 @@ public static class PrivateRegistryServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<PublishSpool>();
         services.AddHostedService(provider => provider.GetRequiredService<PublishSpool>());
+        services.TryAddSingleton<PrivateCrateWriter>();
+        services.TryAddSingleton<IPrivateCrateWriters, LocalPrivateCrateWriters>();
         services.TryAddSingleton<PrivateRegistry>();
         return services;
     }

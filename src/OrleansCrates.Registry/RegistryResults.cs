@@ -7,7 +7,8 @@ namespace OrleansCrates.Registry;
 /// <summary>
 /// Why a registry operation was refused, as cargo should be told: HTTP <see cref="Status"/> with body
 /// <c>{"errors":[{"detail":Detail}]}</c>. 400 invalid input or a rule broken (including duplicates), 403 not an owner,
-/// 404 unknown crate or version, 409 too many concurrent changes to one crate (retry), 413 too large.
+/// 404 unknown crate or version, 409 too many concurrent changes to one crate (retry), 413 too large, 503 the crate's
+/// writer or storage cannot be reached now (answered with Retry-After).
 /// </summary>
 public readonly record struct RegistryError(int Status, string Detail)
 {
@@ -20,6 +21,11 @@ public readonly record struct RegistryError(int Status, string Detail)
     public static RegistryError Conflict(string detail) => new(409, detail);
 
     public static RegistryError TooLarge(string detail) => new(413, detail);
+
+    public static RegistryError Unavailable(string detail) => new(503, detail);
+
+    /// <summary>Whether cargo should be told to come back (503, with Retry-After).</summary>
+    public bool IsUnavailable => Status == 503;
 
     public override string ToString() => $"{Status} {Detail}";
 }

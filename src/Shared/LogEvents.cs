@@ -40,6 +40,8 @@ internal static class LogEvents
     public const int PrivateRegistryPublishRefused = 4007;
     public const int PrivateRegistryClaimReleased = 4008;
     public const int PrivateRegistryClaimNotReleased = 4009;
+    public const int PrivateCrateWriterRetryFoundCommitted = 4010;
+    public const int PrivateCrateWriterWriteConflict = 4011;
     public const int PublishSpoolRemovedAbandoned = 4020;
     public const int PrivateRegistryNameReleased = 4050;
 
@@ -60,6 +62,9 @@ internal static class LogEvents
     public const int CrateGrainsCallFailed = 6001;
     public const int CrateGrainsGaveUp = 6002;
     public const int ToolchainGrainsCallFailed = 6011;
+    public const int PrivateCrateGrainsCallFailed = 6021;
+    public const int PrivateCrateGrainsGaveUp = 6022;
+    public const int PrivateCrateGrainStorageFailed = 6023;
 
     // Hosting: drain on stop (Server)
     public const int MirrorDrainDraining = 6101;
