@@ -31,7 +31,7 @@ public static class PrivateRegistryApi
         reads.MapMethods("/crates/{name}/{version}/download", MirrorApi.GetAndHead, Download);
         reads.MapGet("/api/v1/crates", Search);
 
-        var api = root.MapGroup("/api/v1");
+        var api = root.MapGroup("/api/v1").AddEndpointFilter(CargoErrors.RetryAfterOnUnavailable);
         var tokens = api.MapGroup("").RequireAuthorization(CargoAuth.TokenPolicy); // what the token may do with the crate is asked per crate
         tokens.MapPut("/crates/new", Publish);
         tokens.MapDelete("/crates/{name}/{version}/yank", (string name, string version, HttpContext c, PrivateRegistryActions a) => SetYankedAsync(name, version, true, c, a));

@@ -3,6 +3,7 @@ using Orleans.Configuration;
 using Orleans.Serialization.Configuration;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Grains;
+using OrleansCrates.Registry;
 
 namespace OrleansCrates.Server.Hosting;
 
@@ -95,8 +96,8 @@ public static class ClusterHosting
     };
 
     /// <summary>
-    /// Makes this web host an Orleans silo (co-hosted: the web code calls grains in-process) and the crates' cold work
-    /// go to their grains (<see cref="CrateGrains"/>).
+    /// Makes this web host an Orleans silo (co-hosted: the web code calls grains in-process), the crates' cold work go
+    /// to their grains (<see cref="CrateGrains"/>) and the private crates' changes to theirs (<see cref="PrivateCrateGrains"/>).
     /// </summary>
     public static WebApplicationBuilder AddCluster(this WebApplicationBuilder builder)
     {
@@ -148,6 +149,8 @@ public static class ClusterHosting
             silo.Services.Configure<TypeManifestOptions>(o => o.EnableConfigurationAnalysis = true);
         });
         builder.Services.AddSingleton<ICrateOwners, CrateGrains>();
+        // Each private crate's changes (publish's commit, yank, owners, release) go to its grain: one writer for the cluster.
+        builder.Services.AddSingleton<IPrivateCrateWriters, PrivateCrateGrains>();
         builder.Services.AddSingleton<Toolchains.IToolchainOwners, ToolchainGrains>();
         // After the silo, so it stops before it: in-flight fetches finish (up to DrainTimeout) before the silo leaves.
         builder.Services.AddHostedService(sp => new MirrorDrain(
