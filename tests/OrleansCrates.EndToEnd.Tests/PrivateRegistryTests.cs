@@ -34,50 +34,67 @@ public sealed class PrivateRegistryTests : IAsyncLifetime
         Directory.Delete(_sandbox, recursive: true);
     }
 
-    [Fact]
-    public async Task Publish_build_yank_owners_and_search_work_with_plain_cargo()
+    /// <summary>
+    /// On one node, and on a Redis-clustered pair where every step goes to the other node than the one before: what
+    /// one node's crate grain committed is what the next node serves at once (cargo resolves a version through node 2
+    /// right after publishing it through node 1).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Publish_build_yank_owners_and_search_work_with_plain_cargo(bool clustered)
     {
-        var node = await StartNodeAsync();
+        var (first, second) = await StartNodesAsync(clustered);
         var alice = await ServerCli.CreateTokenAsync(Root, "alice");
         await ServerCli.CreateTokenAsync(Root, "bob");
-        var cargo = Client(node, alice);
+        var viaFirst = Client(first, alice);
+        var viaSecond = clustered ? Client(second, alice) : viaFirst;
 
         var util = PublishableCrate.Write(_sandbox, "acme-util", "0.1.0");
         var core = PublishableCrate.Write(_sandbox, "acme-core", "0.1.0",
             ["acme-util = { version = \"0.1\", registry = \"internal\" }", "abc = \"1.1\""],
             $"pub fn hello() -> u32 {{ acme_util::hello() + abc::{Graph.Get("abc", "1.1.0").FunctionName}() }}\n");
-        await ExpectSuccessAsync(cargo, util, node, "publish", "--registry", "internal", "--no-verify");
-        await ExpectSuccessAsync(cargo, core, node, "publish", "--registry", "internal", "--no-verify");
+        await ExpectSuccessAsync(viaFirst, util, first, "publish", "--registry", "internal", "--no-verify");
+        await ExpectSuccessAsync(viaSecond, core, second, "publish", "--registry", "internal", "--no-verify"); // its dependency, published through the other node
 
         // The index line says where each dependency lives: the same registry (null) or crates.io (the mirror).
-        var line = await IndexLineAsync(node, "ac/me/acme-core", "0.1.0");
+        var line = await IndexLineAsync(first, "ac/me/acme-core", "0.1.0");
         var deps = line.GetProperty("deps").EnumerateArray().ToDictionary(d => d.GetProperty("name").GetString()!);
         Assert.Equal(JsonValueKind.Null, deps["acme-util"].GetProperty("registry").ValueKind);
         Assert.Equal(CratesIoIndex, deps["abc"].GetProperty("registry").GetString());
 
         // A consumer builds against the private crate, whose crates.io dependency comes through the mirror.
         var consumer = WriteConsumer("acme-app", "acme-core = { version = \"0.1\", registry = \"internal\" }", "fn main() { println!(\"{}\", acme_core::hello()); }\n");
-        await ExpectSuccessAsync(cargo, consumer, node, "build");
+        await ExpectSuccessAsync(viaFirst, consumer, first, "build");
         var lockfile = File.ReadAllText(Path.Combine(consumer, "Cargo.lock"));
-        Assert.Contains($"source = \"sparse+{node.BaseUri}private/index/\"", lockfile, StringComparison.Ordinal);
+        Assert.Contains($"source = \"sparse+{first.BaseUri}private/index/\"", lockfile, StringComparison.Ordinal);
         Assert.Contains($"source = \"registry+{CratesIoIndex}\"", lockfile, StringComparison.Ordinal);
 
-        await ExpectSuccessAsync(cargo, consumer, node, "yank", "--registry", "internal", "acme-core@0.1.0");
-        Assert.True((await IndexLineAsync(node, "ac/me/acme-core", "0.1.0")).GetProperty("yanked").GetBoolean());
-        await ExpectSuccessAsync(cargo, consumer, node, "yank", "--registry", "internal", "--undo", "acme-core@0.1.0");
-        Assert.False((await IndexLineAsync(node, "ac/me/acme-core", "0.1.0")).GetProperty("yanked").GetBoolean());
+        await ExpectSuccessAsync(viaSecond, consumer, second, "yank", "--registry", "internal", "acme-core@0.1.0");
+        Assert.True((await IndexLineAsync(first, "ac/me/acme-core", "0.1.0")).GetProperty("yanked").GetBoolean());
+        await ExpectSuccessAsync(viaFirst, consumer, first, "yank", "--registry", "internal", "--undo", "acme-core@0.1.0");
+        Assert.False((await IndexLineAsync(second, "ac/me/acme-core", "0.1.0")).GetProperty("yanked").GetBoolean());
 
-        await ExpectSuccessAsync(cargo, consumer, node, "owner", "--registry", "internal", "--add", "bob", "acme-core");
-        var listed = await ExpectSuccessAsync(cargo, consumer, node, "owner", "--registry", "internal", "--list", "acme-core");
+        await ExpectSuccessAsync(viaSecond, consumer, second, "owner", "--registry", "internal", "--add", "bob", "acme-core");
+        var listed = await ExpectSuccessAsync(viaFirst, consumer, first, "owner", "--registry", "internal", "--list", "acme-core");
         Assert.Contains("alice", listed.Output, StringComparison.Ordinal);
         Assert.Contains("bob", listed.Output, StringComparison.Ordinal);
-        await ExpectSuccessAsync(cargo, consumer, node, "owner", "--registry", "internal", "--remove", "bob", "acme-core");
-        listed = await ExpectSuccessAsync(cargo, consumer, node, "owner", "--registry", "internal", "--list", "acme-core");
+        await ExpectSuccessAsync(viaFirst, consumer, first, "owner", "--registry", "internal", "--remove", "bob", "acme-core");
+        listed = await ExpectSuccessAsync(viaSecond, consumer, second, "owner", "--registry", "internal", "--list", "acme-core");
         Assert.DoesNotContain("bob", listed.Output, StringComparison.Ordinal);
 
-        var search = await ExpectSuccessAsync(cargo, consumer, node, "search", "--registry", "internal", "acme");
+        var search = await ExpectSuccessAsync(viaSecond, consumer, second, "search", "--registry", "internal", "acme");
         Assert.Contains("acme-core = \"0.1.0\"", search.StdOut, StringComparison.Ordinal);
         Assert.Contains("acme-util = \"0.1.0\"", search.StdOut, StringComparison.Ordinal);
+
+        if (clustered)
+        {
+            // Published through node 1, resolved through node 2 at once: a new version, and a consumer with nothing cached.
+            await ExpectSuccessAsync(viaFirst, PublishableCrate.Write(_sandbox, "acme-util", "0.1.1"), first, "publish", "--registry", "internal", "--no-verify");
+            var fresh = WriteConsumer("acme-fresh", "acme-util = { version = \"=0.1.1\", registry = \"internal\" }", "fn main() { println!(\"{}\", acme_util::hello()); }\n");
+            await ExpectSuccessAsync(viaSecond, fresh, second, "build");
+            Assert.Contains($"source = \"sparse+{second.BaseUri}private/index/\"", File.ReadAllText(Path.Combine(fresh, "Cargo.lock")), StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -182,11 +199,16 @@ public sealed class PrivateRegistryTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(new Uri(node.BaseUri, "private/me"))).StatusCode);
     }
 
-    [Fact]
-    public async Task Two_nodes_publishing_to_one_crate_at_once_both_land()
+    /// <summary>
+    /// Two processes publishing to one crate at once: as two one-silo clusters (the storage fences alone keep both
+    /// versions) and as a Redis-clustered pair (the crate's one grain writes both, one after the other).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Two_nodes_publishing_to_one_crate_at_once_both_land(bool clustered)
     {
-        var first = await StartNodeAsync();
-        var second = await StartNodeAsync();
+        var (first, second) = clustered ? await StartNodesAsync(clustered: true) : (await StartNodeAsync(), await StartNodeAsync());
         var alice = await ServerCli.CreateTokenAsync(Root, "alice");
         var viaFirst = Client(first, alice);
         var viaSecond = Client(second, alice);
@@ -234,6 +256,34 @@ public sealed class PrivateRegistryTests : IAsyncLifetime
         using var notAdmin = new HttpRequestMessage(HttpMethod.Get, new Uri(node.BaseUri, "private/api/v1/admin/downloads"));
         notAdmin.Headers.TryAddWithoutValidation("Authorization", alice);
         Assert.Equal(HttpStatusCode.Forbidden, (await _http.SendAsync(notAdmin)).StatusCode);
+    }
+
+    /// <summary>One node (returned twice), or a Redis-clustered pair of nodes on the same store, both silos active.</summary>
+    private async Task<(MirrorProcess First, MirrorProcess Second)> StartNodesAsync(bool clustered)
+    {
+        if (!clustered)
+        {
+            var node = await StartNodeAsync();
+            return (node, node);
+        }
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var redis = await RedisProcess.StartAsync(deadline.Token);
+        MirrorCluster pair;
+        try
+        {
+            pair = await MirrorCluster.StartAsync(2, _upstream.IndexUrl, ClusterStorage.FileSystem(Root), redis, cancellationToken: deadline.Token);
+        }
+        catch
+        {
+            await redis.DisposeAsync();
+            throw;
+        }
+
+        _disposables.Add(pair);
+        _disposables.Add(redis); // after the silos: they leave the cluster slowly without it
+        await pair.WaitForActiveSilosAsync(pair[0], 2, deadline.Token);
+        return (pair[0], pair[1]);
     }
 
     private async Task<MirrorProcess> StartNodeAsync(params (string Key, string Value)[] settings)
