@@ -77,7 +77,7 @@ public sealed partial record ToolchainDocument(
             rest = rest[header.Sha256..];
         }
 
-        return new ToolchainDocument(header.FetchedAt, header.Upstream, body, sha, header.Signature >= 0 ? rest : null)
+        return new ToolchainDocument(header.FetchedAt, header.Upstream, body, sha, header.Signature >= 0 ? rest : (ReadOnlyMemory<byte>?)null)
         {
             Date = header.Date,
             KeptFrom = header.KeptFrom,

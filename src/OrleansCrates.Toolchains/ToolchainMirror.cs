@@ -449,7 +449,7 @@ public sealed partial class ToolchainMirror : IDisposable
                 return Rejected(path, held, $"{path.Path}.asc from {signature.Upstream} is not an ASCII-armoured signature");
             }
 
-            ReadOnlyMemory<byte>? signed = signature.Status == SmallFetchStatus.Ok && signature.Body is { } asc ? asc : null;
+            ReadOnlyMemory<byte>? signed = signature.Status == SmallFetchStatus.Ok && signature.Body is { } asc ? new ReadOnlyMemory<byte>(asc) : (ReadOnlyMemory<byte>?)null;
             var document = new ToolchainDocument(_time.GetUtcNow(), manifest.Upstream, manifest.Body!, shaFile.Body!, signed)
             {
                 Date = ToolchainPath.IsDate(parsed.Date) ? parsed.Date : null,
