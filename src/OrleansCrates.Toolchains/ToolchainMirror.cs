@@ -301,7 +301,10 @@ public sealed partial class ToolchainMirror : IDisposable
         var content = MemoryMarshal.TryGetArray(bytes, out var segment)
             ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
             : new MemoryStream(bytes.ToArray(), writable: false);
-        var etag = path.Kind == ToolchainFileKind.Manifest && doc.PublishedSha256 is { } published ? $"\"{published}\"" : record.ETag;
+        // One ETag per part (a record holds several): the manifest's own sha256, else the record's version and the part.
+        var etag = path.Kind == ToolchainFileKind.Manifest && doc.PublishedSha256 is { } published
+            ? $"\"{published}\""
+            : $"\"{record.ETag.Replace("W/", "", StringComparison.Ordinal).Trim('"')}-{path.Kind.ToString().ToLowerInvariant()}\"";
         return new ToolchainResponse(ToolchainServeStatus.Found) { Content = content, Length = bytes.Length, ETag = etag };
     }
 
