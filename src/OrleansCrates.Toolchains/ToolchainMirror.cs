@@ -649,10 +649,6 @@ public sealed partial class ToolchainMirror : IDisposable
         return ToolchainFetch.Fetched;
     }
 
-    /// <summary>The sha256 a held manifest publishes for an archive path (any manifest, whatever the policy).</summary>
-    internal async Task<string?> FindPublishedHashAsync(ToolchainPath archive) =>
-        (await _records.FindArchiveAsync(archive.Path, archive.Date, _stopping)).Sha256;
-
     /// <summary>Stores a record, replacing only the one read (create-only when none was); a newer record another writer stored wins.</summary>
     private async Task SaveDocumentAsync(string key, ToolchainDocument document, string? readETag)
     {
