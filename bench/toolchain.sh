@@ -2,23 +2,30 @@
 # Toolchain mirror benchmark: time `rustup toolchain install` straight from a fake dist server, through a cold mirror and
 # through a warm one, and the mirror's RSS while it serves a 300 MB archive (cold: downloading, verifying and streaming
 # it; warm: from storage). Prints figures, asserts nothing. Uses the machine's rustup with fresh RUSTUP_HOMEs (never its
-# self-update), python3 for the dist server (http.server), and the built server (BENCH_SERVER_DLL, default Debug build).
-#   bench/toolchain.sh [--component-mb N] [--big-mb N]
+# self-update), python3 for the dist server (http.server, throttled to --upstream-mbps so the cold 300 MB takes longer
+# than the 5 s a request waits before it follows the download: the streaming path is what is measured), and a Release
+# build of the server (BENCH_SERVER_DLL to use another).
+#   bench/toolchain.sh [--component-mb N] [--big-mb N] [--upstream-mbps N (0: unthrottled)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COMPONENT_MB=16
 BIG_MB=300
+UPSTREAM_MBPS=20
 while [ $# -gt 0 ]; do
   case "$1" in
     --component-mb) COMPONENT_MB="$2"; shift 2 ;;
     --big-mb) BIG_MB="$2"; shift 2 ;;
-    *) echo "usage: bench/toolchain.sh [--component-mb N] [--big-mb N]" >&2; exit 2 ;;
+    --upstream-mbps) UPSTREAM_MBPS="$2"; shift 2 ;;
+    *) echo "usage: bench/toolchain.sh [--component-mb N] [--big-mb N] [--upstream-mbps N]" >&2; exit 2 ;;
   esac
 done
 RUSTUP="$HOME/.cargo/bin/rustup"
 [ -x "$RUSTUP" ] || { echo "needs rustup at $RUSTUP" >&2; exit 1; }
-DLL="${BENCH_SERVER_DLL:-src/OrleansCrates.Server/bin/Debug/net10.0/OrleansCrates.Server.dll}"
-[ -f "$DLL" ] || dotnet build src/OrleansCrates.Server -v q >/dev/null
+DLL="${BENCH_SERVER_DLL:-src/OrleansCrates.Server/bin/Release/net10.0/OrleansCrates.Server.dll}"
+if [ -z "${BENCH_SERVER_DLL:-}" ]; then
+  dotnet build src/OrleansCrates.Server -c Release -v q >/dev/null # Release, as deployed; incremental when up to date
+fi
+[ -f "$DLL" ] || { echo "no server build at $DLL" >&2; exit 1; }
 WORK="$(mktemp -d /tmp/oc-bench-toolchain-XXXXXX)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
@@ -71,8 +78,30 @@ print(big)
 PY
 BIG_PATH="dist/2026-11-20/rust-docs-1.95.0-x86_64-unknown-linux-gnu.tar.gz"
 
+# The fake dist server: http.server sending every body at most UPSTREAM_MBPS MB/s (64 KiB chunks, paced), so a cold
+# 300 MB archive takes ~15 s at 20 MB/s and the mirror streams it to the waiting client.
+cat >"$WORK/throttled_server.py" <<'PY'
+import functools, http.server, sys, time
+port, root, mbps = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+class Throttled(http.server.SimpleHTTPRequestHandler):
+    def copyfile(self, source, outputfile):
+        if mbps <= 0:
+            return super().copyfile(source, outputfile)
+        rate, chunk, sent, start = mbps * 1024 * 1024, 64 * 1024, 0, time.monotonic()
+        while True:
+            data = source.read(chunk)
+            if not data:
+                break
+            outputfile.write(data)
+            sent += len(data)
+            ahead = sent / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Throttled, directory=root))
+server.serve_forever()
+PY
 UP_PORT=$(free_port)
-python3 -m http.server "$UP_PORT" --bind 127.0.0.1 --directory "$WORK/dist-root" >"$WORK/upstream.log" 2>&1 &
+python3 "$WORK/throttled_server.py" "$UP_PORT" "$WORK/dist-root" "$UPSTREAM_MBPS" >"$WORK/upstream.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$UP_PORT/dist/channel-rust-stable.toml" >/dev/null && break; sleep 0.2; done
 
@@ -102,10 +131,10 @@ COLD=$(install "$MIRROR")
 WARM=$(install "$MIRROR")
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$MIRROR_PID/status"; }
-peak_during() { # $1 url: downloads it, prints "seconds peak_rss_kb"
+peak_during() { # $1 url, $2 header file: downloads it, prints "seconds peak_rss_kb"
   local peak=0 start end
   start=$(date +%s.%N)
-  curl -sf -o /dev/null "$1" &
+  curl -sf -o /dev/null -D "$2" "$1" &
   local curl_pid=$!
   while kill -0 "$curl_pid" 2>/dev/null; do r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.1; done
   wait "$curl_pid"
@@ -113,12 +142,14 @@ peak_during() { # $1 url: downloads it, prints "seconds peak_rss_kb"
   echo "$(python3 -c "print(f'{$end-$start:.2f}')") $peak"
 }
 IDLE=$(rss_kb)
-read -r BIG_COLD_S BIG_COLD_RSS < <(peak_during "$MIRROR/$BIG_PATH")
-read -r BIG_WARM_S BIG_WARM_RSS < <(peak_during "$MIRROR/$BIG_PATH")
+read -r BIG_COLD_S BIG_COLD_RSS < <(peak_during "$MIRROR/$BIG_PATH" "$WORK/cold.headers")
+read -r BIG_WARM_S BIG_WARM_RSS < <(peak_during "$MIRROR/$BIG_PATH" "$WORK/warm.headers")
 GETS=$(grep -c "GET /$BIG_PATH" "$WORK/upstream.log" || true)
+# Whether the cold answer followed the download (the streaming path) or waited for the verified file.
+COLD_PATH=$(grep -qi '^x-mirror-streaming: true' "$WORK/cold.headers" && echo "streamed" || echo "NOT streamed: served whole after verification")
 
 echo
-echo "## Toolchain mirror ($COMPONENT_MB MB x 3 components, a $BIG_MB MB archive)"
+echo "## Toolchain mirror ($COMPONENT_MB MB x 3 components, a $BIG_MB MB archive, dist server at ${UPSTREAM_MBPS} MB/s, $(basename "$(dirname "$(dirname "$DLL")")") build)"
 echo
 echo "| measurement | figure |"
 echo "|---|---|"
@@ -126,6 +157,6 @@ echo "| rustup toolchain install, straight from the fake dist server | ${DIRECT}
 echo "| rustup toolchain install, through a cold mirror | ${COLD} s |"
 echo "| rustup toolchain install, through a warm mirror | ${WARM} s |"
 echo "| mirror RSS idle (after the installs) | $((IDLE / 1024)) MB |"
-echo "| $BIG_MB MB archive, cold (download + verify + stream): time, peak RSS | ${BIG_COLD_S} s, $((BIG_COLD_RSS / 1024)) MB |"
+echo "| $BIG_MB MB archive, cold (download + verify + stream; $COLD_PATH): time, peak RSS | ${BIG_COLD_S} s, $((BIG_COLD_RSS / 1024)) MB |"
 echo "| $BIG_MB MB archive, warm (from storage): time, peak RSS | ${BIG_WARM_S} s, $((BIG_WARM_RSS / 1024)) MB |"
 echo "| upstream GETs of the $BIG_MB MB archive | $GETS |"

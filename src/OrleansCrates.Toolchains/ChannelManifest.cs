@@ -106,6 +106,53 @@ public sealed class ChannelManifest
     public static string? PathOf(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.AbsolutePath.TrimStart('/') is { Length: > 0 } path ? Uri.UnescapeDataString(path) : null;
 
+    /// <summary>
+    /// A <c>.sha256</c> sidecar read strictly: ASCII, the hex sha256, then optionally whitespace, an optional <c>*</c>
+    /// and the file's name (which must be <paramref name="fileName"/>), and at most one line end. The lower-case hex, or null.
+    /// </summary>
+    public static string? ParseSidecarSha256(ReadOnlySpan<byte> file, string fileName)
+    {
+        if (file.Length is < 64 or > ToolchainOptions.MaxSidecarBytes || ParseSha256File(file) is not { } hex)
+        {
+            return null;
+        }
+
+        var rest = file[64..];
+        if (rest.EndsWith("\r\n"u8))
+        {
+            rest = rest[..^2];
+        }
+        else if (rest.EndsWith("\n"u8))
+        {
+            rest = rest[..^1];
+        }
+
+        if (rest.IsEmpty)
+        {
+            return hex;
+        }
+
+        var name = rest.TrimStart(" \t"u8);
+        if (name.Length == rest.Length)
+        {
+            return null;
+        }
+
+        if (name.StartsWith("*"u8))
+        {
+            name = name[1..];
+        }
+
+        return name.SequenceEqual(Encoding.UTF8.GetBytes(fileName)) ? hex : null;
+    }
+
+    /// <summary>Whether <paramref name="file"/> looks like an ASCII-armoured OpenPGP signature (what rustup's <c>.asc</c> files are).</summary>
+    public static bool IsArmouredSignature(ReadOnlySpan<byte> file) =>
+        file.Length <= ToolchainOptions.MaxSidecarBytes &&
+        file.TrimStart(" \t\r\n"u8).StartsWith("-----BEGIN PGP SIGNATURE-----"u8) &&
+        file.IndexOf("-----END PGP SIGNATURE-----"u8) > 0 &&
+        !file.ContainsAnyExceptInRange((byte)0x09, (byte)0x7E);
+
     /// <summary>The hex sha256 at the start of a <c>.sha256</c> file (<c>HEX  NAME</c>), or null.</summary>
     public static string? ParseSha256File(ReadOnlySpan<byte> file)
     {

@@ -1,12 +1,4 @@
-using System.Collections.Concurrent;
-using System.Security.Cryptography;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using OrleansCrates.Core.Coordination;
-using OrleansCrates.Core.Streaming;
-using OrleansCrates.Storage;
-using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Toolchains;
 
@@ -29,4 +21,10 @@ public sealed partial class ToolchainMirror
 
     [LoggerMessage(EventId = LogEvents.ToolchainMirrorStorageFailed, Level = LogLevel.Warning, Message = "Storage failed for {Path}: {Error}")]
     private static partial void LogStorageFailed(ILogger logger, string path, string error);
+
+    [LoggerMessage(EventId = LogEvents.ToolchainMirrorPairRefetched, Level = LogLevel.Warning, Message = "{Path} from {Upstream} has sha256 {Actual}, its .sha256 says {Published}: fetching the pair once more")]
+    private static partial void LogPairRefetched(ILogger logger, string path, string actual, string published, string upstream);
+
+    [LoggerMessage(EventId = LogEvents.ToolchainMirrorEarlierGenerationServed, Level = LogLevel.Information, Message = "Served {Path} of generation {Given} (the client's .sha256) rather than the current {Current}")]
+    private static partial void LogEarlierGenerationServed(ILogger logger, string path, string given, string current);
 }

@@ -50,14 +50,44 @@ public sealed partial record ToolchainPath(string Path, ToolchainFileKind Kind, 
     public bool IsDocument => Kind is ToolchainFileKind.Manifest or ToolchainFileKind.ManifestSha256 or ToolchainFileKind.ManifestSignature
         or ToolchainFileKind.RustupRelease or ToolchainFileKind.RustupBinary or ToolchainFileKind.RustupBinarySha256;
 
+    /// <summary>Where records (manifest pairs, metadata, binary records) are stored: <c>toolchains/docs/</c> + the owner path.</summary>
+    public const string DocsRoot = "toolchains/docs/";
+
+    /// <summary>Where plain files (archives, their sidecars) are stored: <c>toolchains/files/</c> + the path.</summary>
+    public const string FilesRoot = "toolchains/files/";
+
+    /// <summary>Where rustup binaries are stored, by sha256.</summary>
+    public const string BlobsRoot = "toolchains/blobs/sha256/";
+
     /// <summary>The storage key of the document (manifest pair, metadata, binary record) this path is served from.</summary>
-    public string DocumentKey => "toolchains/docs/" + OwnerPath;
+    public string DocumentKey => DocsRoot + OwnerPath;
 
     /// <summary>The storage key of a plain file (archive, sidecar).</summary>
-    public string FileKey => "toolchains/files/" + Path;
+    public string FileKey => FilesRoot + Path;
+
+    /// <summary>For a sidecar (<c>X.sha256</c>, <c>X.asc</c>): the path of the archive it describes (<c>X</c>).</summary>
+    public string? SidecarOf => Kind == ToolchainFileKind.ArchiveSidecar ? Path[..Path.LastIndexOf('.')] : null;
+
+    /// <summary>The archive a policy or listing decision is about: the archive itself, or the one a sidecar describes.</summary>
+    public string? ArchivePath => Kind switch
+    {
+        ToolchainFileKind.Archive => Path,
+        ToolchainFileKind.ArchiveSidecar => SidecarOf,
+        _ => null,
+    };
 
     /// <summary>A binary's content, addressed by its sha256 (a moving <c>rustup-init</c> points at one).</summary>
-    public static string BlobKey(string sha256) => "toolchains/blobs/sha256/" + sha256;
+    public static string BlobKey(string sha256) => BlobsRoot + sha256;
+
+    /// <summary>The record key of the manifest of <paramref name="channel"/> under <paramref name="date"/> (<c>dist/DATE/channel-rust-C.toml</c>).</summary>
+    public static string DatedManifestKey(string channel, string date) => $"{DocsRoot}dist/{date}/channel-rust-{channel}.toml";
+
+    /// <summary>Whether <paramref name="date"/> is a dist date (<c>2026-11-20</c>).</summary>
+    public static bool IsDate(string? date) => date is not null && DateSegment().IsMatch(date);
+
+    /// <summary>The manifest a record key names (<c>toolchains/docs/dist/[DATE/]channel-rust-C.toml</c>), or null.</summary>
+    public static ToolchainPath? ManifestOfKey(string key) =>
+        key.StartsWith(DocsRoot, StringComparison.Ordinal) && TryParse(key[DocsRoot.Length..], out var path) && path.Kind == ToolchainFileKind.Manifest ? path : null;
 
     public static bool TryParse(string? path, [NotNullWhen(true)] out ToolchainPath? parsed)
     {

@@ -90,5 +90,7 @@ internal static class LogEvents
     public const int ToolchainMirrorRevalidationFailed = 8004;
     public const int ToolchainMirrorWriteConflict = 8005;
     public const int ToolchainMirrorStorageFailed = 8006;
+    public const int ToolchainMirrorPairRefetched = 8007;
+    public const int ToolchainMirrorEarlierGenerationServed = 8008;
     public const int ToolchainUpstreamsUpstreamFailed = 8101;
 }

@@ -17,10 +17,16 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
     private static readonly CrateGraph Graph = CrateGraph.CreateDefault();
     private readonly string _sandbox = Directory.CreateTempSubdirectory("oc-dash-").FullName;
     private readonly HttpClient _http = new(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None });
+    private static readonly FakeToolchain Release = FakeToolchain.Create();
     private FakeUpstream _upstream = null!;
+    private FakeDistServer _distServer = null!;
     private MirrorProcess? _mirror;
 
-    public async Task InitializeAsync() => _upstream = await FakeUpstream.StartAsync(Graph);
+    public async Task InitializeAsync()
+    {
+        _upstream = await FakeUpstream.StartAsync(Graph);
+        _distServer = await FakeDistServer.StartAsync(Release.Files);
+    }
 
     public async Task DisposeAsync()
     {
@@ -30,6 +36,7 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         await _upstream.DisposeAsync();
+        await _distServer.DisposeAsync();
         _http.Dispose();
         Directory.Delete(_sandbox, recursive: true);
     }
@@ -51,6 +58,7 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
             ["Directory__Mirrors__1__Name"] = "gone mirror",
             ["Directory__Mirrors__1__Url"] = "http://127.0.0.1:9/",
             ["Directory__CheckTimeout"] = "00:00:02",
+            ["Toolchains__Upstreams__0__Url"] = _distServer.Url,
         });
 
         // Traffic: index files, downloads (a miss then hits), a 404.
@@ -64,6 +72,11 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync(Url("index/no/-s/no-such"))).StatusCode);
 
+        // Toolchain traffic: a channel manifest (index traffic) and one archive (a download, shown apart from the crates).
+        var archive = Release.Archives.First(a => a.EndsWith(".tar.xz", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(Url("rustup/dist/channel-rust-stable.toml"))).StatusCode);
+        Assert.Equal(Release.Files[archive], await _http.GetByteArrayAsync(Url("rustup/" + archive)));
+
         // The flusher writes every second; wait (bounded) until the merged view shows the downloads.
         var deadline = Stopwatch.StartNew();
         JsonElement totals = default;
@@ -71,7 +84,7 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
         {
             using var stats = JsonDocument.Parse(await _http.GetStringAsync(Url("api/v1/stats?days=7")));
             totals = stats.RootElement.GetProperty("totals").Clone();
-            if (totals.GetProperty("downloads").GetInt64() >= 3 && totals.GetProperty("requests").GetInt64() >= 6)
+            if (totals.GetProperty("downloads").GetInt64() >= 4 && totals.GetProperty("requests").GetInt64() >= 8)
             {
                 break;
             }
@@ -79,9 +92,9 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
             await Task.Delay(200);
         }
 
-        Assert.True(totals.GetProperty("downloads").GetInt64() == 3, $"Expected 3 downloads in /api/v1/stats within 30 s; totals were {totals}\n{_mirror.Output}");
-        Assert.Equal(6, totals.GetProperty("requests").GetInt64());
-        Assert.Equal(3 * crate.CrateBytes.Length, totals.GetProperty("downloadBytes").GetInt64());
+        Assert.True(totals.GetProperty("downloads").GetInt64() == 4, $"Expected 4 downloads (3 crates, 1 toolchain archive) in /api/v1/stats within 30 s; totals were {totals}\n{_mirror.Output}");
+        Assert.Equal(8, totals.GetProperty("requests").GetInt64());
+        Assert.Equal((3 * crate.CrateBytes.Length) + Release.Files[archive].Length, totals.GetProperty("downloadBytes").GetInt64());
 
         var screenshot = Path.Combine(AppContext.BaseDirectory, "TestResults", "dashboard.png");
         Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
@@ -96,8 +109,13 @@ public sealed class DashboardTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(root.GetProperty("ok").GetBoolean());
         Assert.Empty(root.GetProperty("consoleErrors").EnumerateArray());
         var requests = root.GetProperty("charts").EnumerateArray().Single(c => c.GetProperty("chart").GetString() == "requests");
-        Assert.Contains(6.0, requests.GetProperty("values").EnumerateArray().Select(v => v.GetDouble())); // today's bar
+        Assert.Contains(8.0, requests.GetProperty("values").EnumerateArray().Select(v => v.GetDouble())); // today's bar
         Assert.Contains(root.GetProperty("topCrates").EnumerateArray(), row => row.GetString()!.StartsWith("abc", StringComparison.Ordinal));
+        Assert.DoesNotContain(root.GetProperty("topCrates").EnumerateArray(), row => row.GetString()!.Contains("toolchains", StringComparison.Ordinal));
+        var archiveName = archive[(archive.LastIndexOf('/') + 1)..];
+        var toolchainRow = Assert.Single(root.GetProperty("toolchains").EnumerateArray()).GetString()!;
+        Assert.StartsWith(archiveName + Release.Date + "1", toolchainRow, StringComparison.Ordinal); // archive, release date, 1 download
+        Assert.StartsWith("1 archive download", root.GetProperty("toolchainSummary").GetString(), StringComparison.Ordinal);
         Assert.Equal("off", root.GetProperty("approvals").GetString());
         Assert.Contains(_mirror.BaseUri.ToString().TrimEnd('/') + "/index/", root.GetProperty("cargoConfig").GetString(), StringComparison.Ordinal);
         Assert.Equal(2, root.GetProperty("mirrors").GetArrayLength());

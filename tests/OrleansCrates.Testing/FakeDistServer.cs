@@ -19,6 +19,8 @@ public sealed class FakeDistServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, byte[]> _files;
     private readonly ConcurrentDictionary<string, int> _requests = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DistHold> _holds = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _failures = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Action> _beforeServing = new(StringComparer.Ordinal);
     private WebApplication? _app;
 
     private FakeDistServer(IDictionary<string, byte[]> files) => _files = new(files, StringComparer.Ordinal);
@@ -49,6 +51,25 @@ public sealed class FakeDistServer : IAsyncDisposable
 
     public void Set(string path, byte[] content) => _files[path] = content;
 
+    /// <summary>Replaces (or adds) every file in <paramref name="files"/>: a channel moving to another release.</summary>
+    public void SetAll(IEnumerable<KeyValuePair<string, byte[]>> files)
+    {
+        foreach (var (path, content) in files)
+        {
+            _files[path] = content;
+        }
+    }
+
+    public void Remove(string path) => _files.TryRemove(path, out _);
+
+    /// <summary>Requests for <paramref name="path"/> answer <paramref name="status"/> (an outage of that file) until <see cref="Heal"/>.</summary>
+    public void FailWith(string path, int status) => _failures[path] = status;
+
+    public void Heal(string path) => _failures.TryRemove(path, out _);
+
+    /// <summary>The next request for <paramref name="path"/> runs <paramref name="action"/> first (e.g. upstream publishing in between).</summary>
+    public void BeforeServing(string path, Action action) => _beforeServing[path] = action;
+
     /// <summary>The next responses for <paramref name="path"/> send their headers and the first half of the body, then wait for the hold's release.</summary>
     public DistHold Hold(string path) => _holds[path] = new DistHold();
 
@@ -73,6 +94,17 @@ public sealed class FakeDistServer : IAsyncDisposable
     {
         var path = (context.Request.Path.Value ?? "").TrimStart('/');
         _requests.AddOrUpdate(path, 1, (_, n) => n + 1);
+        if (_beforeServing.TryRemove(path, out var before))
+        {
+            before();
+        }
+
+        if (_failures.TryGetValue(path, out var status))
+        {
+            context.Response.StatusCode = status;
+            return;
+        }
+
         if (!_files.TryGetValue(path, out var content))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;

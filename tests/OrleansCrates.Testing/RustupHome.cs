@@ -34,7 +34,7 @@ public sealed class RustupHome : IDisposable
         }
 
         start.Environment["RUSTUP_HOME"] = Home;
-        start.Environment["CARGO_HOME"] = Path.Combine(_root, "cargo");
+        start.Environment["CARGO_HOME"] = CargoHome;
         start.Environment["RUSTUP_DIST_SERVER"] = DistServer;
         start.Environment["RUSTUP_UPDATE_ROOT"] = "http://127.0.0.1:9/never-self-update";
         start.Environment.Remove("RUSTUP_TOOLCHAIN");
@@ -65,11 +65,54 @@ public sealed class RustupHome : IDisposable
         }
     }
 
-    /// <summary>What the installed toolchain's <c>rustc</c> shim prints for <c>--version</c>.</summary>
+    public string CargoHome => Path.Combine(_root, "cargo");
+
+    /// <summary>
+    /// What the installed toolchain's <c>rustc</c> prints for <c>--version</c>, run the way a user runs it: through the
+    /// <c>rustc</c> shim in <c>$CARGO_HOME/bin</c> (a link to rustup, as rustup-init installs it; made here when the
+    /// install did not), which resolves the toolchain in this <c>RUSTUP_HOME</c>. Also checks that
+    /// <c>rustup which rustc</c> names a file inside this <c>RUSTUP_HOME</c> that prints the same.
+    /// </summary>
     public async Task<string> RustcVersionAsync(string toolchain, CancellationToken cancellationToken)
     {
-        var (exit, output) = await RunAsync(cancellationToken, "run", toolchain, "rustc", "--version");
-        return exit == 0 ? output.Trim() : throw new InvalidOperationException($"rustup run {toolchain} rustc --version exited with {exit}:\n{output}");
+        var (whichExit, which) = await RunAsync(cancellationToken, "which", "rustc", "--toolchain", toolchain);
+        var rustc = which.Trim();
+        if (whichExit != 0 || !rustc.StartsWith(Home + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(rustc))
+        {
+            throw new InvalidOperationException($"rustup which rustc --toolchain {toolchain} exited with {whichExit} naming '{rustc}', not a file under {Home}");
+        }
+
+        var direct = await RunProgramAsync(rustc, ["--version"], cancellationToken);
+        var shim = Path.Combine(CargoHome, "bin", "rustc");
+        if (!File.Exists(shim))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(shim)!);
+            File.CreateSymbolicLink(shim, Executable);
+        }
+
+        var proxied = await RunProgramAsync(shim, ["+" + toolchain, "--version"], cancellationToken);
+        return direct == proxied
+            ? proxied
+            : throw new InvalidOperationException($"{rustc} printed '{direct}' but the shim {shim} printed '{proxied}'");
+    }
+
+    private async Task<string> RunProgramAsync(string program, IReadOnlyList<string> args, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["RUSTUP_HOME"] = Home;
+        start.Environment["CARGO_HOME"] = CargoHome;
+        start.Environment.Remove("RUSTUP_TOOLCHAIN");
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        var output = (await stdout).Trim();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited with {process.ExitCode}:\n{output}\n{await stderr}");
     }
 
     public void Dispose()

@@ -23,8 +23,12 @@ public sealed class RustupThroughMirrorTests
         Assert.Equal(fixture.Release.RustcVersionLine, await a.RustcVersionAsync("stable", ct));
         Assert.Equal(fixture.Release.RustcVersionLine, await c.RustcVersionAsync("1.95.0", ct));
 
-        var fetched = fixture.Release.Archives.Where(p => fixture.Upstream.Requests(p) > 0).ToList();
-        Assert.NotEmpty(fetched);
+        // rustup takes the .tar.xz of each component when the manifest lists one (it prefers zst, then xz, then gz):
+        // exactly those were fetched, each once, and stored.
+        var expected = fixture.Release.Archives.Where(p => p.EndsWith(".tar.xz", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        var fetched = fixture.Release.Archives.Where(p => fixture.Upstream.Requests(p) > 0).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(FakeToolchain.Components.Length, expected.Count);
+        Assert.Equal(expected, fetched);
         Assert.All(fetched, p => Assert.Equal(1, fixture.Upstream.Requests(p)));
         Assert.All(fetched, p => Assert.Contains("toolchains/files/" + p, fixture.StoredToolchainFiles()));
 

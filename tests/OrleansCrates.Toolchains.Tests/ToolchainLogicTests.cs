@@ -1,4 +1,7 @@
 using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using OrleansCrates.Testing;
 
 namespace OrleansCrates.Toolchains.Tests;
@@ -86,30 +89,101 @@ public sealed class ToolchainLogicTests
     {
         var release = FakeToolchain.Create();
         var body = release.Files["dist/channel-rust-stable.toml"];
-        var document = new ToolchainDocument(DateTimeOffset.UnixEpoch, "up", body, release.Files["dist/channel-rust-stable.toml.sha256"], null);
-        var read = ToolchainDocument.TryDeserialize(document.Serialize());
+        var document = new ToolchainDocument(DateTimeOffset.UnixEpoch, "up", body, release.Files["dist/channel-rust-stable.toml.sha256"], null)
+        {
+            Date = release.Date,
+            KeptFrom = "dist/channel-rust-stable.toml",
+        };
+        var stored = document.Serialize();
+        var read = ToolchainDocument.TryDeserialize(stored);
         Assert.NotNull(read);
-        Assert.Equal(body, read.Body);
-        Assert.Equal(document.Sha256File, read.Sha256File);
+        Assert.Equal(body, read.Body.ToArray());
+        Assert.Equal(release.Files["dist/channel-rust-stable.toml.sha256"], read.Sha256File!.Value.ToArray());
         Assert.Null(read.Signature);
         Assert.Equal(FakeToolchain.Hex(body), read.PublishedSha256);
-        Assert.Null(ToolchainDocument.TryDeserialize(document.Serialize()[..^1]));
+        Assert.Equal((release.Date, "dist/channel-rust-stable.toml"), (read.Date, read.KeptFrom));
+        Assert.Null(ToolchainDocument.TryDeserialize(stored[..^1]));
+
+        // Read without copies: the parts are slices of the stored buffer.
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(read.Body, out var segment) && ReferenceEquals(segment.Array, stored));
+    }
+
+    [Fact]
+    public void A_record_stored_before_dates_were_kept_still_reads()
+    {
+        var header = "{\"FetchedAt\":\"2026-01-01T00:00:00+00:00\",\"Upstream\":\"up\",\"Body\":2,\"Sha256\":-1,\"Signature\":-1}\nab"u8.ToArray();
+        var read = ToolchainDocument.TryDeserialize(header);
+        Assert.NotNull(read);
+        Assert.Equal("ab"u8.ToArray(), read.Body.ToArray());
+        Assert.Null(read.Date);
+        Assert.Null(read.KeptFrom);
+        Assert.Null(read.Sha256File);
     }
 
     [Theory]
     [InlineData("stable", null, true)]
-    [InlineData("stable", "2026-11-20", true)]
+    [InlineData("stable", "2026-11-20", false)] // a dated stable needs its own pattern (or to be the mirror's copy of a stable it served)
     [InlineData("1.95.0", null, true)]
+    [InlineData("1.95.0", "2026-11-20", true)]
     [InlineData("1.94.0", null, false)]
     [InlineData("nightly", "2026-11-20", true)]
     [InlineData("nightly", "2026-10-01", false)]
     [InlineData("nightly", null, false)]
+    [InlineData("beta", "2026-11-03", true)] // two stars
+    [InlineData("beta", "2026-12-03", false)]
     public void Policy_allows_channels_versions_and_dates_by_pattern(string channel, string? date, bool allowed)
     {
-        var options = new ToolchainOptions { AllowedChannels = ["stable", "1.95.*", "nightly-2026-11-*"] };
+        var options = new ToolchainOptions { AllowedChannels = ["stable", "1.95.*", "nightly-2026-11-*", "beta-*-11-*"] };
         Assert.Equal(allowed, options.Allows(channel, date));
         Assert.True(new ToolchainOptions().Allows(channel, date));
     }
+
+    [Theory]
+    [InlineData("*", "anything", true)]
+    [InlineData("a*b*c", "aXbYc", true)]
+    [InlineData("a*b*c", "abc", true)]
+    [InlineData("a*b*c", "acb", false)]
+    [InlineData("**", "", true)]
+    [InlineData("1.9*", "1.95.0", true)]
+    [InlineData("1.9*", "2.0", false)]
+    public void Patterns_match_any_number_of_stars(string pattern, string value, bool matches) =>
+        Assert.Equal(matches, ToolchainOptions.Glob(pattern, value));
+
+    [Fact]
+    public void Bad_policy_patterns_stop_the_start_with_their_names()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Toolchains:AllowedChannels:0"] = "stable",
+            ["Toolchains:AllowedChannels:1"] = "nightly 2026-*",
+            ["Toolchains:AllowedChannels:2"] = "1.95/*",
+            ["Toolchains:AllowedChannels:3"] = " ",
+        }).Build();
+        using var provider = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddToolchains().BuildServiceProvider();
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains("Toolchains:AllowedChannels:1 'nightly 2026-*'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Toolchains:AllowedChannels:2 '1.95/*'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Toolchains:AllowedChannels:3 is empty", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("AllowedChannels:0", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  rustc.tar.xz\n", true)]
+    [InlineData("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 *rustc.tar.xz\n", true)]
+    [InlineData("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n", true)]
+    [InlineData("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  cargo.tar.xz\n", false)] // another file's
+    [InlineData("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  rustc.tar.xz\nmore\n", false)]
+    [InlineData("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855rustc.tar.xz", false)]
+    [InlineData("<html><body>e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855</body></html>", false)]
+    public void Archive_sha256_sidecars_are_read_strictly(string text, bool valid) =>
+        Assert.Equal(valid ? "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" : null, ChannelManifest.ParseSidecarSha256(Encoding.ASCII.GetBytes(text), "rustc.tar.xz"));
+
+    [Theory]
+    [InlineData("-----BEGIN PGP SIGNATURE-----\n\niQIzBAABCgAdFiEE\n-----END PGP SIGNATURE-----\n", true)]
+    [InlineData("<html>502 Bad Gateway</html>", false)]
+    [InlineData("-----BEGIN PGP SIGNATURE-----\nno end\n", false)]
+    public void Signatures_must_be_armoured(string text, bool valid) =>
+        Assert.Equal(valid, ChannelManifest.IsArmouredSignature(Encoding.ASCII.GetBytes(text)));
 
     [Theory]
     [InlineData("stable", "dist/channel-rust-stable.toml")]

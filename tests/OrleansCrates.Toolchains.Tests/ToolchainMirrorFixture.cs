@@ -7,19 +7,22 @@ internal sealed class ToolchainMirrorFixture : IAsyncDisposable
 {
     private readonly string _sandbox;
 
-    private ToolchainMirrorFixture(string sandbox, FakeToolchain release, FakeDistServer upstream, MirrorProcess mirror)
+    private readonly Dictionary<string, string> _environment;
+
+    private ToolchainMirrorFixture(string sandbox, FakeToolchain release, FakeDistServer upstream, MirrorProcess mirror, Dictionary<string, string> environment)
     {
         _sandbox = sandbox;
         Release = release;
         Upstream = upstream;
         Mirror = mirror;
+        _environment = environment;
     }
 
     public FakeToolchain Release { get; }
 
     public FakeDistServer Upstream { get; }
 
-    public MirrorProcess Mirror { get; }
+    public MirrorProcess Mirror { get; private set; }
 
     /// <summary>What users put in RUSTUP_DIST_SERVER.</summary>
     public string DistServer => Mirror.BaseUri + "rustup";
@@ -42,8 +45,26 @@ internal sealed class ToolchainMirrorFixture : IAsyncDisposable
 
         // The crate upstream is never asked in these tests.
         var mirror = await MirrorProcess.StartAsync("http://127.0.0.1:9/index/", Path.Combine(sandbox, "store"), environment, cancellationToken);
-        return new ToolchainMirrorFixture(sandbox, release, upstream, mirror);
+        return new ToolchainMirrorFixture(sandbox, release, upstream, mirror, environment);
     }
+
+    /// <summary>
+    /// Stops the mirror process and starts another on the same store (a restarted node: nothing in memory), with
+    /// <paramref name="settings"/> over the first one's (e.g. another upstream, a policy).
+    /// </summary>
+    public async Task RestartAsync(CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        await Mirror.DisposeAsync();
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            _environment[key] = value;
+        }
+
+        Mirror = await MirrorProcess.StartAsync("http://127.0.0.1:9/index/", Path.Combine(_sandbox, "store"), _environment, cancellationToken);
+    }
+
+    /// <summary>The environment the CLI needs to work on this mirror's store with its settings.</summary>
+    public Dictionary<string, string> CliEnvironment => new(_environment) { ["Storage__FileSystem__Root"] = StorageRoot };
 
     /// <summary>Stored objects under the store's toolchain keys (never temp files).</summary>
     public IReadOnlyList<string> StoredToolchainFiles()

@@ -49,6 +49,8 @@ try {
     hitRatio: await text("total-hit"),
     approvals: await text("approvals"),
     topCrates: await page.$$eval("#top-crates tbody tr", (rows) => rows.map((r) => r.textContent.trim())),
+    toolchains: await page.$$eval("#toolchains tbody tr", (rows) => rows.map((r) => r.textContent.trim())),
+    toolchainSummary: await text("toolchain-summary"),
     errors: await page.$$eval("#errors tbody tr", (rows) => rows.length),
     mirrors: await page.$$eval("#mirrors tbody tr", (rows) => rows.map((r) => r.textContent.trim())),
     upstreams: await page.$$eval("#upstreams tbody tr", (rows) => rows.length),

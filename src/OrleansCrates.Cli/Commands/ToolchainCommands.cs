@@ -66,23 +66,61 @@ internal static class ToolchainCommands
         return result.Succeeded ? CliApp.Ok : CliApp.Failed;
     }
 
-    /// <summary><c>verify</c>'s toolchain part: every stored toolchain file against what publishes it; prints problems, returns their count.</summary>
-    public static async Task<int> VerifyAsync(IObjectStore store, CancellationToken cancellationToken)
+    /// <summary>
+    /// <c>verify</c>'s toolchain part: every stored toolchain file against what publishes it, under the configured
+    /// <c>Toolchains</c> options (validated as the server validates them).
+    /// </summary>
+    public static async Task<ToolchainVerification> VerifyAsync(IObjectStore store, IConfiguration configuration, CancellationToken cancellationToken)
     {
-        var report = await new ToolchainVerifier(store, Options.Create(new ToolchainOptions())).VerifyAsync(null, cancellationToken);
-        if (report is { Manifests: 0, Files: 0, Problems.Count: 0 })
+        var options = configuration.GetSection(ToolchainOptions.SectionName).Get<ToolchainOptions>() ?? new ToolchainOptions();
+        var validation = new ToolchainOptionsValidator().Validate(null, options);
+        if (validation.Failed)
         {
-            return 0; // no toolchain mirror in this store: verify's output is the crates' alone
+            throw new OptionsValidationException(ToolchainOptions.SectionName, typeof(ToolchainOptions), validation.Failures);
+        }
+
+        return await new ToolchainVerifier(store, Options.Create(options)).VerifyAsync(null, cancellationToken);
+    }
+
+    /// <summary>No toolchain mirror in this store: verify's output is the crates' alone.</summary>
+    public static bool IsEmpty(ToolchainVerification report) => report is { Manifests: 0, Files: 0, Problems.Count: 0 };
+
+    /// <summary>
+    /// Prints the toolchain problems: text lines and a summary line, or (<paramref name="json"/>) one finding line per
+    /// problem, shaped as the crates' (<c>kind</c> "toolchain", <c>registry</c> "toolchains", the storage key as <c>crate</c>).
+    /// </summary>
+    public static async Task WriteAsync(ToolchainVerification report, bool json, CancellationToken cancellationToken)
+    {
+        if (IsEmpty(report))
+        {
+            return;
         }
 
         foreach (var problem in report.Problems)
         {
-            await TextOutput.WriteLineAsync($"toolchain  {problem.Key}: {problem.Problem}", cancellationToken);
+            if (json)
+            {
+                await TextOutput.WriteJsonLineAsync(line =>
+                {
+                    line.WriteString("kind", "toolchain");
+                    line.WriteBoolean("problem", true);
+                    line.WriteString("registry", "toolchains");
+                    line.WriteString("crate", problem.Key);
+                    line.WriteNull("version");
+                    line.WriteString("detail", problem.Problem);
+                }, cancellationToken);
+            }
+            else
+            {
+                await TextOutput.WriteLineAsync($"toolchain  {problem.Key}: {problem.Problem}", cancellationToken);
+            }
         }
 
-        await TextOutput.WriteLineAsync(
-            $"verify toolchains: {(report.Problems.Count == 0 ? "OK" : "FAILED")}; {TextOutput.Plural(report.Manifests, "manifest")}, {TextOutput.Plural(report.Files, "file")} hashed, {report.Problems.Count} problems.",
-            cancellationToken);
-        return report.Problems.Count;
+        if (!json)
+        {
+            await TextOutput.WriteLineAsync(
+                $"verify toolchains: {(report.Problems.Count == 0 ? "OK" : "FAILED")}; {TextOutput.Plural(report.Manifests, "manifest")}, {TextOutput.Plural(report.Files, "file")} hashed, {report.Problems.Count} problems.",
+                cancellationToken);
+        }
     }
 }

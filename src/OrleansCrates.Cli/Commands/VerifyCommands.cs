@@ -95,15 +95,25 @@ internal static class VerifyCommands
             return await CliApp.WithStoreResultAsync(async store =>
             {
                 var report = await CliProgress.RunAsync("verify", "crates", progress => new StoreVerifier(store, against, Concurrency, progress).RunAsync(cancellationToken));
+                // Stored toolchain files against the manifests that publish them, under the configured Toolchains options.
+                var toolchains = await ToolchainCommands.VerifyAsync(store, configuration, cancellationToken);
                 await FindingOutput.WriteAsync(report.Findings, Json, cancellationToken);
-                await WriteSummaryAsync(report, cancellationToken);
-                // Stored toolchain files against the manifests that publish them (text output only).
-                var toolchainProblems = Json ? 0 : await ToolchainCommands.VerifyAsync(store, cancellationToken);
-                return report.Findings.Any(f => f.IsProblem) || toolchainProblems > 0 ? CliApp.Failed : CliApp.Ok;
+                if (Json)
+                {
+                    await ToolchainCommands.WriteAsync(toolchains, json: true, cancellationToken); // before the summary, which stays the last line
+                }
+
+                await WriteSummaryAsync(report, toolchains, cancellationToken);
+                if (!Json)
+                {
+                    await ToolchainCommands.WriteAsync(toolchains, json: false, cancellationToken);
+                }
+
+                return report.Findings.Any(f => f.IsProblem) || toolchains.Problems.Count > 0 ? CliApp.Failed : CliApp.Ok;
             }, cancellationToken);
         }
 
-        private async Task WriteSummaryAsync(VerifyReport report, CancellationToken cancellationToken)
+        private async Task WriteSummaryAsync(VerifyReport report, Toolchains.ToolchainVerification toolchains, CancellationToken cancellationToken)
         {
             var (problems, notes) = FindingOutput.Count(report.Findings);
             if (Json)
@@ -111,8 +121,11 @@ internal static class VerifyCommands
                 await TextOutput.WriteJsonLineAsync(json =>
                 {
                     json.WriteString("kind", "summary");
-                    json.WriteBoolean("ok", problems == 0);
-                    json.WriteNumber("problems", problems);
+                    json.WriteBoolean("ok", problems + toolchains.Problems.Count == 0);
+                    json.WriteNumber("problems", problems + toolchains.Problems.Count);
+                    json.WriteNumber("toolchain_manifests", toolchains.Manifests);
+                    json.WriteNumber("toolchain_files", toolchains.Files);
+                    json.WriteNumber("toolchain_problems", toolchains.Problems.Count);
                     json.WriteNumber("notes", notes);
                     json.WriteNumber("mirror_crates", report.MirrorCrates);
                     json.WriteNumber("private_crates", report.PrivateCrates);

@@ -43,7 +43,7 @@ public static class ToolchainApi
             return PlainText.NotFound("not a toolchain path this mirror serves");
         }
 
-        var response = await mirror.OpenAsync(parsed, context.RequestAborted);
+        var response = await mirror.OpenAsync(parsed, ClientOf(context), context.RequestAborted);
         Statistics.TrafficTag.Set(
             context,
             response.Stale ? CacheOutcome.Stale : response.FromUpstream ? CacheOutcome.Miss : CacheOutcome.Hit,
@@ -58,6 +58,10 @@ public static class ToolchainApi
             _ => PlainText.Unavailable(response.Error ?? "upstream unavailable", response.RetryAfter),
         };
     }
+
+    /// <summary>Who asks, as far as a manifest pair's generation goes: the address and the user agent (rustup sends no more).</summary>
+    private static string? ClientOf(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } address ? $"{address}|{context.Request.Headers.UserAgent}" : null;
 
     private static string ContentTypeOf(ToolchainPath path) => path.Kind switch
     {

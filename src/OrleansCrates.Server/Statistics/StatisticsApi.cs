@@ -5,8 +5,8 @@ namespace OrleansCrates.Server.Statistics;
 
 /// <summary>
 /// <c>GET /api/v1/stats?days=N&amp;top=M</c>: the cluster's traffic per UTC day (merged from every node's flushed
-/// counters), totals, the most downloaded crates with their versions, and — from this node — recent errors and the
-/// number of pending approvals. What the dashboard draws.
+/// counters), totals, the most downloaded crates with their versions, toolchain traffic on its own, and — from this
+/// node — recent errors and the number of pending approvals. What the dashboard draws.
 /// </summary>
 public static class StatisticsApi
 {
@@ -31,6 +31,7 @@ public static class StatisticsApi
         IReadOnlyList<DayJson> Days,
         DayJson Totals,
         IReadOnlyList<TopCrate> TopCrates,
+        ToolchainsJson Toolchains,
         ApprovalsJson Approvals,
         IReadOnlyList<RecentError> RecentErrors);
 
@@ -56,6 +57,12 @@ public static class StatisticsApi
     public sealed record TopCrate(string Registry, string Crate, long Downloads, long Bytes, IReadOnlyList<TopVersion> Versions);
 
     public sealed record TopVersion(string Version, long Downloads, long Bytes);
+
+    /// <summary>Toolchain traffic (<c>/rustup</c>), apart from the crates': archive downloads and bytes, and the most downloaded archives.</summary>
+    public sealed record ToolchainsJson(long Downloads, long Bytes, IReadOnlyList<TopArchive> TopArchives);
+
+    /// <summary>A toolchain archive (its file name) and the release date it was published under.</summary>
+    public sealed record TopArchive(string Archive, string Release, long Downloads, long Bytes);
 
     /// <summary><c>mode</c> is "on" or "off"; <c>pending</c> is null when off (or storage could not be read: <c>error</c>).</summary>
     public sealed record ApprovalsJson(string Mode, int? Pending, string? Error);

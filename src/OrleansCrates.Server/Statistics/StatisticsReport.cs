@@ -17,6 +17,9 @@ public sealed class StatisticsReport(
     IOptions<PrivateRegistryOptions> privateOptions,
     TimeProvider time)
 {
+    /// <summary>The registry toolchain traffic is recorded under (<see cref="TrafficRecordingMiddleware"/>).</summary>
+    public const string ToolchainRegistry = "toolchains";
+
     /// <summary><paramref name="days"/> is clamped to 1–<see cref="StatisticsApi.MaxDays"/>, <paramref name="top"/> to 1–1000.</summary>
     public async Task<StatsResponse> BuildAsync(int days, int top, CancellationToken cancellationToken)
     {
@@ -35,7 +38,7 @@ public sealed class StatisticsReport(
         // Where the private registry's reads need a token, its crate names stay off this public page.
         var hidePrivate = privateOptions.Value.ReadRequiresToken;
         var crates = totals.Crates
-            .Where(c => !hidePrivate || c.Key.Registry != "private")
+            .Where(c => c.Key.Registry != ToolchainRegistry && (!hidePrivate || c.Key.Registry != "private"))
             .GroupBy(c => (c.Key.Registry, c.Key.Crate))
             .Select(g => new TopCrate(
                 g.Key.Registry,
@@ -48,6 +51,17 @@ public sealed class StatisticsReport(
             .ThenBy(c => c.Crate, StringComparer.Ordinal)
             .Take(topCount)
             .ToList();
+
+        // Toolchain archives are counted as registry "toolchains" (file name, release date): shown apart from the crates.
+        var archives = totals.Crates.Where(c => c.Key.Registry == ToolchainRegistry).ToList();
+        var toolchains = new ToolchainsJson(
+            archives.Sum(a => a.Value.Downloads),
+            archives.Sum(a => a.Value.Bytes),
+            [.. archives
+                .OrderByDescending(a => a.Value.Downloads)
+                .ThenBy(a => a.Key.Crate, StringComparer.Ordinal)
+                .Take(topCount)
+                .Select(a => new TopArchive(a.Key.Crate, a.Key.Version, a.Value.Downloads, a.Value.Bytes))]);
 
         int? pending;
         string? pendingError = null;
@@ -70,6 +84,7 @@ public sealed class StatisticsReport(
             [.. perDay.Select(d => DayJson.Of(d.Day, d.Statistics))],
             DayJson.Of(today, totals) with { Day = null },
             crates,
+            toolchains,
             new ApprovalsJson(approvals.ApprovalMode ? "on" : "off", pending, pendingError),
             errors.Snapshot());
     }

@@ -188,6 +188,15 @@
       { text: c.versions.slice(0, 3).map((v) => v.version + " (" + v.downloads + ")").join(", "), cls: "mono" },
     ]), 5, "no downloads in this period");
 
+    const tc = stats.toolchains || { downloads: 0, bytes: 0, topArchives: [] };
+    $("toolchain-summary").textContent = tc.downloads + " archive download" + (tc.downloads === 1 ? "" : "s") + " · " + formatBytes(tc.bytes);
+    fillTable("toolchains", tc.topArchives.map((a) => [
+      { text: a.archive, cls: "mono" },
+      { text: a.release, cls: "mono" },
+      { text: String(a.downloads), cls: "num" },
+      { text: formatBytes(a.bytes), cls: "num" },
+    ]), 4, "no toolchain downloads in this period");
+
     fillTable("errors", stats.recentErrors.slice(0, 15).map((e) => [
       { text: e.at.slice(0, 19).replace("T", " "), cls: "mono" },
       { text: String(e.status) },
