@@ -32,5 +32,8 @@ public sealed partial class PrivateRegistry
 
         [LoggerMessage(EventId = LogEvents.PrivateRegistryClaimNotReleased, Level = LogLevel.Error, Message = "Could not release the name {Crate} claimed by {User} for a publish that failed ({Error}); `verify` reports it")]
         public static partial void ClaimNotReleased(ILogger logger, string user, string crate, string error);
+
+        [LoggerMessage(EventId = LogEvents.PrivateRegistryNameReleased, Level = LogLevel.Warning, Message = "Private name {Crate} released by an administrator: {Versions} version(s), {Files} crate file(s) deleted")]
+        public static partial void NameReleased(ILogger logger, string crate, int versions, int files);
     }
 }

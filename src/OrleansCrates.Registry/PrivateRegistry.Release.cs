@@ -55,10 +55,4 @@ public sealed partial class PrivateRegistry
         Log.NameReleased(_logger, crateName.Value, versions, files.Count);
         return RegistryOutcome.Ok($"released `{crateName}`: {versions} version(s) and {files.Count} crate file(s) deleted; the mirror serves the public crate of that name again");
     }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = LogEvents.PrivateRegistryNameReleased, Level = LogLevel.Warning, Message = "Private name {Crate} released by an administrator: {Versions} version(s), {Files} crate file(s) deleted")]
-        public static partial void NameReleased(ILogger logger, string crate, int versions, int files);
-    }
 }
