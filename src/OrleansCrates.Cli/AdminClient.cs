@@ -7,19 +7,27 @@ namespace OrleansCrates.Cli;
 /// <summary>
 /// The admin API of a running node (<c>--server URL</c>), so that decisions and prefetches go through the cluster:
 /// approvals at <c>/admin/api/v1/approvals</c>, prefetch at <c>/admin/api/v1/prefetch</c>. Errors come back as
-/// <see cref="AdminCallException"/> with the server's own <c>{"errors":[{"detail"}]}</c> text.
+/// <see cref="AdminCallException"/> with the server's own <c>{"errors":[{"detail"}]}</c> text. A typed client of
+/// <see cref="IHttpClientFactory"/> (<see cref="AddAdminClient"/>): the base URL, the bearer token and
+/// <see cref="Timeout"/> are set where it is registered.
 /// </summary>
-internal sealed class AdminClient(Uri server, string token) : IDisposable
+internal sealed class AdminClient(HttpClient http) : IDisposable
 {
-    /// <summary>A prefetch of a big lockfile is one request that lasts until every file is in.</summary>
-    private readonly HttpClient _http = new()
-    {
-        BaseAddress = new Uri(server.AbsoluteUri.TrimEnd('/') + "/"),
-        Timeout = TimeSpan.FromHours(1),
-        DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) },
-    };
+    /// <summary>The longest one call may take: a prefetch of a big lockfile is one request that lasts until every file is in.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromHours(1);
 
-    public Uri Server => server;
+    private ServiceProvider? _services;
+
+    public Uri Server => http.BaseAddress!;
+
+    /// <summary>The CLI's container for <c>--server</c>: <see cref="IHttpClientFactory"/> with the typed <see cref="AdminClient"/>.</summary>
+    public static AdminClient Create(Uri server, string token)
+    {
+        var services = new ServiceCollection().AddAdminClient(server, token).BuildServiceProvider();
+        var client = services.GetRequiredService<AdminClient>();
+        client._services = services;
+        return client;
+    }
 
     public Task<ApprovalsJson> GetApprovalsAsync(CancellationToken ct) => SendAsync<ApprovalsJson>(HttpMethod.Get, "admin/api/v1/approvals", null, ct);
 
@@ -32,19 +40,19 @@ internal sealed class AdminClient(Uri server, string token) : IDisposable
     public Task<PrefetchJson> PrefetchAsync(IEnumerable<object> packages, int concurrency, CancellationToken ct) =>
         SendAsync<PrefetchJson>(HttpMethod.Post, "admin/api/v1/prefetch", new { packages, concurrency }, ct);
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _services?.Dispose();
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
-        using var response = await _http.SendAsync(request, ct);
+        using var response = await http.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
         {
             var errors = await ReadOrNullAsync<ErrorsJson>(response, ct);
-            throw new AdminCallException($"{server} answered {(int)response.StatusCode}: {errors?.Errors?.FirstOrDefault()?.Detail ?? response.ReasonPhrase}");
+            throw new AdminCallException($"{Server} answered {(int)response.StatusCode}: {errors?.Errors?.FirstOrDefault()?.Detail ?? response.ReasonPhrase}");
         }
 
-        return await ReadOrNullAsync<T>(response, ct) ?? throw new AdminCallException($"{server} answered {path} with no usable JSON");
+        return await ReadOrNullAsync<T>(response, ct) ?? throw new AdminCallException($"{Server} answered {path} with no usable JSON");
     }
 
     private static async Task<T?> ReadOrNullAsync<T>(HttpResponseMessage response, CancellationToken ct)
@@ -106,6 +114,21 @@ internal sealed class AdminClient(Uri server, string token) : IDisposable
         [property: JsonPropertyName("name")] string Name,
         [property: JsonPropertyName("version")] string Version,
         [property: JsonPropertyName("error")] string Error);
+}
+
+internal static class AdminClientRegistration
+{
+    /// <summary>Registers <see cref="AdminClient"/> as a typed client for <paramref name="server"/>, sending <paramref name="token"/>.</summary>
+    public static IServiceCollection AddAdminClient(this IServiceCollection services, Uri server, string token)
+    {
+        services.AddHttpClient<AdminClient>(http =>
+        {
+            http.BaseAddress = new Uri(server.AbsoluteUri.TrimEnd('/') + "/");
+            http.Timeout = AdminClient.Timeout;
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        });
+        return services;
+    }
 }
 
 /// <summary>The node refused or failed an admin call; the message says what it answered.</summary>

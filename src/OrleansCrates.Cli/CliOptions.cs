@@ -77,7 +77,7 @@ internal static class CliOptions
 
         /// <summary>A client for the node, or null when the command is to work on storage.</summary>
         public AdminClient? ClientOrNull(ParseResult parse) =>
-            ParseUrl(parse.GetValue(Url)) is { } url ? new AdminClient(url, parse.GetValue(Token) ?? Environment.GetEnvironmentVariable(TokenVariable)!) : null;
+            ParseUrl(parse.GetValue(Url)) is { } url ? AdminClient.Create(url, parse.GetValue(Token) ?? Environment.GetEnvironmentVariable(TokenVariable)!) : null;
     }
 
     private static Uri? ParseUrl(string? text) =>

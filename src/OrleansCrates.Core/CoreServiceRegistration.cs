@@ -9,6 +9,8 @@ using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Storage.FileSystem;
 using OrleansCrates.Upstream;
+using Polly;
+using Polly.Retry;
 
 namespace OrleansCrates.Core;
 
@@ -116,28 +118,30 @@ internal sealed class StorageJanitor(FileSystemObjectStore store) : BackgroundSe
 }
 
 /// <summary>
-/// Creates the blob container if it is missing, retrying in the background until storage answers. The node starts
-/// either way; until storage is reachable <c>/health/ready</c> says 503 and requests fail with 503, never wrong data.
+/// Creates the blob container if it is missing, retrying in the background until storage answers (a Polly retry:
+/// exponential backoff with jitter from 1 s, at most 30 s apart, until the host stops). The node starts either way;
+/// until storage is reachable <c>/health/ready</c> says 503 and requests fail with 503, never wrong data.
 /// </summary>
 internal sealed partial class AzureContainerInitializer(AzureBlobObjectStore store, ILogger<AzureContainerInitializer> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var delay = TimeSpan.FromSeconds(1);
-        while (true)
-        {
-            try
+        var untilStorageAnswers = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
             {
-                await store.EnsureContainerAsync(stoppingToken);
-                return;
-            }
-            catch (Exception e) when (e is StorageUnavailableException or HttpRequestException or IOException)
-            {
-                LogContainerUnavailable(logger, store.ContainerUri, e.Message, delay.TotalSeconds);
-            }
-
-            await Task.Delay(delay, stoppingToken);
-            delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
-        }
+                ShouldHandle = new PredicateBuilder().Handle<StorageUnavailableException>().Handle<HttpRequestException>().Handle<IOException>(),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromSeconds(1),
+                MaxDelay = TimeSpan.FromSeconds(30),
+                OnRetry = args =>
+                {
+                    LogContainerUnavailable(logger, store.ContainerUri, args.Outcome.Exception?.Message ?? "no answer", args.RetryDelay.TotalSeconds);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+        return untilStorageAnswers.ExecuteAsync(async ct => await store.EnsureContainerAsync(ct), stoppingToken).AsTask();
     }
 }

@@ -1,3 +1,4 @@
+using OrleansCrates.Protocol;
 using Tomlyn.Model;
 
 namespace OrleansCrates.Registry;

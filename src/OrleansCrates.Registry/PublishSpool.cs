@@ -134,10 +134,4 @@ public sealed partial class PublishSpool(IOptions<PrivateRegistryOptions> option
             return false;
         }
     }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = LogEvents.PublishSpoolRemovedAbandoned, Level = LogLevel.Information, Message = "Removed the publish spool folder {Folder} of a process that is gone")]
-        public static partial void RemovedAbandoned(ILogger logger, string folder);
-    }
 }

@@ -1,5 +1,5 @@
 using System.Text;
-using Tomlyn;
+using OrleansCrates.Protocol;
 using Tomlyn.Model;
 
 namespace OrleansCrates.Toolchains;
@@ -11,7 +11,8 @@ public sealed record ManifestArchive(string Package, string Target, string Path,
 /// What the mirror needs from a rustup v2 channel manifest (<c>manifest-version = "2"</c>): every archive's path and
 /// sha256 (<c>url</c>/<c>hash</c>, <c>xz_url</c>/<c>xz_hash</c>, <c>zst_url</c>/<c>zst_hash</c> under
 /// <c>[pkg.NAME.target.TRIPLE]</c>) and the profiles. The manifest itself is kept and served byte for byte; this is
-/// only read. Parsed with Tomlyn, after its size is checked against the limit.
+/// only read. Parsed with Tomlyn through <see cref="BoundedToml"/> (size and nesting bounds), after its size in bytes is
+/// checked against the limit.
 /// </summary>
 public sealed class ChannelManifest
 {
@@ -37,14 +38,11 @@ public sealed class ChannelManifest
             return null;
         }
 
-        TomlTable root;
-        try
+        // BoundedToml: Tomlyn behind a nesting bound as well (the manifest comes from a dist server, so it is untrusted).
+        var document = BoundedToml.Parse(Encoding.UTF8.GetString(bytes), (int)Math.Min(maxBytes, int.MaxValue));
+        if (document.Table is not { } root)
         {
-            root = TomlSerializer.Deserialize<TomlTable>(Encoding.UTF8.GetString(bytes)) ?? new TomlTable();
-        }
-        catch (TomlException e)
-        {
-            error = $"not TOML: {e.Message}";
+            error = $"not TOML: {document.Error}";
             return null;
         }
 

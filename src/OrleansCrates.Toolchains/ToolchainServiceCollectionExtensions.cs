@@ -1,6 +1,9 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OrleansCrates.Core.Mirror;
+using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Toolchains;
 
@@ -10,14 +13,18 @@ public static class ToolchainServiceCollectionExtensions
     /// The toolchain mirror (options from <c>Toolchains</c>, validated at start-up, the dist servers,
     /// <see cref="ToolchainMirror"/>, prefetch and verify). Needs the mirror core (store, <c>Mirror</c> options,
     /// <c>InFlightSpools</c>) registered beside it; an <see cref="IToolchainOwners"/> registered too makes the cluster's
-    /// grains the files' owners.
+    /// grains the files' owners. The dist servers' HTTP clients go into the host's <see cref="IHttpClientFactory"/>,
+    /// named per configured server as the options say at start.
     /// </summary>
-    public static IServiceCollection AddToolchains(this IServiceCollection services)
+    public static IServiceCollection AddToolchains(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ToolchainOptions>()
             .BindConfiguration(ToolchainOptions.SectionName)
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ToolchainOptions>, ToolchainOptionsValidator>());
+        var toolchains = configuration.GetSection(ToolchainOptions.SectionName).Get<ToolchainOptions>() ?? new ToolchainOptions();
+        var mirror = configuration.GetSection(MirrorOptions.SectionName).Get<MirrorOptions>() ?? new MirrorOptions();
+        services.AddUpstreamHttpClients(ToolchainUpstreams.ResolveUpstreams(toolchains), ToolchainUpstreams.Policy(mirror, toolchains), UpstreamHttp.DistPrefix);
         services.AddSingleton<ToolchainUpstreams>();
         services.AddSingleton<ToolchainRecords>();
         services.AddSingleton<ToolchainMirror>();

@@ -22,36 +22,48 @@ public sealed record SmallFetch(SmallFetchStatus Status, byte[]? Body, string? U
 
 /// <summary>
 /// The configured dist servers (<c>Toolchains:Upstreams:N:Url</c>) in order, on the crate upstreams' HTTP client
-/// (<see cref="UpstreamRegistry"/>: User-Agent, concurrency, Retry-After, transfer limits). Each request walks the list:
-/// one that fails is skipped by later requests for <c>Mirror:UpstreamCooldown</c>; a 404 is authoritative.
+/// (<see cref="UpstreamRegistry"/>: User-Agent, concurrency, Retry-After, transfer limits; its clients registered with
+/// the host's <see cref="IHttpClientFactory"/>, see <see cref="ToolchainServiceCollectionExtensions.AddToolchains"/>)
+/// and the same failover as the crate mirror's (<see cref="UpstreamFailover"/>: a circuit breaker per dist server
+/// for <c>Mirror:UpstreamCooldown</c>, the next one asked instead of a retry). A 404 is authoritative.
 /// </summary>
 public sealed partial class ToolchainUpstreams : IDisposable
 {
-    private readonly TimeSpan _cooldown;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly UpstreamFailover _failover;
 
-    public ToolchainUpstreams(IOptions<ToolchainOptions> options, IOptions<MirrorOptions> mirror, TimeProvider time, ILoggerFactory loggers)
+    public ToolchainUpstreams(
+        IOptions<ToolchainOptions> options, IOptions<MirrorOptions> mirror, TimeProvider time, ILoggerFactory loggers, IHttpClientFactory? clients = null)
     {
-        var toolchains = options.Value;
-        var policy = new UpstreamPolicy
-        {
-            Contact = mirror.Value.UserAgentContact,
-            MaxConcurrency = mirror.Value.MaxUpstreamConcurrency,
-            MaxAttempts = mirror.Value.UpstreamMaxAttempts,
-            MaxCrateBytes = toolchains.MaxArchiveBytes,
-        };
-        All = [.. toolchains.ResolveUpstreams().Select(u => new UpstreamRegistry(
-            new UpstreamOptions { IndexUrl = u.Url, Name = u.Name, Timeout = u.Timeout, MinBytesPerSecond = u.MinBytesPerSecond },
-            policy,
-            time,
-            loggers.CreateLogger<UpstreamRegistry>()))];
-        _cooldown = mirror.Value.UpstreamCooldown > TimeSpan.Zero ? mirror.Value.UpstreamCooldown : TimeSpan.Zero;
+        var policy = Policy(mirror.Value, options.Value);
+        _failover = new UpstreamFailover(
+            [.. ResolveUpstreams(options.Value).Select(u => new UpstreamRegistry(
+                u, policy, time, loggers.CreateLogger<UpstreamRegistry>(), clients, UpstreamHttp.DistPrefix))],
+            mirror.Value.UpstreamCooldown,
+            time);
         _time = time;
         _logger = loggers.CreateLogger<ToolchainUpstreams>();
     }
 
-    public IReadOnlyList<UpstreamRegistry> All { get; }
+    public IReadOnlyList<UpstreamRegistry> All => _failover.All;
+
+    /// <summary>Each dist server's state on this node (its circuit breaker's state; asks no server).</summary>
+    public IReadOnlyList<UpstreamStatus> Status() => _failover.Status();
+
+    /// <summary>The dist servers as upstream options (their HTTP clients are registered from these).</summary>
+    public static IReadOnlyList<UpstreamOptions> ResolveUpstreams(ToolchainOptions options) =>
+        [.. options.ResolveUpstreams().Select(u => new UpstreamOptions { IndexUrl = u.Url, Name = u.Name, Timeout = u.Timeout, MinBytesPerSecond = u.MinBytesPerSecond })];
+
+    /// <summary>The crate upstreams' policy (User-Agent contact, concurrency, attempts), for files up to <see cref="ToolchainOptions.MaxArchiveBytes"/>.</summary>
+    public static UpstreamPolicy Policy(MirrorOptions mirror, ToolchainOptions options) =>
+        new()
+        {
+            Contact = mirror.UserAgentContact,
+            MaxConcurrency = mirror.MaxUpstreamConcurrency,
+            MaxAttempts = mirror.UpstreamMaxAttempts,
+            MaxCrateBytes = options.MaxArchiveBytes,
+        };
 
     /// <summary>
     /// A small file (manifest, checksum, signature, metadata) of at most <paramref name="maxBytes"/>, from the first
@@ -61,43 +73,51 @@ public sealed partial class ToolchainUpstreams : IDisposable
     /// </summary>
     public async Task<SmallFetch> FetchSmallAsync(string path, long maxBytes, string? from, CancellationToken cancellationToken)
     {
-        var errors = new List<string>();
-        TimeSpan? retryAfter = null;
-        var candidates = from is null ? Candidates() : All.Where(u => u.Name == from).Select(u => (u, u.DefaultBudget)).Take(1);
-        foreach (var (upstream, budget) in candidates)
-        {
-            var started = _time.GetTimestamp();
-            string error;
-            await using (var download = await upstream.DownloadFileAsync(path, budget, cancellationToken))
+        var walk = await _failover.AskAsync(
+            async (upstream, budget, ct) =>
             {
-                switch (download.Status)
+                var started = _time.GetTimestamp();
+                string error;
+                TimeSpan? retryAfter = null;
+                await using (var download = await upstream.DownloadFileAsync(path, budget, ct))
                 {
-                    case DownloadStatus.NotFound:
-                        upstream.Health.RecordAnswer(_time.GetElapsedTime(started));
-                        return new SmallFetch(SmallFetchStatus.NotFound, null, upstream.Name, $"{upstream.Name}: {path} not found");
-                    case DownloadStatus.Ok:
-                        var body = await ReadBoundedAsync(download, maxBytes, cancellationToken);
-                        if (body.Bytes is { } bytes)
-                        {
-                            upstream.Health.RecordAnswer(_time.GetElapsedTime(started));
-                            return new SmallFetch(SmallFetchStatus.Ok, bytes, upstream.Name, null);
-                        }
+                    switch (download.Status)
+                    {
+                        case DownloadStatus.NotFound:
+                            return (new SmallFetch(SmallFetchStatus.NotFound, null, upstream.Name, $"{upstream.Name}: {path} not found"), UpstreamJudgement.Answered(_time.GetElapsedTime(started)));
+                        case DownloadStatus.Ok:
+                            var body = await ReadBoundedAsync(download, maxBytes, ct);
+                            if (body.Bytes is { } bytes)
+                            {
+                                return (new SmallFetch(SmallFetchStatus.Ok, bytes, upstream.Name, null), UpstreamJudgement.Answered(_time.GetElapsedTime(started)));
+                            }
 
-                        error = body.Error!;
-                        break;
-                    default:
-                        error = download.Error ?? "failed";
-                        retryAfter = download.RetryAfter ?? retryAfter;
-                        break;
+                            error = body.Error!;
+                            break;
+                        default:
+                            error = download.Error ?? "failed";
+                            retryAfter = download.RetryAfter; // a 429/503's: holds the server
+                            break;
+                    }
                 }
-            }
 
-            upstream.Health.RecordFailure(error, _cooldown);
-            LogUpstreamFailed(_logger, upstream.Name, path, error);
-            errors.Add($"{upstream.Name}: {error}");
+                LogUpstreamFailed(_logger, upstream.Name, path, error);
+                return ((SmallFetch?)null, UpstreamJudgement.Failed(error, retryAfter));
+            },
+            cancellationToken,
+            only: from);
+
+        if (walk.Answer is { Result: { } answered })
+        {
+            return answered;
         }
 
-        return new SmallFetch(SmallFetchStatus.Failed, null, null, errors.Count == 0 ? $"no dist server named {from}" : string.Join("; ", errors), retryAfter);
+        return new SmallFetch(
+            SmallFetchStatus.Failed,
+            null,
+            null,
+            walk.Failures.Count == 0 ? $"no dist server named {from}" : string.Join("; ", walk.Failures.Select(f => $"{f.Upstream.Name}: {f.Judgement.Error}")),
+            walk.Failures.Select(f => f.Judgement.RetryAfter).LastOrDefault(r => r is not null));
     }
 
     /// <summary>A body of at most <paramref name="maxBytes"/>: the announced length is checked first, then the bytes as they come.</summary>
@@ -150,36 +170,45 @@ public sealed partial class ToolchainUpstreams : IDisposable
     /// </summary>
     public async Task<ToolchainFetch> DownloadAsync(string path, Func<UpstreamDownload, string, Task<ToolchainFetch>> receive, CancellationToken cancellationToken)
     {
-        var failures = new List<ToolchainFetch>();
-        foreach (var (upstream, budget) in Candidates())
-        {
-            var started = _time.GetTimestamp();
-            ToolchainFetch outcome;
-            await using (var download = await upstream.DownloadFileAsync(path, budget, cancellationToken))
+        var walk = await _failover.AskAsync(
+            async (upstream, budget, ct) =>
             {
-                outcome = download.Status switch
+                var started = _time.GetTimestamp();
+                ToolchainFetch outcome;
+                TimeSpan? retryAfter;
+                await using (var download = await upstream.DownloadFileAsync(path, budget, ct))
                 {
-                    DownloadStatus.Ok => await receive(download, upstream.Name),
-                    DownloadStatus.NotFound => new ToolchainFetch(ToolchainFetchStatus.NotFound, $"{upstream.Name}: {path} not found"),
-                    _ => ToolchainFetch.Unavailable($"{upstream.Name}: {download.Error}", download.RetryAfter),
-                };
-            }
+                    retryAfter = download.RetryAfter; // a 429/503's: holds the server
+                    outcome = download.Status switch
+                    {
+                        DownloadStatus.Ok => await receive(download, upstream.Name),
+                        DownloadStatus.NotFound => new ToolchainFetch(ToolchainFetchStatus.NotFound, $"{upstream.Name}: {path} not found"),
+                        _ => ToolchainFetch.Unavailable($"{upstream.Name}: {download.Error}", download.RetryAfter),
+                    };
+                }
 
-            if (outcome.Status is ToolchainFetchStatus.Stored or ToolchainFetchStatus.StorageUnavailable)
-            {
-                upstream.Health.RecordAnswer(_time.GetElapsedTime(started));
-                return outcome;
-            }
+                var latency = _time.GetElapsedTime(started);
+                if (outcome.Status is ToolchainFetchStatus.Stored or ToolchainFetchStatus.StorageUnavailable)
+                {
+                    return (outcome, UpstreamJudgement.Answered(latency));
+                }
 
-            if (outcome.Status == ToolchainFetchStatus.Unavailable)
-            {
-                upstream.Health.RecordFailure(outcome.Error ?? "failed", _cooldown);
-            }
+                var error = outcome.Error ?? outcome.Status.ToString();
+                LogUpstreamFailed(_logger, upstream.Name, path, error);
+                return (outcome, outcome.Status == ToolchainFetchStatus.Unavailable
+                    ? UpstreamJudgement.Failed(error, retryAfter)
+                    : UpstreamJudgement.BadContent(error, latency)); // it answers; this one file is not usable from it
+            },
+            cancellationToken);
 
-            LogUpstreamFailed(_logger, upstream.Name, path, outcome.Error ?? outcome.Status.ToString());
-            failures.Add(outcome);
+        if (walk.Answer is { } answered)
+        {
+            return answered.Result!;
         }
 
+        var failures = walk.Failures
+            .Select(f => f.Result ?? ToolchainFetch.Unavailable($"{f.Upstream.Name}: {f.Judgement.Error}", f.Judgement.RetryAfter))
+            .ToList();
         return failures switch
         {
             [] => ToolchainFetch.Unavailable("no dist server configured"),
@@ -190,38 +219,5 @@ public sealed partial class ToolchainUpstreams : IDisposable
         };
     }
 
-    public void Dispose()
-    {
-        foreach (var upstream in All)
-        {
-            upstream.Dispose();
-        }
-    }
-
-    private IEnumerable<(UpstreamRegistry Upstream, AttemptBudget Budget)> Candidates()
-    {
-        if (All.Count == 1)
-        {
-            yield return (All[0], All[0].DefaultBudget);
-            yield break;
-        }
-
-        var coolingDown = new List<UpstreamRegistry>();
-        foreach (var upstream in All)
-        {
-            if (upstream.Health.TryClaim(_cooldown))
-            {
-                yield return (upstream, AttemptBudget.Once);
-            }
-            else
-            {
-                coolingDown.Add(upstream);
-            }
-        }
-
-        foreach (var upstream in coolingDown)
-        {
-            yield return (upstream, AttemptBudget.Once);
-        }
-    }
+    public void Dispose() => _failover.Dispose();
 }

@@ -14,8 +14,9 @@ namespace OrleansCrates.Upstream;
 /// (Microsoft.Extensions.Http.Resilience): <see cref="UpstreamOptions.Timeout"/> per attempt (connect and response
 /// headers), and retries with jittered backoff for network errors and 5xx other than 503 — only as many as the request
 /// allows (<see cref="AttemptBudget"/>: with several upstreams each is asked once and the next one is asked instead),
-/// never after a timeout, and never for 429/503, whose <c>Retry-After</c> holds the upstream back instead
-/// (<see cref="UpstreamRegistry"/>), so no client waits it out.
+/// never after a timeout, and never for 429/503, whose <c>Retry-After</c> holds the upstream back instead (its circuit
+/// breaker, <see cref="UpstreamCircuit"/>), so no client waits it out. Failover between upstreams is not a retry here:
+/// <see cref="UpstreamFailover"/> asks the next upstream.
 /// </summary>
 public static class UpstreamHttp
 {
@@ -24,29 +25,39 @@ public static class UpstreamHttp
     /// <summary>The attempts one request may make (set by <see cref="UpstreamRegistry"/> from the caller's budget).</summary>
     internal static readonly HttpRequestOptionsKey<int> Attempts = new("OrleansCrates.UpstreamAttempts");
 
-    public static string IndexClientName(UpstreamOptions upstream) => "upstream-index:" + upstream.ResolveName();
+    /// <summary>The client names of the crate mirror's upstream registries.</summary>
+    public const string CratesPrefix = "upstream";
 
-    public static string DownloadClientName(UpstreamOptions upstream) => "upstream-download:" + upstream.ResolveName();
+    /// <summary>The client names of the toolchain mirror's dist servers.</summary>
+    public const string DistPrefix = "dist";
 
-    /// <summary>Registers the two named clients of each upstream (done once per process by the mirror's core).</summary>
-    public static IServiceCollection AddUpstreamHttpClients(this IServiceCollection services, IEnumerable<UpstreamOptions> upstreams, UpstreamPolicy policy)
+    public static string IndexClientName(string prefix, UpstreamOptions upstream) => $"{prefix}-index:{upstream.ResolveName()}";
+
+    public static string DownloadClientName(string prefix, UpstreamOptions upstream) => $"{prefix}-download:{upstream.ResolveName()}";
+
+    /// <summary>
+    /// Registers the two named clients of each upstream under <paramref name="prefix"/> (done once per process: the
+    /// crate registries by the mirror's core, the dist servers by the toolchain mirror).
+    /// </summary>
+    public static IServiceCollection AddUpstreamHttpClients(
+        this IServiceCollection services, IEnumerable<UpstreamOptions> upstreams, UpstreamPolicy policy, string prefix = CratesPrefix)
     {
         foreach (var upstream in upstreams)
         {
-            AddClient(services, IndexClientName(upstream), upstream, policy, DecompressionMethods.All, sameOriginRedirectsOnly: true);
-            AddClient(services, DownloadClientName(upstream), upstream, policy, DecompressionMethods.None, sameOriginRedirectsOnly: false);
+            AddClient(services, IndexClientName(prefix, upstream), upstream, policy, DecompressionMethods.All, sameOriginRedirectsOnly: true);
+            AddClient(services, DownloadClientName(prefix, upstream), upstream, policy, DecompressionMethods.None, sameOriginRedirectsOnly: false);
         }
 
         return services;
     }
 
     /// <summary>The clients of one upstream in a container of their own, for code that runs without the host's (the CLI's verify, tests).</summary>
-    internal static ServiceProvider CreateServices(UpstreamOptions upstream, UpstreamPolicy policy)
+    internal static ServiceProvider CreateServices(UpstreamOptions upstream, UpstreamPolicy policy, string prefix)
     {
         // No TimeProvider registered: the retry pauses and per-attempt timeouts run in real time (TimeProvider.System),
         // never on a clock a test moves by hand, which would leave a retry waiting forever.
         var services = new ServiceCollection();
-        services.AddUpstreamHttpClients([upstream], policy);
+        services.AddUpstreamHttpClients([upstream], policy, prefix);
         return services.BuildServiceProvider();
     }
 

@@ -8,12 +8,12 @@ using OrleansCrates.Protocol;
 namespace OrleansCrates.Upstream;
 
 /// <summary>
-/// One upstream sparse registry, used politely: every request carries an identifying User-Agent, at most
-/// <see cref="UpstreamPolicy.MaxConcurrency"/> requests are in flight, 429/503 Retry-After holds back every request
-/// to that upstream until it expires, and index files are revalidated with the stored ETag or Last-Modified.
-/// All outcomes, failures included, are values; only cancellation by the caller throws. How hard one request tries
-/// (retries, waiting out Retry-After) is the caller's <see cref="AttemptBudget"/>, so a caller with another upstream to
-/// ask can move on after one attempt. <see cref="Health"/> is where the caller records what it concluded.
+/// One upstream sparse registry (or rustup dist server), used politely: every request carries an identifying
+/// User-Agent, at most <see cref="UpstreamPolicy.MaxConcurrency"/> requests are in flight, a 429/503 reports its
+/// Retry-After (which <see cref="UpstreamFailover"/>'s circuit breaker turns into a hold on this upstream), and index
+/// files are revalidated with the stored ETag or Last-Modified. All outcomes, failures included, are values; only
+/// cancellation by the caller throws. How hard one request tries (retries) is the caller's <see cref="AttemptBudget"/>,
+/// so a caller with another upstream to ask can move on after one attempt.
 /// </summary>
 public sealed partial class UpstreamRegistry : IDisposable
 {
@@ -31,13 +31,14 @@ public sealed partial class UpstreamRegistry : IDisposable
     private readonly IDisposable? _ownClients;
     private (RegistryConfig Config, DateTimeOffset FetchedAt)? _config;
     private long _configFailedAtTimestamp = long.MinValue;
-    private long _notBeforeTicks;
 
     /// <summary>
     /// One upstream. Its HTTP clients come from <paramref name="clients"/>, where the host registered them
-    /// (<see cref="UpstreamHttp.AddUpstreamHttpClients"/>); without one (the CLI, tests) from a factory of its own.
+    /// (<see cref="UpstreamHttp.AddUpstreamHttpClients"/>, under <paramref name="clientPrefix"/>); without one (the CLI's
+    /// verify, tests) from a factory of its own.
     /// </summary>
-    public UpstreamRegistry(UpstreamOptions options, UpstreamPolicy policy, TimeProvider time, ILogger logger, IHttpClientFactory? clients = null)
+    public UpstreamRegistry(
+        UpstreamOptions options, UpstreamPolicy policy, TimeProvider time, ILogger logger, IHttpClientFactory? clients = null, string clientPrefix = UpstreamHttp.CratesPrefix)
     {
         _options = options;
         _policy = policy;
@@ -45,30 +46,26 @@ public sealed partial class UpstreamRegistry : IDisposable
         _logger = logger;
         IndexUrl = new Uri(options.IndexUrl.EndsWith('/') ? options.IndexUrl : options.IndexUrl + "/", UriKind.Absolute);
         Name = options.ResolveName();
-        Health = new UpstreamHealth(time);
         _transferLimits = options.ResolveTransferLimits(policy.MaxCrateBytes);
         _slots = new SemaphoreSlim(Math.Max(1, policy.MaxConcurrency));
         if (clients is null)
         {
-            var own = UpstreamHttp.CreateServices(options, policy);
+            var own = UpstreamHttp.CreateServices(options, policy, clientPrefix);
             _ownClients = own;
             clients = own.GetRequiredService<IHttpClientFactory>();
         }
 
         // Index files may arrive compressed (that is transport, not content); crate files must arrive as raw bytes.
         // Index files follow redirects only within the index's origin; downloads may go to the upstream's CDN.
-        _indexClient = clients.CreateClient(UpstreamHttp.IndexClientName(options));
-        _downloadClient = clients.CreateClient(UpstreamHttp.DownloadClientName(options));
+        _indexClient = clients.CreateClient(UpstreamHttp.IndexClientName(clientPrefix, options));
+        _downloadClient = clients.CreateClient(UpstreamHttp.DownloadClientName(clientPrefix, options));
     }
 
     public string Name { get; }
 
     public Uri IndexUrl { get; }
 
-    /// <summary>This upstream's state on this node, as recorded by the caller that judged each outcome.</summary>
-    public UpstreamHealth Health { get; }
-
-    /// <summary>The budget from <see cref="UpstreamPolicy"/>: its attempts, and short Retry-After waits honoured.</summary>
+    /// <summary>The budget from <see cref="UpstreamPolicy"/>: its attempts.</summary>
     public AttemptBudget DefaultBudget => new(Math.Max(1, _policy.MaxAttempts), true);
 
     public static string UserAgentFor(string contact)
@@ -300,20 +297,14 @@ public sealed partial class UpstreamRegistry : IDisposable
 
     /// <summary>
     /// Sends through the client's resilience pipeline (<see cref="UpstreamHttp"/>: a timeout per attempt, retries within
-    /// <paramref name="budget"/>). An upstream that asked to be left alone (429/503 with <c>Retry-After</c>) is held
-    /// back until then: requests to it fail at once with the time left, so the caller asks the next upstream (or passes
-    /// the wait on to cargo) instead of waiting. On success the caller owns the response and one concurrency slot, and
-    /// must release the slot; on failure nothing is held.
+    /// <paramref name="budget"/>). A 429/503 is a failure that carries its <c>Retry-After</c> (1 s without one): the
+    /// upstream's circuit breaker holds the upstream for it (<see cref="UpstreamCircuit"/>), and nothing here waits.
+    /// On success the caller owns the response and one concurrency slot, and must release the slot; on failure nothing
+    /// is held.
     /// </summary>
     private async Task<(HttpResponseMessage? Response, string? Error, TimeSpan? RetryAfter)> SendAsync(
         HttpClient client, Func<HttpRequestMessage> createRequest, AttemptBudget budget, CancellationToken cancellationToken)
     {
-        var wait = TimeSpan.FromTicks(Interlocked.Read(ref _notBeforeTicks) - _time.GetUtcNow().UtcTicks);
-        if (wait > TimeSpan.Zero)
-        {
-            return (null, $"{Name} asked us to wait {wait.TotalSeconds:0} s (Retry-After)", wait);
-        }
-
         await _slots.WaitAsync(cancellationToken);
         using var request = createRequest();
         request.Options.Set(UpstreamHttp.Attempts, Math.Max(1, budget.MaxAttempts));
@@ -340,7 +331,6 @@ public sealed partial class UpstreamRegistry : IDisposable
         if (status is 429 or 503)
         {
             retryAfter = RetryAfterOf(response) ?? TimeSpan.FromSeconds(1);
-            HoldBack(retryAfter.Value);
         }
 
         var error = $"{request.RequestUri} answered {status}";
@@ -348,21 +338,6 @@ public sealed partial class UpstreamRegistry : IDisposable
         response.Dispose();
         _slots.Release();
         return (null, error, retryAfter);
-    }
-
-    private void HoldBack(TimeSpan retryAfter)
-    {
-        var until = (_time.GetUtcNow() + retryAfter).UtcTicks;
-        long seen;
-        do
-        {
-            seen = Interlocked.Read(ref _notBeforeTicks);
-            if (seen >= until)
-            {
-                return;
-            }
-        }
-        while (Interlocked.CompareExchange(ref _notBeforeTicks, until, seen) != seen);
     }
 
     private TimeSpan? RetryAfterOf(HttpResponseMessage response)

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using OrleansCrates.Core.Mirror;
 using OrleansCrates.Protocol;
+using OrleansCrates.Registry;
 using OrleansCrates.Testing;
 
 namespace OrleansCrates.Cli.Tests;
@@ -10,7 +11,8 @@ namespace OrleansCrates.Cli.Tests;
 /// <summary>
 /// The CLI program's own surface, as a process: help, usage errors, approvals against storage, and the commands that
 /// go through a running server with <c>--server URL --token T</c> (approvals through the admin API, prefetch through
-/// <c>POST /admin/api/v1/prefetch</c> and so through the node's crate grains).
+/// <c>POST /admin/api/v1/prefetch</c> and so through the node's crate grains), <c>private release</c> and
+/// <c>prefetch-toolchain</c> against a fake dist server.
 /// </summary>
 public sealed class CliCommandTests : IDisposable
 {
@@ -116,6 +118,71 @@ public sealed class CliCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task With_server_reject_replaces_an_approval_through_the_admin_api()
+    {
+        await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
+        await using var server = await MirrorProcess.StartAsync(upstream.IndexUrl, Root, cancellationToken: _ct);
+        var admin = await ServerCli.CreateTokenAsync(Root, "root", "admin", cancellationToken: _ct);
+        string[] through = ["--server", server.BaseUri.AbsoluteUri, "--token", admin];
+        var approve = await RunAsync(["approvals", "approve", "abc", "^1.0", .. through]);
+        Assert.True(approve.ExitCode == 0, approve.StdErr);
+
+        var reject = await RunAsync(["approvals", "reject", "abc", "^1.0", .. through]);
+
+        Assert.True(reject.ExitCode == 0, reject.StdErr);
+        Assert.Empty(reject.StdOut);
+        Assert.Contains("Rejected abc ^1.0 by root (it was approved by root at ", reject.StdErr, StringComparison.Ordinal);
+        var list = await RunAsync(["approvals", "list", "--json", .. through]);
+        Assert.True(list.ExitCode == 0, list.StdErr);
+        using var decision = JsonDocument.Parse(Assert.Single(Lines(list.StdOut)));
+        Assert.Equal(("abc", "^1.0", "rejected", "root"), (Text(decision, "name"), Text(decision, "req"), Text(decision, "decision"), Text(decision, "by")));
+    }
+
+    [Fact]
+    public async Task Private_release_gives_a_name_back_and_deletes_its_versions_only_when_asked()
+    {
+        var crate = CrateGraph.BuildCrate("acme-tools", "0.1.0");
+        var name = CrateName.Parse("acme-tools");
+        WriteStoreFile(RegistryKeys.Index(name), [.. crate.IndexLine, (byte)'\n']);
+        WriteStoreFile(RegistryKeys.CrateFile(name, "0.1.0", crate.Sha256), crate.CrateBytes);
+        WriteStoreFile(RegistryKeys.Meta(name), Encoding.UTF8.GetBytes(
+            """{"name":"acme-tools","owners":["alice"],"created":"2026-01-01T00:00:00+00:00","updated":"2026-01-01T00:00:00+00:00"}"""));
+
+        var refused = await RunAsync("private", "release", "acme-tools");
+        Assert.True(refused.ExitCode == 1, refused.StdErr);
+        Assert.StartsWith("Not released: ", refused.StdErr, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(Root, RegistryKeys.Meta(name))), "a refused release changed the store");
+
+        var released = await RunAsync("private", "release", "acme-tools", "--delete-versions");
+        Assert.True(released.ExitCode == 0, released.StdErr);
+        Assert.Empty(released.StdOut);
+        Assert.Contains("released `acme-tools`: 1 version(s) and 1 crate file(s) deleted", released.StdErr, StringComparison.Ordinal);
+        Assert.All(
+            [RegistryKeys.Meta(name), RegistryKeys.Index(name), RegistryKeys.CrateFile(name, "0.1.0", crate.Sha256)],
+            key => Assert.False(File.Exists(Path.Combine(Root, key)), $"{key} is still stored"));
+    }
+
+    [Fact]
+    public async Task Prefetch_toolchain_fetches_a_channels_profile_once_and_stores_it()
+    {
+        var release = FakeToolchain.Create();
+        await using var dist = await FakeDistServer.StartAsync(release.Files, _ct);
+        var environment = new Dictionary<string, string> { ["Toolchains__Upstreams__0__Url"] = dist.Url };
+
+        var cold = await RunAsync(environment, "prefetch-toolchain", "stable", "--profile", "minimal");
+
+        Assert.True(cold.ExitCode == 0, cold.StdErr);
+        var summary = Assert.Single(Lines(cold.StdOut));
+        Assert.StartsWith($"prefetch-toolchain: OK, stable (minimal; {FakeToolchain.Target}): ", summary, StringComparison.Ordinal);
+        Assert.EndsWith(", 0 failed.", summary, StringComparison.Ordinal);
+        Assert.All(release.Archives, a =>
+        {
+            Assert.Equal(1, dist.Requests(a));
+            Assert.True(File.Exists(Path.Combine(Root, "toolchains", "files", a)), $"{a} is not stored");
+        });
+    }
+
+    [Fact]
     public async Task With_server_prefetch_runs_on_the_node_and_fetches_each_file_once()
     {
         await using var upstream = await FakeUpstream.StartAsync(Graph, cancellationToken: _ct);
@@ -192,6 +259,13 @@ public sealed class CliCommandTests : IDisposable
         var path = Path.Combine(_sandbox, "Cargo.lock");
         File.WriteAllText(path, text.ToString());
         return path;
+    }
+
+    private void WriteStoreFile(string key, byte[] content)
+    {
+        var path = Path.Combine(Root, key);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, content);
     }
 
     private Task<ServerCli.Result> RunAsync(params string[] args) => RunAsync(new Dictionary<string, string>(), args);

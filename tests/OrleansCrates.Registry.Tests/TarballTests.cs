@@ -236,6 +236,13 @@ public sealed class CargoManifestReaderTests
     }
 
     [Fact]
+    public void Manifests_at_cargos_own_nesting_parse()
+    {
+        const string manifest = "[package]\nname = \"a\"\nversion = \"1.0.0\"\nmetadata = { x = [[1, [2]], { y = [3] }] }\n";
+        Assert.Equal(("a", "1.0.0", null), CargoManifestReader.Read(manifest));
+    }
+
+    [Fact]
     public void Text_inside_strings_and_arrays_is_never_taken_for_a_key()
     {
         const string manifest = """"

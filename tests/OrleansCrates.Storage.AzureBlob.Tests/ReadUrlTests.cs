@@ -3,6 +3,7 @@ using Azure;
 using Azure.Core;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Microsoft.Extensions.Time.Testing;
 using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Testing;
 
@@ -21,7 +22,7 @@ public sealed class ReadUrlTests
     [Fact]
     public async Task One_key_signs_every_url_it_covers_and_a_url_that_would_outlive_it_gets_a_new_key()
     {
-        var clock = new Clock(Start);
+        var clock = new FakeTimeProvider(Start);
         var requested = new List<(DateTimeOffset StartsOn, DateTimeOffset ExpiresOn)>();
         var cache = new UserDelegationKeyCache((startsOn, expiresOn, _) =>
         {
@@ -30,23 +31,23 @@ public sealed class ReadUrlTests
         }, clock);
 
         var first = await cache.GetAsync(Start + TimeSpan.FromMinutes(5), CancellationToken.None);
-        clock.Now += TimeSpan.FromMinutes(30);
-        var second = await cache.GetAsync(clock.Now + TimeSpan.FromMinutes(5), CancellationToken.None);
+        clock.Advance(TimeSpan.FromMinutes(30));
+        var second = await cache.GetAsync(clock.GetUtcNow() + TimeSpan.FromMinutes(5), CancellationToken.None);
         Assert.Same(first, second);
         Assert.Equal(1, cache.Fetches);
         Assert.Equal((Start - UserDelegationKeyCache.ClockSkew, Start + UserDelegationKeyCache.KeyLifetime), requested[0]);
 
-        clock.Now += TimeSpan.FromMinutes(28); // 58 minutes in: a 5-minute URL would outlive the key
-        var third = await cache.GetAsync(clock.Now + TimeSpan.FromMinutes(5), CancellationToken.None);
+        clock.Advance(TimeSpan.FromMinutes(28)); // 58 minutes in: a 5-minute URL would outlive the key
+        var third = await cache.GetAsync(clock.GetUtcNow() + TimeSpan.FromMinutes(5), CancellationToken.None);
         Assert.NotSame(first, third);
         Assert.Equal("oid-2", third.SignedObjectId);
-        Assert.True(third.SignedExpiresOn >= clock.Now + TimeSpan.FromMinutes(5));
+        Assert.True(third.SignedExpiresOn >= clock.GetUtcNow() + TimeSpan.FromMinutes(5));
     }
 
     [Fact]
     public async Task Concurrent_callers_share_one_fetch_and_a_failed_fetch_is_not_remembered()
     {
-        var clock = new Clock(Start);
+        var clock = new FakeTimeProvider(Start);
         var pending = new TaskCompletionSource<UserDelegationKey>(TaskCreationOptions.RunContinuationsAsynchronously);
         var fail = true;
         var cache = new UserDelegationKeyCache((startsOn, expiresOn, _) =>
@@ -68,7 +69,7 @@ public sealed class ReadUrlTests
     [Fact]
     public async Task A_user_delegation_url_reads_one_blob_only_until_it_expires_and_only_over_https()
     {
-        var clock = new Clock(Start);
+        var clock = new FakeTimeProvider(Start);
         var container = new BlobContainerClient(new Uri("https://account.blob.core.windows.net/crates-store"), new NoCredential());
         var cache = new UserDelegationKeyCache((startsOn, expiresOn, _) => Task.FromResult(Key(startsOn, expiresOn, "the-identity")), clock);
         var urls = new AzureBlobReadUrls(container, clock, keys: cache);
@@ -96,7 +97,7 @@ public sealed class ReadUrlTests
     [Fact]
     public async Task Without_a_delegation_key_no_url_is_issued_and_the_mirror_serves_the_bytes_itself()
     {
-        var clock = new Clock(Start);
+        var clock = new FakeTimeProvider(Start);
         var container = new BlobContainerClient(new Uri("https://account.blob.core.windows.net/crates-store"), new NoCredential());
         var cache = new UserDelegationKeyCache((_, _, _) => Task.FromException<UserDelegationKey>(new RequestFailedException(403, "This request is not authorized")), clock);
         var urls = new AzureBlobReadUrls(container, clock, keys: cache);
@@ -107,7 +108,7 @@ public sealed class ReadUrlTests
     [Fact]
     public async Task With_a_shared_key_the_url_is_a_service_sas_and_no_delegation_key_is_fetched()
     {
-        var clock = new Clock(Start);
+        var clock = new FakeTimeProvider(Start);
         var connection = $"DefaultEndpointsProtocol=http;AccountName={AzuriteProcess.AccountName};AccountKey={AzuriteProcess.AccountKey};BlobEndpoint=http://127.0.0.1:10000/{AzuriteProcess.AccountName};";
         var container = new BlobContainerClient(connection, "crates-store");
         var cache = new UserDelegationKeyCache((_, _, _) => throw new InvalidOperationException("no delegation key with a shared key"), clock);
@@ -127,13 +128,6 @@ public sealed class ReadUrlTests
 
     private static UserDelegationKey Key(DateTimeOffset startsOn, DateTimeOffset expiresOn, string objectId) =>
         BlobsModelFactory.UserDelegationKey(objectId, "tenant", startsOn, expiresOn, "b", "2025-01-05", Convert.ToBase64String(new byte[32]));
-
-    private sealed class Clock(DateTimeOffset now) : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = now;
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 
     private sealed class NoCredential : TokenCredential
     {

@@ -69,6 +69,14 @@ public sealed class ToolchainLogicTests
         Assert.Contains("limit", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_manifest_nesting_deeper_than_the_bound_is_refused_before_parsing()
+    {
+        var text = "manifest-version = \"2\"\nx = " + new string('[', 100_000) + new string(']', 100_000) + "\n";
+        Assert.Null(ChannelManifest.TryParse(Encoding.UTF8.GetBytes(text), 1 << 20, out var error));
+        Assert.Contains("nest more than", error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("manifest-version = \"1\"\n")]
     [InlineData("<html>not toml")]
@@ -159,7 +167,7 @@ public sealed class ToolchainLogicTests
             ["Toolchains:AllowedChannels:2"] = "1.95/*",
             ["Toolchains:AllowedChannels:3"] = " ",
         }).Build();
-        using var provider = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddToolchains().BuildServiceProvider();
+        using var provider = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddToolchains(configuration).BuildServiceProvider();
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
         Assert.Contains("Toolchains:AllowedChannels:1 'nightly 2026-*'", error.Message, StringComparison.Ordinal);
         Assert.Contains("Toolchains:AllowedChannels:2 '1.95/*'", error.Message, StringComparison.Ordinal);

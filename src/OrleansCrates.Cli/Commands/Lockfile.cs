@@ -1,6 +1,6 @@
 using System.Text;
 using OrleansCrates.Cli.Output;
-using OrleansCrates.Registry;
+using OrleansCrates.Protocol;
 using Tomlyn.Model;
 
 namespace OrleansCrates.Cli.Commands;

@@ -27,7 +27,7 @@ namespace OrleansCrates.Cli.Commands;
 /// </list>
 /// Crates are checked <c>concurrency</c> at a time; only one crate file is open per worker, and never held whole.
 /// </summary>
-internal sealed class StoreVerifier(IObjectStore store, UpstreamRegistry? against, int concurrency, CliProgress progress)
+internal sealed class StoreVerifier(IObjectStore store, OtherRegistry? against, int concurrency, CliProgress progress)
 {
     private const string MirrorIndexPrefix = "index/";
     private const string MirrorCratePrefix = "crates/";
@@ -212,7 +212,7 @@ internal sealed class StoreVerifier(IObjectStore store, UpstreamRegistry? agains
     /// <summary>That registry's lines of one crate; <see cref="TheirIndex.Checked"/> is false when it could not be asked.</summary>
     private async Task<TheirIndex> FetchTheirsAsync(CrateName name, CancellationToken ct)
     {
-        var result = await against!.FetchCrateIndexAsync(name, null, null, against.DefaultBudget, ct);
+        var result = await against!.FetchCrateIndexAsync(name, ct);
         switch (result.Status)
         {
             case IndexFetchStatus.Modified:

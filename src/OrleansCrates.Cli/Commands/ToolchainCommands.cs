@@ -45,7 +45,7 @@ internal static class ToolchainCommands
             .AddLogging(logging => logging.AddCliLogging())
             .AddSingleton<IHostApplicationLifetime, PrefetchCommand.CliLifetime>()
             .AddMirrorCore(configuration)
-            .AddToolchains();
+            .AddToolchains(configuration);
         services.PostConfigure<MirrorOptions>(o => o.HotFileCacheBytes = 0); // nothing is served from this process
         await using var provider = services.BuildServiceProvider();
         _ = provider.GetRequiredService<IOptions<ToolchainOptions>>().Value; // validated now, as the server does at start-up

@@ -70,7 +70,7 @@ internal static class VerifyCommands
     /// <c>Mirror:UserAgentContact</c> in User-Agent, at most <paramref name="concurrency"/> requests in flight,
     /// Retry-After honoured.
     /// </summary>
-    private static UpstreamRegistry CreateRegistryClient(Uri indexUrl, IConfiguration configuration, int concurrency, ILoggerFactory loggers)
+    private static OtherRegistry CreateRegistryClient(Uri indexUrl, IConfiguration configuration, int concurrency, ILoggerFactory loggers)
     {
         var timeoutText = configuration["Mirror:Upstreams:0:Timeout"];
         var options = new UpstreamOptions
@@ -83,7 +83,7 @@ internal static class VerifyCommands
             Contact = configuration["Mirror:UserAgentContact"] ?? "",
             MaxConcurrency = concurrency,
         };
-        return new UpstreamRegistry(options, policy, TimeProvider.System, loggers.CreateLogger<UpstreamRegistry>());
+        return new OtherRegistry(new UpstreamRegistry(options, policy, TimeProvider.System, loggers.CreateLogger<UpstreamRegistry>()));
     }
 
     private sealed record Verify(Uri? Against, int Concurrency, bool Json)
@@ -221,7 +221,7 @@ internal static class VerifyCommands
             return problems > 0 ? CliApp.Failed : CliApp.Ok;
         }
 
-        private async Task<List<Finding>> CheckCrateAsync(UpstreamRegistry registry, List<LockedPackage> packages, CancellationToken ct)
+        private async Task<List<Finding>> CheckCrateAsync(OtherRegistry registry, List<LockedPackage> packages, CancellationToken ct)
         {
             var findings = new List<Finding>();
             void Add(FindingKind kind, LockedPackage p, string detail) => findings.Add(new Finding(kind, null, p.Name, p.Version, detail));
@@ -232,7 +232,7 @@ internal static class VerifyCommands
                 return findings;
             }
 
-            var fetched = await registry.FetchCrateIndexAsync(name.Value, null, null, registry.DefaultBudget, ct);
+            var fetched = await registry.FetchCrateIndexAsync(name.Value, ct);
             if (fetched.Status is not (IndexFetchStatus.Modified or IndexFetchStatus.NotFound))
             {
                 packages.ForEach(p => Add(FindingKind.Unchecked, p, $"could not ask {Against.AbsoluteUri}: {fetched.Error}"));

@@ -558,34 +558,35 @@ public sealed partial class CrateCoordinator : IDisposable
     private IndexEntry FreshEntry(StoredIndex stored) => IndexEntry.Found(stored, stored.FetchedAt + _options.IndexTtl);
 
     /// <summary>
-    /// Stores an index document, replacing only the stored document this owner read (<paramref name="storedETag"/>;
-    /// create-only when there was none). When another writer got there first (a duplicate activation of the crate's
-    /// grain during a membership change, another region), its document is read back: if it is at least as new, it
-    /// is adopted and ours dropped; otherwise ours replaces exactly that one. Nothing is overwritten unseen.
+    /// Stores an index document through the one read-modify-write (<see cref="ConditionalUpdate"/>), replacing only the
+    /// stored document this owner read (<paramref name="storedETag"/>; create-only when there was none). When another
+    /// writer got there first (a duplicate activation of the crate's grain during a membership change, another region),
+    /// the decide step sees its document: if it is at least as new, it is adopted and ours dropped; otherwise ours
+    /// replaces exactly that one. Nothing is overwritten unseen.
     /// </summary>
     private async Task<IndexEntry> SaveAsync(CrateName name, string key, StoredIndex index, string? storedETag)
     {
         try
         {
-            for (var attempt = 0; attempt < 3; attempt++)
-            {
-                var condition = storedETag is null ? WriteCondition.IfNotExists : WriteCondition.IfMatch(storedETag);
-                var put = await _store.PutAsync(key, index.Serialize(), condition, _stopping);
-                if (put.Succeeded)
+            var saved = await _store.UpdateAsync(
+                key,
+                current =>
                 {
-                    break;
-                }
+                    if (current?.ETag == storedETag)
+                    {
+                        return UpdateDecision<StoredIndex>.Replace(index.Serialize(), index); // still the document this owner read
+                    }
 
-                Interlocked.Increment(ref _indexWriteConflicts);
-                var theirs = await ReadStoredIndexOrNullAsync(key);
-                LogIndexWriteConflict(_logger, name.Value, theirs?.Index?.FetchedAt);
-                if (theirs is { Index: { } other } && other.FetchedAt >= index.FetchedAt)
-                {
-                    return IndexEntry.Found(other, other.FetchedAt + _options.IndexTtl);
-                }
-
-                storedETag = theirs?.ETag;
-            }
+                    Interlocked.Increment(ref _indexWriteConflicts);
+                    var theirs = current is { } other ? StoredIndex.TryDeserialize(other.Content) : null;
+                    LogIndexWriteConflict(_logger, name.Value, theirs?.FetchedAt);
+                    return theirs is not null && theirs.FetchedAt >= index.FetchedAt
+                        ? UpdateDecision<StoredIndex>.Keep(theirs)
+                        : UpdateDecision<StoredIndex>.Replace(index.Serialize(), index); // an unreadable document is replaced
+                },
+                _stopping,
+                maxAttempts: 3);
+            return IndexEntry.Found(saved.Result, saved.Result.FetchedAt + _options.IndexTtl);
         }
         catch (Exception e) when (e is IOException or StorageUnavailableException or UnauthorizedAccessException)
         {

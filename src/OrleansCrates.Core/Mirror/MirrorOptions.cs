@@ -60,7 +60,9 @@ public sealed class MirrorOptions
 
     /// <summary>
     /// How long an upstream that failed (refused, reset, slower than its timeout, 5xx, 429) is skipped in favour of the
-    /// next one; afterwards the next request probes it again. Skipped upstreams are still asked when every other one failed.
+    /// next one: the break of its circuit breaker (<see cref="Upstream.UpstreamCircuit"/>; at least 0.5 s, longer for a
+    /// longer Retry-After); afterwards the circuit half-opens and the next request probes it. Skipped upstreams are
+    /// still asked when every other one failed.
     /// </summary>
     public TimeSpan UpstreamCooldown { get; set; } = TimeSpan.FromSeconds(30);
 

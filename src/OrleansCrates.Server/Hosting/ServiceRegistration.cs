@@ -32,7 +32,7 @@ public static class ServiceRegistration
         builder.AddCluster();
         var services = builder.Services;
         services.AddMirrorCore(builder.Configuration);
-        services.AddToolchains(); // the rustup toolchain mirror (/rustup), on the same store and cluster
+        services.AddToolchains(builder.Configuration); // the rustup toolchain mirror (/rustup), on the same store and cluster
         builder.AddTelemetry(); // OpenTelemetry: /metrics, OTLP export, traces
         services.AddRequestTelemetry();
 

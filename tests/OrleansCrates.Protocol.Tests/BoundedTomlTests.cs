@@ -1,7 +1,7 @@
 using CsCheck;
-using OrleansCrates.Registry;
+using OrleansCrates.Protocol;
 
-namespace OrleansCrates.Registry.Tests;
+namespace OrleansCrates.Protocol.Tests;
 
 /// <summary>The bounds in front of Tomlyn for untrusted TOML: size, and nesting measured before the parser runs.</summary>
 public sealed class BoundedTomlTests
@@ -33,13 +33,6 @@ public sealed class BoundedTomlTests
         var document = BoundedToml.Parse(dotted, maxChars: 1_000_000);
         Assert.Null(document.Table);
         Assert.NotNull(document.Error);
-    }
-
-    [Fact]
-    public void Manifests_at_cargos_own_nesting_parse()
-    {
-        const string manifest = "[package]\nname = \"a\"\nversion = \"1.0.0\"\nmetadata = { x = [[1, [2]], { y = [3] }] }\n";
-        Assert.Equal(("a", "1.0.0", null), CargoManifestReader.Read(manifest));
     }
 
     [Fact]

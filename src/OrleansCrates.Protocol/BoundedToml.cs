@@ -2,13 +2,14 @@ using Tomlyn;
 using Tomlyn.Model;
 using Tomlyn.Parsing;
 
-namespace OrleansCrates.Registry;
+namespace OrleansCrates.Protocol;
 
 /// <summary>A TOML document read into Tomlyn's model, or why it was refused.</summary>
 public readonly record struct TomlDocument(TomlTable? Table, string? Error);
 
 /// <summary>
-/// Untrusted TOML (a Cargo.toml inside an uploaded crate file, a Cargo.lock handed to the CLI) through Tomlyn, behind
+/// Untrusted TOML (a Cargo.toml inside an uploaded crate file, a Cargo.lock handed to the CLI, a channel manifest from a
+/// dist server) through Tomlyn, behind
 /// the bounds Tomlyn does not check before it spends memory: a size cap, and a cheap pre-scan that bounds how deeply
 /// arrays and inline tables nest (outside strings and comments). Only then does the library parse, with its own
 /// <see cref="TomlSerializerOptions.MaxDepth"/> set to the same bound.
