@@ -245,7 +245,10 @@ public sealed partial class InFlightSpools
 }
 
 /// <summary>A reader of a download in progress (on this node or relayed from another), and its length when upstream announced one.</summary>
-public sealed record SpoolRead(Stream Content, long? Length);
+public sealed record SpoolRead(Stream Content, long? Length) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync() => Content.DisposeAsync();
+}
 
 /// <summary>
 /// Where a download in progress can be followed: its spool's id on the node that downloads it, that node's internal
