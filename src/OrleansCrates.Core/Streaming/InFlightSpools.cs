@@ -158,10 +158,21 @@ public sealed partial class InFlightSpools
         {
             using var asking = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var locating = locate(asking.Token);
-            if (await Task.WhenAny(locating, until).WaitAsync(cancellationToken) != locating)
+            Task first;
+            try
+            {
+                first = await Task.WhenAny(locating, until).WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                Observe(locating); // the client left; the call is cancelled with it
+                throw;
+            }
+
+            if (first != locating)
             {
                 await asking.CancelAsync(); // the file is there (or failed): the owner need not answer any more
-                _ = locating.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                Observe(locating);
                 return null;
             }
 
@@ -184,6 +195,10 @@ public sealed partial class InFlightSpools
 
         return null;
     }
+
+    /// <summary>A call nobody awaits any more: its failure (cancelled, the silo gone) is expected and not worth an unobserved exception.</summary>
+    private static void Observe(Task task) =>
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>A reader of the download at <paramref name="location"/>: this node's own spool, or a relay of another node's.</summary>
     private async Task<SpoolRead?> OpenAsync(string key, SpoolLocation location, CancellationToken cancellationToken)
