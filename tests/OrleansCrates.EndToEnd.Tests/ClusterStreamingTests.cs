@@ -119,6 +119,8 @@ public sealed class ClusterStreamingTests(ITestOutputHelper output) : IDisposabl
         await WithinAsync(body.CopyToAsync(all, _ct), TimeSpan.FromSeconds(30), "node B's body to end after the release", cluster);
         Assert.Equal(Crate.Sha256, Convert.ToHexStringLower(SHA256.HashData(all.ToArray())));
         Assert.Equal(1, upstream.Downloads(Crate.Name, Crate.Version));
+        await WithinAsync(a.WaitForOutputAsync($"Stored {Crate.Name} {Crate.Version}", _ct), TimeSpan.FromSeconds(10), "node A (the grain's silo) to say it stored the file", cluster);
+        Assert.DoesNotContain($"Stored {Crate.Name} {Crate.Version}", b.Output, StringComparison.Ordinal);
     }
 
     [Fact]
