@@ -82,7 +82,7 @@ public sealed class SiloClusterOptions
         Provider is not ("Localhost" or "Redis") ? $"Cluster:Provider must be Localhost or Redis, not '{Provider}'." :
         Provider == "Redis" && string.IsNullOrWhiteSpace(Redis.ConnectionString) ? "Cluster:Provider=Redis needs Cluster:Redis:ConnectionString." :
         SiloPort is < 1 or > 65535 || GatewayPort is < 1 or > 65535 || SiloPort == GatewayPort ? "Cluster:SiloPort and Cluster:GatewayPort must be two different ports (1–65535)." :
-        InternalHttpPort is < 0 or > 65535 || InternalHttpPort == SiloPort || InternalHttpPort == GatewayPort
+        Provider == "Redis" && (InternalHttpPort is < 0 or > 65535 || InternalHttpPort == SiloPort || InternalHttpPort == GatewayPort)
             ? "Cluster:InternalHttpPort must be a port (1–65535, or 0 for any free one) other than Cluster:SiloPort and Cluster:GatewayPort." :
         !string.IsNullOrEmpty(AdvertisedAddress) && !IPAddress.TryParse(AdvertisedAddress, out _) ? $"Cluster:AdvertisedAddress must be an IP address, not '{AdvertisedAddress}'." :
         string.IsNullOrWhiteSpace(ServiceId) || string.IsNullOrWhiteSpace(ClusterId) ? "Cluster:ServiceId and Cluster:ClusterId must not be empty." :

@@ -37,7 +37,7 @@ public sealed partial class InternalHttpListener(InFlightSpools spools, ILocalSi
             kestrel.Listen(listenOn, port);
         });
         var app = builder.Build();
-        app.Run(ServeAsync);
+        app.Run(context => ServeAsync(context, spools));
         await app.StartAsync(cancellationToken);
         _app = app;
 
@@ -53,8 +53,10 @@ public sealed partial class InternalHttpListener(InFlightSpools spools, ILocalSi
     /// when upstream announced one, the last byte only once verified and stored, the connection aborted if it fails);
     /// 404 for anything else, and for a spool that is over (the caller then waits for the stored file).
     /// </summary>
-    internal Task ServeAsync(HttpContext context)
+    public static Task ServeAsync(HttpContext context, InFlightSpools spools)
     {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(spools);
         var path = context.Request.Path.Value;
         if (HttpMethods.IsGet(context.Request.Method) && path is not null && path.StartsWith(SpoolsPrefix, StringComparison.Ordinal) &&
             path[SpoolsPrefix.Length..] is var id && SpoolRelay.IsSpoolId(id) && spools.OpenByIdOrNull(id) is { } read)
