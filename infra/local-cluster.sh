@@ -7,7 +7,7 @@
 #
 #   --nodes N        nodes to start (default 3), on ports LB_PORT+1 … LB_PORT+N
 #   --port P         the load balancer's port (default 8080); Azurite listens on P+100, Redis on P+200, and node i's
-#                    silo and gateway on P+300+i and P+400+i
+#                    silo, gateway and internal HTTP (cold downloads relayed between silos) on P+300+i, P+400+i, P+500+i
 #   --upstream URL   the upstream sparse index (default https://index.crates.io/)
 #   --no-build       use the existing Release build
 #   --smoke          start, check every node answers through the load balancer, then stop (for CI and trying it out)
@@ -114,6 +114,7 @@ for i in $(seq 1 "$nodes"); do
   Cluster__AdvertisedAddress=127.0.0.1 \
   Cluster__SiloPort=$((port + 300 + i)) \
   Cluster__GatewayPort=$((port + 400 + i)) \
+  Cluster__InternalHttpPort=$((port + 500 + i)) \
   ASPNETCORE_ENVIRONMENT=Production \
     dotnet "$repo/$dll" --urls "http://127.0.0.1:$node_port" >"$work/node-$i.log" 2>&1 &
   pids+=($!)

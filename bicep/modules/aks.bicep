@@ -120,6 +120,8 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2025-07-01' = {
     networkProfile: {
       networkPlugin: 'azure'
       networkPluginMode: 'overlay'
+      // Enforces infra/k8s/base/networkpolicy.yaml: only the silos reach each other's internal HTTP port.
+      networkPolicy: 'calico'
       podCidr: '10.244.0.0/16'
       serviceCidr: '10.0.0.0/16'
       dnsServiceIP: '10.0.0.10'

@@ -37,7 +37,9 @@ public static class CoreServiceRegistration
         var mirror = configuration.GetSection(MirrorOptions.SectionName).Get<MirrorOptions>() ?? new MirrorOptions();
         services.AddUpstreamHttpClients(mirror.ResolveUpstreams(), mirror.ToUpstreamPolicy());
         services.AddSingleton<UpstreamSet>();
-        services.AddSingleton(_ => new Streaming.InFlightSpools()); // cold downloads in progress on this node, streamed to its waiting clients
+        // Cold downloads in progress, streamed to waiting clients: this node's, and (with a SpoolRelay registered by the
+        // server of a multi-silo cluster) other nodes' read over their internal HTTP listener.
+        services.AddSingleton(sp => new Streaming.InFlightSpools(relay: sp.GetService<Streaming.SpoolRelay>(), logger: sp.GetService<ILogger<Streaming.InFlightSpools>>()));
         services.AddSingleton<CrateCoordinator>();
         services.AddSingleton<CrateDownloads>();
         services.AddSingleton<CratePrefetcher>();

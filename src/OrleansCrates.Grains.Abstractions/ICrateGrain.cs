@@ -21,7 +21,27 @@ public interface ICrateGrain : IGrainWithStringKey
     /// </summary>
     [ResponseTimeout("1.00:00:00")]
     Task<CrateFileReply> EnsureStoredAsync(string version, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Where one version's download can be followed while it runs (joining the download in progress, or starting it):
+    /// the downloading silo's internal HTTP base URL and its spool's id, as soon as the bytes arrive; null when the
+    /// download is over first (stored, or failed). Callers read the bytes from that silo, never from this message.
+    /// </summary>
+    [ResponseTimeout("00:10:00")]
+    Task<DownloadLocation?> LocateDownloadAsync(string version, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// Where a download in progress can be read: <c>GET {Node}spools/{SpoolId}</c> on the downloading silo's internal
+/// listener (<c>Cluster:InternalHttpPort</c>; <see cref="Node"/> null when that silo serves its spools to no one),
+/// with the length upstream announced and the sha256 the bytes must have.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("OrleansCrates.DownloadLocation")]
+public sealed record DownloadLocation(
+    [property: Id(0)] string SpoolId,
+    [property: Id(1)] string? Node,
+    [property: Id(2)] long? Length,
+    [property: Id(3)] string? Sha256);
 
 [GenerateSerializer]
 public enum CrateIndexState

@@ -10,6 +10,14 @@ public interface IToolchainFileGrain : IGrainWithStringKey
     /// <summary>Makes sure the file is stored (and, if it moves, current), fetching and verifying it once however many callers ask.</summary>
     [ResponseTimeout("1.00:00:00")]
     Task<ToolchainFileReply> EnsureStoredAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Where this archive's download can be followed while it runs (joining the fetch in progress, or starting it), as
+    /// for crates (<see cref="ICrateGrain.LocateDownloadAsync"/>); null when the fetch is over first or the file is not
+    /// an archive.
+    /// </summary>
+    [ResponseTimeout("00:10:00")]
+    Task<DownloadLocation?> LocateDownloadAsync(CancellationToken cancellationToken);
 }
 
 [GenerateSerializer]

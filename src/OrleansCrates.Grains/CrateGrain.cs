@@ -10,8 +10,9 @@ namespace OrleansCrates.Grains;
 /// <see cref="CrateCoordinator"/> does the storage and upstream work). Reentrant so every caller joins the flights in
 /// progress; the shared work never runs under a caller's cancellation, which only ends that caller's wait. Collected
 /// after <c>Cluster:GrainCollection:CrateGrainAge</c> idle (5 minutes by default; <see cref="ClusterDefaults"/>): its
-/// state is in storage, and a new activation checks storage first. Placed on the silo
-/// of the first caller, so the node that got the first request for a cold crate downloads it (no extra hop).
+/// state is in storage, and a new activation checks storage first. Placed on the silo of the first caller (often the
+/// one that got cargo's index request), so that silo downloads the crate's files; a client waiting on another silo
+/// asks <see cref="LocateDownloadAsync"/> where the download runs and follows it from that silo's spool.
 /// </summary>
 [Reentrant]
 [PreferLocalPlacement]
@@ -46,6 +47,9 @@ internal sealed class CrateGrain(CrateCoordinator coordinator) : Grain, ICrateGr
             return new CrateFileReply(CrateFileState.OwnerUnavailable, "the crate's silo is shutting down", null, false);
         }
     }
+
+    public async Task<DownloadLocation?> LocateDownloadAsync(string version, CancellationToken cancellationToken) =>
+        CrateReplies.From(await Owner.LocateDownloadAsync(version, cancellationToken));
 
     /// <summary>A failure while this silo shuts down says nothing about upstream: the caller asks the next activation.</summary>
     private static CrateIndexReply Leaving(CrateIndexReply reply) => reply with { State = CrateIndexState.OwnerUnavailable };

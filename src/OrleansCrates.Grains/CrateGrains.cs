@@ -37,6 +37,13 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
             error => new FetchOutcome(CrateFileStatus.OwnerUnavailable, $"{name} {version}: {error}", RetryAfter),
             cancellationToken);
 
+    /// <summary>
+    /// One call to the crate's grain: where its download runs. A failure (the grain's silo died) is the caller's to
+    /// retry (<see cref="Core.Streaming.InFlightSpools.FollowAsync"/> does, while it waits for the file).
+    /// </summary>
+    public async Task<Core.Streaming.SpoolLocation?> LocateDownloadAsync(CrateName name, string version, CancellationToken cancellationToken) =>
+        CrateReplies.ToLocation(await grains.GetGrain<ICrateGrain>(name.Lower).LocateDownloadAsync(version, cancellationToken));
+
     /// <param name="call">One call; null when the grain's silo is leaving (asked again, reaching the next activation).</param>
     private Task<T> CallAsync<T>(
         CrateName name,

@@ -1,4 +1,5 @@
 using OrleansCrates.Core.Mirror;
+using OrleansCrates.Core.Streaming;
 
 namespace OrleansCrates.Grains;
 
@@ -59,4 +60,17 @@ internal static class CrateReplies
     {
         FromUpstream = reply.FromUpstream,
     };
+
+    /// <summary>A download's location as the grain message carries it (the node's URL as text).</summary>
+    public static DownloadLocation? From(SpoolLocation? location) =>
+        location is null ? null : new DownloadLocation(location.SpoolId, location.Node?.ToString(), location.Length, location.Sha256);
+
+    public static SpoolLocation? ToLocation(DownloadLocation? location) =>
+        location is null
+            ? null
+            : new SpoolLocation(
+                location.SpoolId,
+                location.Node is { } node && Uri.TryCreate(node, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri : null,
+                location.Length,
+                location.Sha256);
 }

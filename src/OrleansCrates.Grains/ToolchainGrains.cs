@@ -1,17 +1,17 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Core.Streaming;
 using OrleansCrates.Toolchains;
 
 namespace OrleansCrates.Grains;
 
 /// <summary>
 /// The way the web code reaches toolchain file grains (keyed by the validated path). A call that fails because a silo
-/// died, or whose silo is leaving, is made again until <c>Mirror:ColdFetchDeadline</c>; then the caller gets
-/// "unavailable" with Retry-After (503), never a hang.
+/// died, or whose silo is leaving, is made again until <see cref="ToolchainOptions.ColdFetchDeadline"/> (derived from
+/// <c>Toolchains:MaxArchiveBytes</c>); then the caller gets "unavailable" with Retry-After (503), never a hang.
 /// </summary>
-public sealed partial class ToolchainGrains(IGrainFactory grains, IOptions<MirrorOptions> options, ILogger<ToolchainGrains> logger) : IToolchainOwners
+public sealed partial class ToolchainGrains(IGrainFactory grains, IOptions<ToolchainOptions> options, ILogger<ToolchainGrains> logger) : IToolchainOwners
 {
     private const int MaxAttempts = 5;
 
@@ -49,4 +49,8 @@ public sealed partial class ToolchainGrains(IGrainFactory grains, IOptions<Mirro
 
         return ToolchainFetch.Unavailable($"the cluster did not answer for {ownerPath} ({last})");
     }
+
+    /// <summary>One call to the file's grain: where its download runs. A failure is the caller's to retry (<see cref="InFlightSpools.FollowAsync"/>).</summary>
+    public async Task<SpoolLocation?> LocateDownloadAsync(string ownerPath, CancellationToken cancellationToken) =>
+        CrateReplies.ToLocation(await grains.GetGrain<IToolchainFileGrain>(ownerPath).LocateDownloadAsync(cancellationToken));
 }

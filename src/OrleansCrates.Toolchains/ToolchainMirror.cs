@@ -16,11 +16,12 @@ namespace OrleansCrates.Toolchains;
 /// they are, moving ones (top-level manifests, <c>release-stable.toml</c>, <c>rustup-init</c>) while younger than
 /// <c>Toolchains:ManifestTtl</c>, then the held copy while one revalidation at a time runs (a failed one is not retried
 /// for <c>Toolchains:FailureBackoff</c>) — and hands everything else to the file's owner (<see cref="IToolchainOwners"/>:
-/// one grain per file for the cluster); a cold archive downloading on this node streams to the request as it arrives.
-/// The owner's half (<see cref="EnsureAsOwnerAsync"/>) fetches from the dist servers and stores only what verifies: a
-/// manifest with a matching <c>.sha256</c> and its <c>.asc</c>, all from one dist server (as one record, also kept under
-/// the manifest's date), an archive whose sha256 a held manifest publishes, its sidecars when they agree, a rustup binary
-/// matching its <c>.sha256</c>. When upstream is down, whatever was stored is served, moving files with their age.
+/// one grain per file for the cluster); a cold archive streams to the request as it arrives, from this node's spool or
+/// relayed from the downloading node's. The owner's half (<see cref="EnsureAsOwnerAsync"/>) fetches from the dist
+/// servers and stores only what verifies: a manifest with a matching <c>.sha256</c> and its <c>.asc</c>, all from one
+/// dist server (as one record, also kept under the manifest's date), an archive whose sha256 a held manifest publishes,
+/// its sidecars when they agree, a rustup binary matching its <c>.sha256</c>. When upstream is down, whatever was stored
+/// is served, moving files with their age.
 /// </summary>
 public sealed partial class ToolchainMirror : IDisposable
 {
@@ -115,7 +116,7 @@ public sealed partial class ToolchainMirror : IDisposable
 
         var ensure = _owners.EnsureAsync(path.OwnerPath, cancellationToken);
         if (path.Kind == ToolchainFileKind.Archive && _spools is not null && !ensure.IsCompleted &&
-            await _spools.WaitForSpoolAsync(path.FileKey, ensure, cancellationToken) is { } live)
+            await _spools.FollowAsync(path.FileKey, ensure, ct => _owners.LocateDownloadAsync(path.OwnerPath, ct), cancellationToken) is { } live)
         {
             _ = ensure.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default); // its outcome reaches the client through the stream
             return new ToolchainResponse(ToolchainServeStatus.Found) { Content = live.Content, Length = live.Length, Streaming = true, FromUpstream = true };
@@ -370,6 +371,16 @@ public sealed partial class ToolchainMirror : IDisposable
             return new ToolchainFetch(ToolchainFetchStatus.StorageUnavailable, $"{ownerPath}: storage failed: {e.Message}", TimeSpan.FromSeconds(30));
         }
     }
+
+    /// <summary>
+    /// The owner's answer to "where does this archive download": this node's spool of it as soon as its bytes arrive
+    /// (<paramref name="flight"/> is the owner's fetch of it), or null when the fetch is over first, the path is not an
+    /// archive, or this node spools nothing.
+    /// </summary>
+    public Task<SpoolLocation?> LocateDownloadAsOwnerAsync(string ownerPath, Task flight, CancellationToken cancellationToken) =>
+        _spools is not null && ToolchainPath.TryParse(ownerPath, out var path) && path.Kind == ToolchainFileKind.Archive
+            ? _spools.LocateAsync(path.FileKey, flight, cancellationToken)
+            : Task.FromResult<SpoolLocation?>(null);
 
     /// <summary>
     /// A channel manifest: a dated one is fetched once and kept; a top-level one is revalidated after the TTL by its
@@ -720,5 +731,10 @@ internal sealed class LocalToolchainOwners(ToolchainMirror mirror) : IToolchainO
     private readonly SingleFlight<string, ToolchainFetch> _flights = new();
 
     public Task<ToolchainFetch> EnsureAsync(string ownerPath, CancellationToken cancellationToken) =>
-        _flights.Join(ownerPath, () => mirror.EnsureAsOwnerAsync(ownerPath)).Task.WaitAsync(cancellationToken);
+        Flight(ownerPath).WaitAsync(cancellationToken);
+
+    public Task<SpoolLocation?> LocateDownloadAsync(string ownerPath, CancellationToken cancellationToken) =>
+        mirror.LocateDownloadAsOwnerAsync(ownerPath, Flight(ownerPath), cancellationToken);
+
+    private Task<ToolchainFetch> Flight(string ownerPath) => _flights.Join(ownerPath, () => mirror.EnsureAsOwnerAsync(ownerPath)).Task;
 }

@@ -50,6 +50,13 @@ public sealed class ToolchainOptions
     /// <summary>The largest archive accepted (rustc-dev and rust-docs are a few hundred MB).</summary>
     public long MaxArchiveBytes { get; set; } = 4L * 1024 * 1024 * 1024;
 
+    /// <summary>
+    /// How long a request waits for a toolchain file's owner (its grain) to get a cold file into storage before it
+    /// answers 503 with Retry-After: <see cref="MaxArchiveBytes"/> at 1 MiB/s, never less than two minutes and never
+    /// more than a day (the grain call's own timeout); the crates' <c>Mirror:MaxCrateBytes</c> bounds only crate downloads.
+    /// </summary>
+    public TimeSpan ColdFetchDeadline => TimeSpan.FromSeconds(Math.Clamp(MaxArchiveBytes / (1024.0 * 1024), 120, TimeSpan.FromDays(1).TotalSeconds));
+
     /// <summary>The largest manifest or metadata file accepted; checked before a manifest is parsed.</summary>
     public long MaxManifestBytes { get; set; } = 32L * 1024 * 1024;
 

@@ -84,4 +84,10 @@ public interface IToolchainOwners
 {
     /// <summary>Makes sure the file at <paramref name="ownerPath"/> is stored and current, fetching it once however many ask.</summary>
     Task<ToolchainFetch> EnsureAsync(string ownerPath, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Where the download of the archive at <paramref name="ownerPath"/> can be followed while it runs (joining the
+    /// fetch in progress, or starting it), as soon as its bytes arrive; null when the fetch is over first.
+    /// </summary>
+    Task<OrleansCrates.Core.Streaming.SpoolLocation?> LocateDownloadAsync(string ownerPath, CancellationToken cancellationToken);
 }

@@ -19,6 +19,14 @@ internal static class LogEvents
     public const int CrateFileReceiverStorageWriteFailed = 1009;
     public const int UpstreamSetUpstreamFailed = 1101;
 
+    // Streaming cold downloads: following a download on another node (Core.Streaming)
+    public const int InFlightSpoolsLocateFailed = 1201;
+    public const int InFlightSpoolsRelaySpoolFailed = 1202;
+    public const int SpoolRelayFollowing = 1211;
+    public const int SpoolRelayNotFollowed = 1212;
+    public const int SpoolRelayRelayed = 1213;
+    public const int SpoolRelayBroke = 1214;
+
     // Upstream HTTP client (Upstream)
     public const int UpstreamRegistryIndexFetched = 2001;
     public const int UpstreamRegistryAttemptFailed = 2002;
@@ -69,6 +77,9 @@ internal static class LogEvents
     // Hosting: drain on stop (Server)
     public const int MirrorDrainDraining = 6101;
     public const int MirrorDrainDrained = 6102;
+
+    // Hosting: the internal HTTP listener other silos read in-flight downloads from (Server)
+    public const int InternalHttpListening = 6111;
 
     // Statistics, mirror directory and alerts (Core.Statistics, Server)
     public const int TrafficStatisticsFlusherFlushFailed = 7001;

@@ -37,7 +37,7 @@ public sealed partial class KubernetesManifestTests
 
         var kinds = all.Where(m => Path.GetDirectoryName(m.File) == Manifests.Base).Select(m => m.Kind).ToHashSet();
         Assert.Superset(
-            new HashSet<string> { "Namespace", "ServiceAccount", "SecretProviderClass", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler" },
+            new HashSet<string> { "Namespace", "ServiceAccount", "SecretProviderClass", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy" },
             kinds);
     }
 
@@ -53,6 +53,7 @@ public sealed partial class KubernetesManifestTests
         Assert.Equal(8080, ports["http"]);
         Assert.Equal(int.Parse(settings["Cluster__SiloPort"], CultureInfo.InvariantCulture), ports["silo"]);
         Assert.Equal(int.Parse(settings["Cluster__GatewayPort"], CultureInfo.InvariantCulture), ports["gateway"]);
+        Assert.Equal(int.Parse(settings["Cluster__InternalHttpPort"], CultureInfo.InvariantCulture), ports["internal"]);
         Assert.Equal("Redis", settings["Cluster__Provider"]);
 
         var dockerfile = File.ReadAllLines(Repo.Dockerfile);
@@ -62,6 +63,40 @@ public sealed partial class KubernetesManifestTests
         Assert.Superset(exposed, ports.Values.ToHashSet());
         Assert.Contains(dockerfile, l => l.Contains("ASPNETCORE_URLS=http://+:8080", StringComparison.Ordinal));
         Assert.Equal("http", Manifests.One("Service").Root.Items("spec", "ports").Single().Text("targetPort"));
+    }
+
+    [Fact]
+    public void The_internal_http_port_is_published_by_no_service_and_admits_only_the_silos()
+    {
+        var settings = Manifests.EnvFile(Path.Combine(Manifests.Base, "settings.env"));
+        var internalPort = int.Parse(settings["Cluster__InternalHttpPort"], CultureInfo.InvariantCulture);
+        foreach (var service in Manifests.All().Where(m => m.Kind == "Service"))
+        {
+            Assert.All(service.Root.Items("spec", "ports"), p =>
+            {
+                Assert.NotEqual("internal", p.Text("targetPort"));
+                Assert.NotEqual(internalPort.ToString(CultureInfo.InvariantCulture), p.Text("targetPort"));
+            });
+        }
+
+        var deployment = Manifests.One("Deployment").Root;
+        var podLabels = deployment.Pairs("spec", "template", "metadata", "labels");
+        var policy = Manifests.One("NetworkPolicy").Root;
+        Assert.Subset(podLabels.ToHashSet(), policy.Pairs("spec", "podSelector", "matchLabels").ToHashSet());
+        Assert.Contains("Ingress", policy.Items("spec", "policyTypes").Select(t => ((YamlScalarNode)t).Value));
+        var rules = policy.Items("spec", "ingress").ToList();
+
+        // Every container port is admitted by some rule (nothing the silos need is cut off), and the internal one only
+        // from the silos' own pods.
+        var ports = Manifests.SiloContainer().Items("ports").Select(p => p.Text("name")!).ToList();
+        Assert.All(ports, name => Assert.Contains(rules, r => r.Items("ports").Any(p => p.Text("port") == name)));
+        var admitting = rules.Where(r => r.Items("ports").Any(p => p.Text("port") == "internal")).ToList();
+        Assert.All(admitting, r =>
+        {
+            var from = r.Items("from").ToList();
+            Assert.NotEmpty(from);
+            Assert.All(from, f => Assert.Subset(podLabels.ToHashSet(), f.Pairs("podSelector", "matchLabels").ToHashSet()));
+        });
     }
 
     [Fact]

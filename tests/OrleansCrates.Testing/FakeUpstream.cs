@@ -295,6 +295,10 @@ public sealed class FakeUpstream : IAsyncDisposable
             case FaultKind.Stall:
                 await SendStalledAsync(context, path, response, fault, token);
                 break;
+            case FaultKind.StallThenWrongBytes:
+                var half = response.Body.Length / 2;
+                await SendStalledAsync(context, path, response with { Body = [.. response.Body.AsSpan(0, half), .. Inverted(response.Body[half..])] }, fault, token);
+                break;
             case FaultKind.Drip:
                 await SendDripAsync(context, path, response, fault.Delay, token);
                 break;

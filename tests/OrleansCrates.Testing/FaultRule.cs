@@ -43,6 +43,12 @@ public enum FaultKind
     Stall,
 
     /// <summary>
+    /// As <see cref="Stall"/>, but the second half, sent after the release, has every byte inverted: the length is
+    /// right and the first half is too, so only the sha256 at the end tells the file is wrong.
+    /// </summary>
+    StallThenWrongBytes,
+
+    /// <summary>
     /// Send the normal status and headers (Content-Length included), then the body one byte every
     /// <see cref="FaultRule.Delay"/>: a slow drip that never goes quiet long enough for an idle timeout.
     /// </summary>
@@ -88,7 +94,7 @@ public sealed class FaultRule
     /// <summary>How many requests this rule has been applied to.</summary>
     public int Hits => Volatile.Read(ref _hits);
 
-    /// <summary>Completes when a request has reached the stall point (for <see cref="FaultKind.Stall"/>).</summary>
+    /// <summary>Completes when a request has reached the stall point (for <see cref="FaultKind.Stall"/> and <see cref="FaultKind.StallThenWrongBytes"/>).</summary>
     public Task Stalled => _stalled.Task;
 
     internal Task ReleasedTask => _released.Task;

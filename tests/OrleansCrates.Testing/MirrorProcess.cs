@@ -103,6 +103,9 @@ public sealed class MirrorProcess : IAsyncDisposable
         // Every process is a silo: tests run in parallel, so each gets free silo and gateway ports unless told otherwise.
         start.Environment["Cluster__SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["Cluster__GatewayPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // The internal listener other silos relay cold downloads from (Redis clusters only): 0 lets the system pick a
+        // free port at bind time, and the silo tells the others the one it got.
+        start.Environment["Cluster__InternalHttpPort"] = "0";
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;

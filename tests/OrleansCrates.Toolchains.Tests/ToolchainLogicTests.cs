@@ -199,4 +199,14 @@ public sealed class ToolchainLogicTests
     [InlineData("nightly-2026-11-20", "dist/2026-11-20/channel-rust-nightly.toml")]
     public void Prefetch_finds_the_manifest_of_a_channel(string channel, string path) =>
         Assert.Equal(path, ToolchainPrefetcher.ManifestPathOf(channel));
+
+    [Theory]
+    [InlineData(4L * 1024 * 1024 * 1024, 4096)] // the default 4 GiB at 1 MiB/s
+    [InlineData(10L * 1024 * 1024, 120)] // never less than two minutes
+    [InlineData(long.MaxValue, 86400)] // never more than the grain call's day
+    public void A_toolchain_request_waits_for_a_cold_file_by_the_largest_archive_not_the_largest_crate(long maxArchiveBytes, double seconds)
+    {
+        Assert.Equal(TimeSpan.FromSeconds(seconds), new ToolchainOptions { MaxArchiveBytes = maxArchiveBytes }.ColdFetchDeadline);
+        Assert.Equal(TimeSpan.FromSeconds(120), new Core.Mirror.MirrorOptions { MaxCrateBytes = 10 * 1024 * 1024 }.ColdFetchDeadline); // its own bound
+    }
 }

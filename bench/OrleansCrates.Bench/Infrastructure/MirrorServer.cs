@@ -57,6 +57,7 @@ internal sealed partial class MirrorServer : IAsyncDisposable
             // Every server is an Orleans silo: free silo and gateway ports, so several run side by side.
             ["Cluster__SiloPort"] = OrleansCrates.Testing.MirrorProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Cluster__GatewayPort"] = OrleansCrates.Testing.MirrorProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Cluster__InternalHttpPort"] = "0", // the listener silos relay cold downloads from (Redis clusters): any free port
         };
         foreach (var (key, value) in extraEnvironment)
         {

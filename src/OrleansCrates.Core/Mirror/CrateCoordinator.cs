@@ -283,10 +283,11 @@ public sealed partial class CrateCoordinator : IDisposable
             _metrics.CoalescedWaiter(FileKind.Crate);
         }
 
-        // A cold file this node downloads streams to the request as it arrives (cargo checks the sha256 itself, and
-        // gives up on a transfer silent for 30 s); a download on another node is waited for, verified and stored.
+        // A cold file streams to the request as it arrives (cargo checks the sha256 itself, and gives up on a transfer
+        // silent for 30 s): from this node's spool when it downloads here, else relayed from the downloading node's
+        // spool, which the crate's owner names (only the location travels in the grain message, never the bytes).
         if (_spools is not null && !flight.IsCompleted &&
-            await _spools.WaitForSpoolAsync(key, flight, cancellationToken) is { } live)
+            await _spools.FollowAsync(key, flight, ct => _owners.LocateDownloadAsync(name, version, ct), cancellationToken) is { } live)
         {
             _metrics.CacheResult(FileKind.Crate, CacheOutcome.Miss);
             return new CrateFileResult(CrateFileStatus.Found, null, null, null) { Outcome = CacheOutcome.Miss, Streaming = live };
@@ -368,6 +369,14 @@ public sealed partial class CrateCoordinator : IDisposable
         var fetched = await TrackUpstreamWorkAsync(() => FetchCrateFileAsync(spelled, line, key));
         return fetched.Status == CrateFileStatus.Found ? FetchOutcome.Fetched : fetched;
     }
+
+    /// <summary>
+    /// The owner's answer to "where does this file download": this node's spool of it as soon as its bytes arrive
+    /// (<paramref name="flight"/> is the owner's flight for it), or null when the flight is over first or this node
+    /// spools nothing.
+    /// </summary>
+    internal Task<SpoolLocation?> LocateDownloadAsOwnerAsync(CrateName name, string version, Task flight, CancellationToken cancellationToken) =>
+        _spools is null ? Task.FromResult<SpoolLocation?>(null) : _spools.LocateAsync(MirrorKeys.CrateFile(name, version), flight, cancellationToken);
 
     public void Dispose()
     {

@@ -51,6 +51,13 @@ public sealed class CrateOwner(CrateName name, CrateCoordinator coordinator, Tim
     public Task<FetchOutcome> EnsureStoredAsync(string version) =>
         _fileFlights.Join(version, () => coordinator.EnsureStoredAsOwnerAsync(name, version, GetIndexAsync)).Task;
 
+    /// <summary>
+    /// Where the download of one version's file runs (this node's spool), as soon as its bytes arrive: joins the flight
+    /// in progress or starts one; null when the flight is over first (the file is stored, or failed).
+    /// </summary>
+    public Task<Streaming.SpoolLocation?> LocateDownloadAsync(string version, CancellationToken cancellationToken) =>
+        coordinator.LocateDownloadAsOwnerAsync(name, version, EnsureStoredAsync(version), cancellationToken);
+
     private async Task<IndexRefresh> RefreshAsync(IndexEntry? entry, TimeSpan? maxAge)
     {
         var refresh = await coordinator.RefreshIndexAsOwnerAsync(name, entry, maxAge);

@@ -18,6 +18,13 @@ public interface ICrateOwners
 
     /// <summary>Makes sure one version's file is in storage, downloading and verifying it if it is not.</summary>
     Task<FetchOutcome> EnsureStoredAsync(CrateName name, string version, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Where the download of one version's file can be followed while it runs (starting it if none is running), as
+    /// soon as its bytes arrive; null when it is over first (stored, or failed). Only the location travels: the bytes
+    /// are read from the downloading node's spool.
+    /// </summary>
+    Task<Streaming.SpoolLocation?> LocateDownloadAsync(CrateName name, string version, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -33,6 +40,9 @@ public sealed class LocalCrateOwners(CrateCoordinator coordinator, TimeProvider 
 
     public Task<FetchOutcome> EnsureStoredAsync(CrateName name, string version, CancellationToken cancellationToken) =>
         Owner(name).EnsureStoredAsync(version).WaitAsync(cancellationToken);
+
+    public Task<Streaming.SpoolLocation?> LocateDownloadAsync(CrateName name, string version, CancellationToken cancellationToken) =>
+        Owner(name).LocateDownloadAsync(version, cancellationToken);
 
     private CrateOwner Owner(CrateName name) => _owners.GetOrAdd(name.Lower, _ => new CrateOwner(name, coordinator, time));
 }

@@ -7,8 +7,9 @@ namespace OrleansCrates.Core.Streaming;
 /// writes while it hashes, which any number of readers on this node follow as it grows (<see cref="OpenReader"/>).
 /// Readers never see the end of the file until the download is verified: the last byte is held back until
 /// <see cref="Complete"/>, so a client can never finish a wrong body; <see cref="Fail"/> breaks every reader's stream
-/// instead (the client sees a broken transfer). Bytes never leave this process: a request on another node waits for the
-/// verified stored file. The file is deleted when the writer and its last reader are done.
+/// instead (the client sees a broken transfer). Other nodes follow it over the internal HTTP listener by its
+/// <see cref="Id"/> (<see cref="SpoolRelay"/>), never through grain messages. The file is deleted when the writer and
+/// its last reader are done.
 /// </summary>
 public sealed class InFlightSpool : IDisposable
 {
@@ -20,10 +21,12 @@ public sealed class InFlightSpool : IDisposable
     private string? _error;
     private int _references = 1; // the writer's
 
-    internal InFlightSpool(string key, string directory, long? expectedLength)
+    internal InFlightSpool(string key, string directory, long? expectedLength, string? sha256)
     {
         Key = key;
         ExpectedLength = expectedLength;
+        Sha256 = sha256;
+        Id = System.Security.Cryptography.RandomNumberGenerator.GetHexString(32, lowercase: true);
         Directory.CreateDirectory(directory);
         _file = File.OpenHandle(
             Path.Combine(directory, $"spool-{Guid.NewGuid():N}.tmp"),
@@ -35,10 +38,22 @@ public sealed class InFlightSpool : IDisposable
 
     public string Key { get; }
 
+    /// <summary>
+    /// 128 random bits naming this spool to other nodes: only the owner's grain hands it out, so knowing it is the
+    /// permission to read (together with the internal listener being reachable from the cluster only).
+    /// </summary>
+    public string Id { get; }
+
+    /// <summary>The sha256 the bytes must have (the index's or the manifest's), when the writer knows it.</summary>
+    public string? Sha256 { get; }
+
     /// <summary>The length upstream announced, when it did; a body of another length is never completed.</summary>
     public long? ExpectedLength { get; }
 
     public long Written => Interlocked.Read(ref _written);
+
+    /// <summary>Still being written, verified (readers may finish), or failed (readers break).</summary>
+    public SpoolState State => (SpoolState)Volatile.Read(ref _state);
 
     /// <summary>Appends the next bytes the download received (before they are verified).</summary>
     public async ValueTask AppendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
@@ -189,4 +204,17 @@ public sealed class InFlightSpool : IDisposable
             base.Dispose(disposing);
         }
     }
+}
+
+/// <summary>Where an <see cref="InFlightSpool"/> is.</summary>
+public enum SpoolState
+{
+    /// <summary>Bytes are still arriving; readers get all but the last byte so far.</summary>
+    Writing,
+
+    /// <summary>Every byte arrived and verified: readers deliver the rest and end.</summary>
+    Verified,
+
+    /// <summary>The download failed or did not verify: every reader's stream breaks.</summary>
+    Failed,
 }

@@ -28,8 +28,9 @@ public sealed record ReceiveOutcome(ReceiveStatus Status, long Received, string?
 /// <summary>
 /// Takes one upstream body into storage, verified: it streams into an uncommitted create-only upload while hashing, at
 /// most <c>maxBytes</c>, and commits only if every byte arrived (the announced length, when there was one) and the
-/// sha256 equals <c>expectedSha256</c>. When a <see cref="InFlightSpool"/> is given, the bytes go to it as they arrive,
-/// for clients on this node that wait for the file; it completes only after the commit and fails on anything else.
+/// sha256 equals <c>expectedSha256</c>. When spools are given, the bytes go to an <see cref="InFlightSpool"/> as they
+/// arrive, for clients that wait for the file (on this node, and on others through <see cref="SpoolRelay"/>); it
+/// completes only after the commit and fails on anything else.
 /// Stateless; whoever owns the fetch (a crate's or a toolchain file's grain) calls it.
 /// </summary>
 public static class VerifiedReceiver
@@ -42,7 +43,7 @@ public static class VerifiedReceiver
             return new ReceiveOutcome(ReceiveStatus.BadFile, 0, $"{download.ContentLength} bytes announced, more than {maxBytesSetting} ({maxBytes})");
         }
 
-        var spool = spools?.Start(key, download.ContentLength);
+        var spool = spools?.Start(key, download.ContentLength, expectedSha256);
         try
         {
             var outcome = await ReceiveAsync(store, key, download, expectedSha256, maxBytes, maxBytesSetting, spool, cancellationToken);

@@ -4,9 +4,11 @@ using OrleansCrates.Core.Streaming;
 namespace OrleansCrates.Server.Apis;
 
 /// <summary>
-/// A file being downloaded on this node, sent as its bytes arrive (<see cref="InFlightSpool"/>): Content-Length only
-/// when upstream announced one, no ETag and no caching (it is not stored yet). If the download turns out wrong or breaks
-/// off, the connection is aborted, so the client sees a broken transfer and never a completed wrong body.
+/// A file being downloaded (on this node, or on another and relayed here), sent as its bytes arrive
+/// (<see cref="InFlightSpool"/>): Content-Length only when upstream announced one (otherwise chunked), no ETag and no
+/// caching (it is not stored yet). If the download turns out wrong or breaks off, the connection is aborted, so the
+/// client sees a broken transfer (a body shorter than its Content-Length, or chunks without their end) and never a
+/// completed wrong body. Also what a silo's internal listener sends other silos (<see cref="Hosting.InternalHttpListener"/>).
 /// </summary>
 public sealed class SpooledFileHttpResult(SpoolRead spool, string contentType) : IResult
 {
@@ -19,6 +21,7 @@ public sealed class SpooledFileHttpResult(SpoolRead spool, string contentType) :
         response.ContentLength = spool.Length;
         response.Headers.CacheControl = "no-store";
         response.Headers["X-Mirror-Streaming"] = "true";
+        await response.StartAsync(httpContext.RequestAborted); // the headers go out now, before the first byte arrives
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {

@@ -1,7 +1,9 @@
 using System.Net;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization.Configuration;
 using OrleansCrates.Core.Mirror;
+using OrleansCrates.Core.Streaming;
 using OrleansCrates.Grains;
 using OrleansCrates.Registry;
 
@@ -25,6 +27,13 @@ public sealed class SiloClusterOptions
 
     /// <summary>Orleans client gateway port.</summary>
     public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>
+    /// The port of the silo's internal HTTP listener (<see cref="InternalHttpListener"/>), from which other silos relay a
+    /// cold download in progress here to their waiting clients. Opened only with <c>Provider=Redis</c> (a one-silo
+    /// cluster has no one to serve); 0 lets the system pick a free port (tests). Keep it off every load balancer.
+    /// </summary>
+    public int InternalHttpPort { get; set; } = 11112;
 
     /// <summary>The IP other silos reach this one at; default: loopback under Localhost, the host's address under Redis.</summary>
     public string? AdvertisedAddress { get; set; }
@@ -74,6 +83,8 @@ public sealed class SiloClusterOptions
         Provider is not ("Localhost" or "Redis") ? $"Cluster:Provider must be Localhost or Redis, not '{Provider}'." :
         Provider == "Redis" && string.IsNullOrWhiteSpace(Redis.ConnectionString) ? "Cluster:Provider=Redis needs Cluster:Redis:ConnectionString." :
         SiloPort is < 1 or > 65535 || GatewayPort is < 1 or > 65535 || SiloPort == GatewayPort ? "Cluster:SiloPort and Cluster:GatewayPort must be two different ports (1–65535)." :
+        Provider == "Redis" && (InternalHttpPort is < 0 or > 65535 || InternalHttpPort == SiloPort || InternalHttpPort == GatewayPort)
+            ? "Cluster:InternalHttpPort must be a port (1–65535, or 0 for any free one) other than Cluster:SiloPort and Cluster:GatewayPort." :
         !string.IsNullOrEmpty(AdvertisedAddress) && !IPAddress.TryParse(AdvertisedAddress, out _) ? $"Cluster:AdvertisedAddress must be an IP address, not '{AdvertisedAddress}'." :
         string.IsNullOrWhiteSpace(ServiceId) || string.IsNullOrWhiteSpace(ClusterId) ? "Cluster:ServiceId and Cluster:ClusterId must not be empty." :
         DrainTimeout < TimeSpan.Zero || DrainTimeout > TimeSpan.FromHours(1) ? "Cluster:DrainTimeout must be between 0 and 1 hour." :
@@ -152,6 +163,11 @@ public static class ClusterHosting
         // Each private crate's changes (publish's commit, yank, owners, release) go to its grain: one writer for the cluster.
         builder.Services.AddSingleton<IPrivateCrateWriters, PrivateCrateGrains>();
         builder.Services.AddSingleton<Toolchains.IToolchainOwners, ToolchainGrains>();
+        if (settings.Provider != "Localhost")
+        {
+            AddSpoolRelay(builder.Services, settings.InternalHttpPort);
+        }
+
         // After the silo, so it stops before it: in-flight fetches finish (up to DrainTimeout) before the silo leaves.
         builder.Services.AddHostedService(sp => new MirrorDrain(
             sp.GetRequiredService<CrateCoordinator>(), settings.DrainTimeout, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MirrorDrain>>()));
@@ -165,5 +181,35 @@ public static class ClusterHosting
             }
         });
         return builder;
+    }
+
+    /// <summary>
+    /// Cold downloads followed across silos: the internal listener that serves this silo's spools, and the client that
+    /// reads other silos' (<see cref="SpoolRelay"/>; <see cref="InFlightSpools"/> picks it up). Registered before the
+    /// drain, so the listener stops after it: downloads being relayed finish before the silo leaves.
+    /// </summary>
+    private static void AddSpoolRelay(IServiceCollection services, int port)
+    {
+        services.AddHttpClient(SpoolRelay.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan) // a relay lasts as long as the download
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                ConnectTimeout = TimeSpan.FromSeconds(5),
+                AutomaticDecompression = DecompressionMethods.None,
+                UseProxy = false, // silo to silo, never through a proxy the environment names
+            })
+            .RemoveAllLoggers(); // the relay logs what it follows and how it ended
+        services.AddSingleton(sp =>
+        {
+            // A download may go as long as its upstream's timeout without a byte; the relay waits that and a margin.
+            var slowest = sp.GetRequiredService<IOptions<MirrorOptions>>().Value.ResolveUpstreams().Select(u => u.Timeout)
+                .Concat(sp.GetRequiredService<IOptions<Toolchains.ToolchainOptions>>().Value.ResolveUpstreams().Select(u => u.Timeout))
+                .Max();
+            return new SpoolRelay(
+                sp.GetRequiredService<IHttpClientFactory>().CreateClient(SpoolRelay.HttpClientName),
+                sp.GetRequiredService<ILogger<SpoolRelay>>(),
+                slowest + TimeSpan.FromSeconds(30));
+        });
+        services.AddHostedService(sp => new InternalHttpListener(
+            sp.GetRequiredService<InFlightSpools>(), sp.GetRequiredService<ILocalSiloDetails>(), port, sp.GetRequiredService<ILogger<InternalHttpListener>>()));
     }
 }
