@@ -62,6 +62,9 @@ public sealed class ToolchainFileGrainTests : IAsyncLifetime
         var sidecar = _release.Archives[0] + ".sha256";
         var key = ToolchainPath.TryParse(sidecar, out var path) ? path.FileKey : throw new InvalidOperationException(sidecar);
         var store = new FileSystemObjectStore(_root);
+        // Sidecars are fetched only for archives a held manifest lists: hold the release's dated manifest first.
+        var manifest = await _cluster.Client.GetGrain<IToolchainFileGrain>($"dist/{_release.Date}/channel-rust-{_release.Version}.toml").EnsureStoredAsync(ct);
+        Assert.Equal(ToolchainFileState.Stored, manifest.State);
         await store.PutAsync(key, _release.Files[sidecar], WriteCondition.IfNotExists, ct);
         var grain = _cluster.Client.GetGrain<IToolchainFileGrain>(sidecar);
 
