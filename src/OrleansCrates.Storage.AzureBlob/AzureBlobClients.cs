@@ -11,7 +11,7 @@ namespace OrleansCrates.Storage.AzureBlob;
 /// <summary>
 /// The SDK clients for one container, built once from <see cref="AzureBlobStorageOptions"/>: a connection string
 /// (Shared Key, e.g. Azurite) or a service URI reached with a <see cref="TokenCredential"/> (Entra ID,
-/// <see cref="DefaultAzureCredential"/> unless one is given). The store and the lease client share them.
+/// <see cref="DefaultAzureCredential"/> unless one is given). The store and the read-URL issuer share them.
 /// </summary>
 internal sealed class AzureBlobClients
 {
