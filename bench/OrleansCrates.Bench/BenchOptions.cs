@@ -28,7 +28,11 @@ internal sealed record BenchOptions
           --skip-activations    skip the crate grain activation memory phase
           --activations N       distinct crate names (one grain each) in the activation memory phase (default 50000)
           --server-dll PATH     the mirror to run (default src/OrleansCrates.Server/bin/Release/net10.0/OrleansCrates.Server.dll)
+          --cli-dll PATH        the operator CLI, for the feature-cost phase's read token
+                                (default src/OrleansCrates.Cli/bin/Release/net10.0/OrleansCrates.Cli.dll)
           --mirror-env K=V      extra environment variable for every mirror process (repeatable)
+          --no-pin              do not pin the servers and wrk to separate cores in the wrk phases
+                                (default: servers on the upper half of the cores, wrk on the rest, with taskset)
           --out DIR             where results-<timestamp>.md goes (default bench/out)
           --help                this text
         """;
@@ -69,6 +73,12 @@ internal sealed record BenchOptions
 
     public string ServerDll { get; init; } = RepoPaths.DefaultServerDll;
 
+    /// <summary>Cores of the servers under test and of wrk in the wrk phases (<see cref="CpuPinning"/>).</summary>
+    public CpuPinning Pinning { get; init; } = CpuPinning.Split(Environment.ProcessorCount);
+
+    /// <summary>The operator CLI, for the read token of the feature-cost phase.</summary>
+    public string CliDll { get; init; } = RepoPaths.DefaultCliDll;
+
     public IReadOnlyDictionary<string, string> MirrorEnvironment { get; init; } = new Dictionary<string, string>();
 
     public string OutputDirectory { get; init; } = RepoPaths.DefaultOutputDirectory;
@@ -102,6 +112,7 @@ internal sealed record BenchOptions
                 "--skip-cargo" => options with { SkipCargo = true },
                 "--skip-big" => options with { SkipBig = true },
                 "--skip-storm" => options with { SkipStorm = true },
+                "--no-pin" => options with { Pinning = CpuPinning.None },
                 "--storm-clients" => options with { StormClients = PositiveInt(arg, Value()) },
                 "--storm-nodes" => options with { StormNodes = PositiveInts(arg, Value()) },
                 "--storm-crates" => options with { StormCrates = PositiveInt(arg, Value()) },
@@ -113,6 +124,7 @@ internal sealed record BenchOptions
                 "--activations" => options with { Activations = PositiveInt(arg, Value()) },
                 "--cold-mirror-process" => options with { MirrorJitWarmup = false },
                 "--server-dll" => options with { ServerDll = Path.GetFullPath(Value()) },
+                "--cli-dll" => options with { CliDll = Path.GetFullPath(Value()) },
                 "--out" => options with { OutputDirectory = Path.GetFullPath(Value()) },
                 "--mirror-env" => AddEnvironment(options, environment, Value()),
                 "--help" or "-h" => options with { ShowHelp = true },

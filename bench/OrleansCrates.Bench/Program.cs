@@ -9,6 +9,12 @@ using OrleansCrates.Testing;
 
 [assembly: SupportedOSPlatform("linux")]
 
+if (args is [KestrelBaseline.Argument, var docroot])
+{
+    // The throughput phase's third server: a bare Kestrel on the same bytes (see KestrelBaseline).
+    return await KestrelBaseline.ServeAsync(docroot);
+}
+
 BenchOptions options;
 try
 {

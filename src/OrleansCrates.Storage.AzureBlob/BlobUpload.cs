@@ -17,7 +17,10 @@ namespace OrleansCrates.Storage.AzureBlob;
 /// Why not hand a stream to the SDK's partitioned upload: its block ids depend only on the offset (Azure SDK TODO
 /// #8162), so two writers racing on one key (a duplicate activation, a silo that resumes after takeover) overwrite
 /// each other's uncommitted blocks and the winner can commit the loser's bytes. Block ids here start with a
-/// per-upload GUID. Memory: one block filling plus <c>MaximumConcurrency</c> blocks being staged, from the array pool.
+/// per-upload GUID. Memory: one block filling plus <c>MaximumConcurrency</c> blocks being staged. Whole blocks are the
+/// upload's own arrays, reused from block to block (at most <c>MaximumConcurrency + 1</c> of them for any size of
+/// content): renting them from the shared array pool instead let each thread and core that returned one keep it, and a
+/// 400 MB upload measured 48.8 MB above its starting RSS against Azurite. Smaller content grows in pooled arrays.
 /// </para>
 /// </summary>
 internal sealed class BlobUpload : IObjectUpload
@@ -66,6 +69,7 @@ internal sealed class BlobUploadStream : Stream
     private readonly string _uploadId = Guid.NewGuid().ToString("N");
     private readonly List<string> _blockIds = [];
     private readonly Queue<Task> _staging = new();
+    private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _freeBlocks = [];
     private readonly CancellationTokenSource _abandon = new();
     private byte[]? _buffer;
     private int _count;
@@ -211,9 +215,10 @@ internal sealed class BlobUploadStream : Stream
         if (_buffer is { } buffer)
         {
             _buffer = null;
-            ArrayPool<byte>.Shared.Return(buffer);
+            Release(buffer);
         }
 
+        _freeBlocks.Clear(); // the upload's own block arrays go with it
         _abandon.Dispose();
     }
 
@@ -340,14 +345,30 @@ internal sealed class BlobUploadStream : Stream
         var size = _blockIds.Count > 0
             ? _blockSize
             : Math.Min(_blockSize, Math.Max(needed, Math.Max(InitialBufferSize, (_buffer?.Length ?? 0) * 2)));
-        var grown = ArrayPool<byte>.Shared.Rent(size);
+        var grown = size == _blockSize ? WholeBlock() : ArrayPool<byte>.Shared.Rent(size);
         if (_buffer is { } old)
         {
             old.AsSpan(0, _count).CopyTo(grown);
-            ArrayPool<byte>.Shared.Return(old);
+            Release(old);
         }
 
         _buffer = grown;
+    }
+
+    /// <summary>A whole block's array: one the upload staged before and got back, else a new one.</summary>
+    private byte[] WholeBlock() => _freeBlocks.TryTake(out var block) ? block : GC.AllocateUninitializedArray<byte>(_blockSize);
+
+    /// <summary>A whole block's array goes back to this upload; a smaller one to the shared pool it came from.</summary>
+    private void Release(byte[] buffer)
+    {
+        if (buffer.Length == _blockSize && !_abandon.IsCancellationRequested)
+        {
+            _freeBlocks.Add(buffer);
+        }
+        else if (buffer.Length != _blockSize)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Hands the buffered block to staging, first waiting for a slot when <c>MaximumConcurrency</c> blocks are in flight.</summary>
@@ -387,7 +408,7 @@ internal sealed class BlobUploadStream : Stream
         {
             if (block.Length > 0)
             {
-                ArrayPool<byte>.Shared.Return(block);
+                Release(block);
             }
         }
     }

@@ -36,7 +36,8 @@ internal sealed partial class MirrorServer : IAsyncDisposable
         string serverDll,
         string upstreamIndexUrl,
         IReadOnlyDictionary<string, string> extraEnvironment,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        CpuPinning? pinning = null)
     {
         if (!File.Exists(serverDll))
         {
@@ -67,10 +68,11 @@ internal sealed partial class MirrorServer : IAsyncDisposable
         ChildProcess process;
         try
         {
+            var (fileName, arguments) = (pinning ?? CpuPinning.None).Server("dotnet", [serverDll, "--urls", "http://127.0.0.1:0"]);
             process = ChildProcess.Start(
                 "mirror",
-                "dotnet",
-                [serverDll, "--urls", "http://127.0.0.1:0"],
+                fileName,
+                arguments,
                 environment,
                 Path.GetDirectoryName(serverDll));
         }
@@ -143,5 +145,5 @@ internal sealed partial class MirrorServer : IAsyncDisposable
     }
 
     [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
-    private static partial Regex ListeningRegex();
+    internal static partial Regex ListeningRegex();
 }

@@ -30,6 +30,7 @@ internal sealed class NginxServer : IAsyncDisposable
     public static async Task<NginxServer> StartAsync(
         IReadOnlyDictionary<string, byte[]> files,
         HttpProbe probe,
+        CpuPinning pinning,
         CancellationToken cancellationToken)
     {
         var prefix = TempDirectory.Create("nginx");
@@ -45,7 +46,7 @@ internal sealed class NginxServer : IAsyncDisposable
 
             var port = Network.FreeLoopbackPort();
             var configPath = prefix.Combine("nginx.conf");
-            await File.WriteAllTextAsync(configPath, Config(prefix.Path, docroot, port), cancellationToken);
+            await File.WriteAllTextAsync(configPath, Config(prefix.Path, docroot, port, pinning.Enabled ? pinning.ServerCores : null), cancellationToken);
 
             string[] arguments = ["-p", prefix.Path + "/", "-e", prefix.Combine("error.log"), "-c", configPath];
             var check = await ChildProcess.RunAsync("nginx -t", "nginx", [.. arguments, "-t"], TimeSpan.FromSeconds(30), cancellationToken);
@@ -54,7 +55,8 @@ internal sealed class NginxServer : IAsyncDisposable
                 throw new BenchException($"nginx rejected its generated config ({configPath}): {check.StdErr.Trim()}");
             }
 
-            var process = ChildProcess.Start("nginx", "nginx", arguments);
+            var (fileName, pinned) = pinning.Server("nginx", arguments);
+            var process = ChildProcess.Start("nginx", fileName, pinned);
             var server = new NginxServer(prefix, process, arguments, port);
             try
             {
@@ -100,7 +102,8 @@ internal sealed class NginxServer : IAsyncDisposable
         prefix.Dispose();
     }
 
-    private static string Config(string prefix, string docroot, int port)
+    /// <param name="workers">One worker per core nginx may use when pinned; otherwise <c>auto</c> (one per core).</param>
+    private static string Config(string prefix, string docroot, int port, int? workers)
     {
         var config = new StringBuilder();
         if (Environment.UserName == "root")
@@ -110,7 +113,7 @@ internal sealed class NginxServer : IAsyncDisposable
         }
 
         config.Append($$"""
-            worker_processes auto;
+            worker_processes {{workers?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "auto"}};
             daemon off;
             master_process on;
             pid {{prefix}}/nginx.pid;

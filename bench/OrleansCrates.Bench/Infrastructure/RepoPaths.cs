@@ -8,6 +8,10 @@ internal static class RepoPaths
     public static string DefaultServerDll =>
         Path.Combine(Root, "src", "OrleansCrates.Server", "bin", "Release", "net10.0", "OrleansCrates.Server.dll");
 
+    /// <summary>The operator CLI (src/OrleansCrates.Cli), built beside the server by run.sh's solution build.</summary>
+    public static string DefaultCliDll =>
+        Path.Combine(Root, "src", "OrleansCrates.Cli", "bin", "Release", "net10.0", "OrleansCrates.Cli.dll");
+
     public static string DefaultOutputDirectory => Path.Combine(Root, "bench", "out");
 
     private static string FindRoot()

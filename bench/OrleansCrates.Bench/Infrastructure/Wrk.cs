@@ -40,14 +40,14 @@ internal sealed record WrkResult(
     }
 }
 
-/// <summary>Runs <c>wrk -t2 -cC -dDs --latency URL</c> and parses its report.</summary>
+/// <summary>Runs <c>wrk -tT -cC -dDs --latency URL</c> (T = wrk's cores, at most C) on wrk's cores and parses its report.</summary>
 internal static partial class Wrk
 {
     /// <param name="header">One request header to send (<c>Name: value</c>), if any.</param>
     /// <param name="timeoutSeconds">wrk's per-request timeout (its default is 2 s; a loaded machine exceeds it).</param>
-    public static async Task<WrkResult> RunAsync(string url, int connections, int durationSeconds, CancellationToken cancellationToken, string? header = null, int? timeoutSeconds = null)
+    public static async Task<WrkResult> RunAsync(string url, int connections, int durationSeconds, CpuPinning pinning, CancellationToken cancellationToken, string? header = null, int? timeoutSeconds = null)
     {
-        var threads = Math.Min(2, connections);
+        var threads = Math.Clamp(pinning.Enabled ? pinning.ClientCores : 2, 1, connections);
         var arguments = new List<string> { "-t" + threads, "-c" + connections, "-d" + durationSeconds + "s", "--latency" };
         if (header is not null)
         {
@@ -60,10 +60,11 @@ internal static partial class Wrk
         }
 
         arguments.Add(url);
+        var (fileName, pinned) = pinning.Client("wrk", arguments);
         var (exitCode, stdout, stderr) = await ChildProcess.RunAsync(
             "wrk",
-            "wrk",
-            arguments,
+            fileName,
+            pinned,
             TimeSpan.FromSeconds(durationSeconds + 60),
             cancellationToken);
         if (exitCode != 0)

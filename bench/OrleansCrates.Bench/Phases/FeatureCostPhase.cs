@@ -31,8 +31,8 @@ internal sealed class FeatureCostPhase(BenchOptions options, BenchReport report,
             ["Statistics__Enabled"] = "false",
         };
 
-        await using var withFeatures = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, on, cancellationToken);
-        await using var without = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, off, cancellationToken);
+        await using var withFeatures = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, on, cancellationToken, options.Pinning);
+        await using var without = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, off, cancellationToken, options.Pinning);
         var token = await CreateReadTokenAsync(withFeatures.StorageRoot, cancellationToken);
         var header = "Authorization: " + token;
         var path = $"/crates/{payload.Name}/{payload.Version}/download";
@@ -43,8 +43,8 @@ internal sealed class FeatureCostPhase(BenchOptions options, BenchReport report,
             report.Note($"feature cost: /metrics did not answer 200 ({scrape.Error ?? scrape.Status?.ToString()}).");
         }
 
-        await Wrk.RunAsync(withFeatures.BaseUrl + path, Connections, 3, cancellationToken, header);
-        await Wrk.RunAsync(without.BaseUrl + path, Connections, 3, cancellationToken);
+        await Wrk.RunAsync(withFeatures.BaseUrl + path, Connections, 3, options.Pinning, cancellationToken, header);
+        await Wrk.RunAsync(without.BaseUrl + path, Connections, 3, options.Pinning, cancellationToken);
         for (var run = 1; run <= Runs; run++)
         {
             var withResult = await SideAsync(withFeatures.BaseUrl + path, header, cancellationToken);
@@ -73,7 +73,7 @@ internal sealed class FeatureCostPhase(BenchOptions options, BenchReport report,
         try
         {
             // A long per-request timeout: on a loaded machine wrk's 2 s would turn slow answers into errors on both sides.
-            return new WrkSide(await Wrk.RunAsync(url, Connections, options.DurationSeconds, cancellationToken, header, timeoutSeconds: 30), null);
+            return new WrkSide(await Wrk.RunAsync(url, Connections, options.DurationSeconds, options.Pinning, cancellationToken, header, timeoutSeconds: 30), null);
         }
         catch (BenchException ex)
         {
@@ -88,7 +88,7 @@ internal sealed class FeatureCostPhase(BenchOptions options, BenchReport report,
         var (exitCode, stdout, stderr) = await ChildProcess.RunAsync(
             "token create",
             "dotnet",
-            [options.ServerDll, "token", "create", "--user", "bench", "--scope", "read"],
+            [options.CliDll, "token", "create", "--user", "bench", "--scope", "read"],
             TimeSpan.FromMinutes(2),
             cancellationToken,
             new Dictionary<string, string?> { ["Storage__FileSystem__Root"] = storageRoot });

@@ -26,8 +26,8 @@ internal sealed class StorageComparePhase(BenchOptions options, BenchReport repo
         await using var upstream = await FakeUpstream.StartAsync(graph, null, cancellationToken);
         await using var azurite = await AzuriteStorage.StartAsync(cancellationToken);
         var azureEnvironment = AzuriteStorage.Environment(azurite, AzuriteProcess.NewContainerName("warm"), options.MirrorEnvironment);
-        await using var azure = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, azureEnvironment, cancellationToken);
-        await using var fileSystem = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, options.MirrorEnvironment, cancellationToken);
+        await using var azure = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, azureEnvironment, cancellationToken, options.Pinning);
+        await using var fileSystem = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, options.MirrorEnvironment, cancellationToken, options.Pinning);
         Console.WriteLine($"[bench] Azure-backed mirror at {azure.BaseUrl} (pid {azure.ProcessId}); filesystem-backed mirror at {fileSystem.BaseUrl} (pid {fileSystem.ProcessId})");
         foreach (var mirror in new[] { azure, fileSystem })
         {
@@ -80,7 +80,7 @@ internal sealed class StorageComparePhase(BenchOptions options, BenchReport repo
 
         try
         {
-            return new WrkSide(await Wrk.RunAsync(mirror.BaseUrl + path, connections, options.DurationSeconds, cancellationToken), null);
+            return new WrkSide(await Wrk.RunAsync(mirror.BaseUrl + path, connections, options.DurationSeconds, options.Pinning, cancellationToken), null);
         }
         catch (BenchException ex)
         {

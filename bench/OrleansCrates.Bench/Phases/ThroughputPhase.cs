@@ -5,8 +5,9 @@ using OrleansCrates.Testing;
 namespace OrleansCrates.Bench.Phases;
 
 /// <summary>
-/// Steps 2–5: a warmed mirror and nginx serving the same 200 KB crate and index file at the same paths, wrk at each
-/// connection count against both, then the mirror's peak RSS over the whole phase. A mirror that fails to start
+/// Steps 2–5: a warmed mirror, nginx and a bare Kestrel (<see cref="KestrelBaseline"/>) serving the same 200 KB crate
+/// and index file at the same paths, wrk at each connection count against each in turn, then the mirror's peak RSS
+/// over the whole phase. A mirror that fails to start
 /// or dies leaves the nginx figures standing.
 /// </summary>
 internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, HttpProbe probe)
@@ -42,11 +43,14 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
         string? mirrorUnavailable = null;
         NginxServer? nginx = null;
         string? nginxUnavailable = null;
+        ChildProcess? kestrel = null;
+        string? kestrelUrl = null;
+        string? kestrelUnavailable = null;
         try
         {
             try
             {
-                mirror = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, options.MirrorEnvironment, cancellationToken);
+                mirror = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, options.MirrorEnvironment, cancellationToken, options.Pinning);
                 Console.WriteLine($"[bench] mirror at {mirror.BaseUrl} (pid {mirror.ProcessId})");
                 await WarmAsync(mirror, endpoints, cancellationToken);
                 report.Ok("Mirror start and warm-up", $"pid {mirror.ProcessId}; {string.Join(" and ", endpoints.Select(e => e.Path))} answered 200 with the expected sha256");
@@ -64,7 +68,7 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
 
             try
             {
-                nginx = await NginxServer.StartAsync(endpoints.ToDictionary(e => e.Path, e => e.Bytes), probe, cancellationToken);
+                nginx = await NginxServer.StartAsync(endpoints.ToDictionary(e => e.Path, e => e.Bytes), probe, options.Pinning, cancellationToken);
                 Console.WriteLine($"[bench] nginx at {nginx.BaseUrl}, docroot {nginx.DocumentRoot}");
                 foreach (var endpoint in endpoints)
                 {
@@ -82,12 +86,39 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
                 problems.Add("nginx did not start");
             }
 
+            if (nginx is not null)
+            {
+                try
+                {
+                    (kestrel, kestrelUrl) = await KestrelBaseline.StartAsync(nginx.DocumentRoot, options.Pinning, cancellationToken);
+                    Console.WriteLine($"[bench] bare Kestrel baseline at {kestrelUrl} (pid {kestrel.Id}), same files from memory");
+                    foreach (var endpoint in endpoints)
+                    {
+                        var check = await probe.GetAsync(kestrelUrl + endpoint.Path, TimeSpan.FromSeconds(30), cancellationToken);
+                        if (check.Problem(endpoint.Sha256) is { } problem)
+                        {
+                            throw new BenchException("bare Kestrel baseline is wrong: " + problem);
+                        }
+                    }
+                }
+                catch (BenchException ex)
+                {
+                    kestrelUnavailable = "bare Kestrel did not start";
+                    report.Note("bare Kestrel baseline: " + ex.Message);
+                }
+            }
+            else
+            {
+                kestrelUnavailable = "no docroot (nginx did not start)";
+            }
+
             foreach (var endpoint in endpoints)
             {
                 // One unmeasured run per side first: the mirror's JIT reaches its optimised tier and both sides' caches
                 // are hot, so the measured runs compare steady states (as nginx is from its first request).
                 await WrkAsync("mirror", mirror?.BaseUrl, mirrorUnavailable, endpoint, options.Connections.Max(), cancellationToken, WarmupSeconds);
                 await WrkAsync("nginx", nginx?.BaseUrl, nginxUnavailable, endpoint, options.Connections.Max(), cancellationToken, WarmupSeconds);
+                await WrkAsync("bare Kestrel", kestrelUrl, kestrelUnavailable, endpoint, options.Connections.Max(), cancellationToken, WarmupSeconds);
                 foreach (var connections in options.Connections)
                 {
                     var mirrorSide = await WrkAsync("mirror", mirror?.BaseUrl, mirrorUnavailable, endpoint, connections, cancellationToken);
@@ -100,10 +131,12 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
                     }
 
                     var nginxSide = await WrkAsync("nginx", nginx?.BaseUrl, nginxUnavailable, endpoint, connections, cancellationToken);
-                    var row = new ThroughputRow(endpoint.Name, connections, endpoint.Target, mirrorSide, nginxSide);
+                    var kestrelSide = await WrkAsync("bare Kestrel", kestrelUrl, kestrelUnavailable, endpoint, connections, cancellationToken);
+                    var row = new ThroughputRow(endpoint.Name, connections, endpoint.Target, mirrorSide, nginxSide, kestrelSide);
                     report.Throughput.Add(row);
                     Console.WriteLine(
-                        $"[bench]   {endpoint.Name,-26} c={connections,-4} mirror {Rate(mirrorSide),10}  nginx {Rate(nginxSide),10}  ratio {(row.Ratio is { } r ? $"{r:0.00}x" : "n/a")}");
+                        $"[bench]   {endpoint.Name,-26} c={connections,-4} mirror {Rate(mirrorSide),10}  nginx {Rate(nginxSide),10}  ratio {(row.Ratio is { } r ? $"{r:0.00}x" : "n/a")}  " +
+                        $"bare Kestrel {Rate(kestrelSide),10} ({(row.KestrelRatio is { } k ? $"{k:0.00}x" : "n/a")} of nginx)");
                 }
             }
 
@@ -114,6 +147,11 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
         }
         finally
         {
+            if (kestrel is not null)
+            {
+                await kestrel.DisposeAsync();
+            }
+
             if (nginx is not null)
             {
                 await nginx.DisposeAsync();
@@ -170,7 +208,7 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
 
         try
         {
-            return new WrkSide(await Wrk.RunAsync(baseUrl + endpoint.Path, connections, durationSeconds ?? options.DurationSeconds, cancellationToken), null);
+            return new WrkSide(await Wrk.RunAsync(baseUrl + endpoint.Path, connections, durationSeconds ?? options.DurationSeconds, options.Pinning, cancellationToken), null);
         }
         catch (BenchException ex)
         {

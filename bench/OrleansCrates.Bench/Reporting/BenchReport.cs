@@ -17,12 +17,24 @@ internal sealed record WrkSide(WrkResult? Result, string? Error)
     public static WrkSide NotRun(string reason) => new(null, reason);
 }
 
-internal sealed record ThroughputRow(string Endpoint, int Connections, double TargetRatio, WrkSide Mirror, WrkSide Nginx)
+/// <summary>
+/// One endpoint at one connection count: the mirror, nginx and a bare Kestrel serving the same bytes from memory
+/// (<see cref="Infrastructure.KestrelBaseline"/>, the ceiling of any ASP.NET Core server on this machine).
+/// </summary>
+internal sealed record ThroughputRow(string Endpoint, int Connections, double TargetRatio, WrkSide Mirror, WrkSide Nginx, WrkSide Kestrel)
 {
     /// <summary>Mirror req/s over nginx req/s, only when both sides completed without errors.</summary>
-    public double? Ratio =>
-        Mirror.Result is { Errors: null } m && Nginx.Result is { Errors: null } n && n.RequestsPerSecond > 0
-            ? m.RequestsPerSecond / n.RequestsPerSecond
+    public double? Ratio => RatioOf(Mirror, Nginx);
+
+    /// <summary>Bare Kestrel over nginx: how much of the gap the server platform itself leaves.</summary>
+    public double? KestrelRatio => RatioOf(Kestrel, Nginx);
+
+    /// <summary>Mirror over bare Kestrel: what the mirror's own work per request costs.</summary>
+    public double? MirrorOfKestrel => RatioOf(Mirror, Kestrel);
+
+    private static double? RatioOf(WrkSide side, WrkSide baseline) =>
+        side.Result is { Errors: null } a && baseline.Result is { Errors: null } b && b.RequestsPerSecond > 0
+            ? a.RequestsPerSecond / b.RequestsPerSecond
             : null;
 }
 

@@ -24,7 +24,8 @@ internal static class MarkdownRenderer
         }
 
         md.Append(Invariant, $"- load average (1/5/15 min) at end: {Preflight.LoadAverage()}\n");
-        md.Append(Invariant, $"- options: wrk -t2, {options.DurationSeconds} s per run, connections {string.Join(",", options.Connections)}; {options.CargoRuns} cold cargo runs per side; " +
+        md.Append(Invariant, $"- cores: {options.Pinning.Describe()} in the wrk phases\n");
+        md.Append(Invariant, $"- options: wrk -t{(options.Pinning.Enabled ? options.Pinning.ClientCores : 2)}, {options.DurationSeconds} s per run, connections {string.Join(",", options.Connections)}; {options.CargoRuns} cold cargo runs per side; " +
             $"build storm {options.StormClients} clients × {options.StormCrates} crate files (+ their index files) on {string.Join(",", options.StormNodes)} node(s)\n\n");
 
         RenderSummary(md, report);
@@ -76,6 +77,14 @@ internal static class MarkdownRenderer
                 ? $"{m.RequestsPerSecond:#,0} vs nginx {n.RequestsPerSecond:#,0} req/s"
                 : NotAvailable;
             md.Append(Invariant, $"| Warm {row.Endpoint}, {row.Connections} connections, mirror/nginx | {(row.Ratio is { } r ? $"{r:0.00}×" : $"{NotAvailable} (errors)")} | {absolute} | ≥ {row.TargetRatio:0.0#}× | {(row.Ratio is { } rr ? Verdict(rr >= row.TargetRatio) : NotAvailable)} |\n");
+        }
+
+        foreach (var row in report.Throughput)
+        {
+            if (row.Kestrel.Result is { } k && row.Nginx.Result is { } n)
+            {
+                md.Append(Invariant, $"| Warm {row.Endpoint}, {row.Connections} connections, bare Kestrel/nginx (the platform's ceiling); mirror/bare Kestrel | {Ratio(row.KestrelRatio)}; {Ratio(row.MirrorOfKestrel)} | {k.RequestsPerSecond:#,0} vs nginx {n.RequestsPerSecond:#,0} req/s | (reported) | - |\n");
+            }
         }
 
         if (report.Features.Count > 0)
@@ -190,20 +199,20 @@ internal static class MarkdownRenderer
             return;
         }
 
-        md.Append(Invariant, $"## Throughput (wrk -t2 -cN -d{options.DurationSeconds}s, keep-alive, same bytes and paths)\n\n");
-        md.Append("| Endpoint | Conns | Mirror req/s | Mirror p50 / p99 | Mirror MB/s | nginx req/s | nginx p50 / p99 | nginx MB/s | Mirror/nginx | Target | Result |\n");
-        md.Append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+        md.Append(Invariant, $"## Throughput (wrk -t{(options.Pinning.Enabled ? options.Pinning.ClientCores : 2)} -cN -d{options.DurationSeconds}s, keep-alive, same bytes and paths; {options.Pinning.Describe()})\n\n");
+        md.Append("| Endpoint | Conns | Mirror req/s | Mirror p50 / p99 | Mirror MB/s | nginx req/s | nginx p50 / p99 | nginx MB/s | Mirror/nginx | Target | Result | bare Kestrel req/s | Kestrel/nginx | Mirror/Kestrel |\n");
+        md.Append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|\n");
         foreach (var row in report.Throughput)
         {
-            var ratio = row.Ratio is { } r ? string.Create(Invariant, $"{r:0.00}×") : NotAvailable;
             var verdict = row.Ratio is { } value ? Verdict(value >= row.TargetRatio) : NotAvailable;
-            md.Append(Invariant, $"| {row.Endpoint} | {row.Connections} | {Side(row.Mirror)} | {Side(row.Nginx)} | {ratio} | ≥ {row.TargetRatio:0.0#}× | {verdict} |\n");
+            var kestrel = row.Kestrel.Result is { } k ? string.Create(Invariant, $"{k.RequestsPerSecond:#,0}") : NotAvailable;
+            md.Append(Invariant, $"| {row.Endpoint} | {row.Connections} | {Side(row.Mirror)} | {Side(row.Nginx)} | {Ratio(row.Ratio)} | ≥ {row.TargetRatio:0.0#}× | {verdict} | {kestrel} | {Ratio(row.KestrelRatio)} | {Ratio(row.MirrorOfKestrel)} |\n");
         }
 
         md.Append('\n');
         foreach (var row in report.Throughput)
         {
-            foreach (var (name, side) in new[] { ("mirror", row.Mirror), ("nginx", row.Nginx) })
+            foreach (var (name, side) in new[] { ("mirror", row.Mirror), ("nginx", row.Nginx), ("bare Kestrel", row.Kestrel) })
             {
                 var problem = side.Error ?? side.Result?.Errors;
                 if (problem is not null)
@@ -215,6 +224,8 @@ internal static class MarkdownRenderer
 
         md.Append('\n');
     }
+
+    private static string Ratio(double? ratio) => ratio is { } r ? string.Create(Invariant, $"{r:0.00}×") : NotAvailable;
 
     private static void RenderPeakRss(StringBuilder md, BenchReport report)
     {

@@ -39,9 +39,11 @@ public enum StorageOperation
 /// to). Names follow OpenTelemetry's conventions (dotted, the unit in <see cref="Instrument.Unit"/>, not in the name);
 /// the Prometheus exporter turns <c>orleanscrates.upstream.request.duration</c> (s) into
 /// <c>orleanscrates_upstream_request_duration_seconds</c> and adds <c>_total</c> to counters. HTTP requests are
-/// measured by ASP.NET Core itself (<c>http.server.request.duration</c>). Every recording method uses the
-/// non-allocating tag overloads (at most three tags) and tag values that are cached constants or stable strings, so the
-/// hot paths pay the SDK's lookup per measurement and nothing when no listener is attached.
+/// measured by ASP.NET Core itself (<c>http.server.request.duration</c>). The two counters every warm request touches
+/// (bytes served, cache results) are plain interlocked totals per tag combination, read by observable counters at
+/// collection time: a warm request pays one atomic add per counter instead of the SDK's per-measurement tag lookup
+/// and aggregation (which showed as 3–4 % of a warm index request's cycles in a profile). Everything else uses the
+/// non-allocating tag overloads (at most three tags) and tag values that are cached constants or stable strings.
 /// </summary>
 public sealed class OrleansCratesMetrics
 {
@@ -51,9 +53,6 @@ public sealed class OrleansCratesMetrics
     public static readonly IReadOnlyList<double> SecondsBuckets =
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-    /// <summary>Instruments nobody collects (an unregistered meter): for components constructed without DI, e.g. in unit tests.</summary>
-    public static readonly OrleansCratesMetrics Unobserved = new(new Meter(MeterName), observed: false);
-
     private static readonly string[] FileKinds = ["index", "crate"];
     private static readonly string[] Registries = ["mirror", "private"];
     private static readonly string[] Outcomes = ["hit", "miss", "stale"];
@@ -61,12 +60,16 @@ public sealed class OrleansCratesMetrics
     internal static readonly string[] UpstreamResultNames = ["ok", "not_found", "error", "timeout"];
     private static readonly string[] StorageOperations = ["read", "properties", "write", "delete", "list"];
 
+    /// <summary>Instruments nobody collects (an unregistered meter): for components constructed without DI, e.g. in unit tests.</summary>
+    /// <remarks>Declared after the tag arrays: static fields initialise in order, and the instance's totals are sized by them.</remarks>
+    public static readonly OrleansCratesMetrics Unobserved = new(new Meter(MeterName), observed: false);
+
     private readonly bool _observed;
     private readonly Lock _gate = new();
     private readonly List<(FileKind Kind, Func<int> Count)> _inFlightSources = [];
     private readonly List<(FileKind Kind, Func<HotSetStatistics> Read)> _hotSetSources = [];
-    private readonly Counter<long> _bytesServed;
-    private readonly Counter<long> _cacheResults;
+    private readonly long[] _bytesServed = new long[Registries.Length * FileKinds.Length];
+    private readonly long[] _cacheResults = new long[FileKinds.Length * Outcomes.Length];
     private readonly Counter<long> _upstreamRequests;
     private readonly Histogram<double> _upstreamDuration;
     private readonly Counter<long> _coalescedWaiters;
@@ -82,8 +85,8 @@ public sealed class OrleansCratesMetrics
         Meter = meter;
         _observed = observed;
         var seconds = new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets };
-        _bytesServed = meter.CreateCounter<long>("orleanscrates.served", "By", "Response body bytes of index and crate files written to clients, by registry (mirror, private) and kind (index, crate).");
-        _cacheResults = meter.CreateCounter<long>("orleanscrates.cache.results", "{request}", "Mirror index and crate file requests by cache outcome: hit (memory or storage), miss (waited for a fetch) or stale (served an expired copy).");
+        meter.CreateObservableCounter("orleanscrates.served", ObserveBytesServed, "By", "Response body bytes of index and crate files written to clients, by registry (mirror, private) and kind (index, crate).");
+        meter.CreateObservableCounter("orleanscrates.cache.results", ObserveCacheResults, "{request}", "Mirror index and crate file requests by cache outcome: hit (memory or storage), miss (waited for a fetch) or stale (served an expired copy).");
         _upstreamRequests = meter.CreateCounter<long>("orleanscrates.upstream.requests", "{request}", "Requests to upstream registries, by upstream, kind (index, download) and result (ok, not_found, error, timeout).");
         _upstreamDuration = meter.CreateHistogram("orleanscrates.upstream.request.duration", "s", "Time until an upstream answered (response headers), by upstream.", tags: null, advice: seconds);
         _coalescedWaiters = meter.CreateCounter<long>("orleanscrates.coalesced_waiters", "{request}", "Requests that joined a fetch already running on this node instead of starting one, by kind (index, crate).");
@@ -97,10 +100,10 @@ public sealed class OrleansCratesMetrics
     public Meter Meter { get; }
 
     public void BytesServed(ServedRegistry registry, FileKind kind, long bytes) =>
-        _bytesServed.Add(bytes, new("registry", Registries[(int)registry]), new("kind", FileKinds[(int)kind]));
+        Interlocked.Add(ref _bytesServed[((int)registry * FileKinds.Length) + (int)kind], bytes);
 
     public void CacheResult(FileKind kind, CacheOutcome outcome) =>
-        _cacheResults.Add(1, new("kind", FileKinds[(int)kind]), new("outcome", Outcomes[(int)outcome]));
+        Interlocked.Increment(ref _cacheResults[((int)kind * Outcomes.Length) + (int)outcome]);
 
     public void UpstreamRequest(string upstream, bool download, UpstreamResult result, TimeSpan elapsed)
     {
@@ -156,6 +159,36 @@ public sealed class OrleansCratesMetrics
             }
 
             return measurements;
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveBytesServed()
+    {
+        for (var registry = 0; registry < Registries.Length; registry++)
+        {
+            for (var kind = 0; kind < FileKinds.Length; kind++)
+            {
+                var total = Interlocked.Read(ref _bytesServed[(registry * FileKinds.Length) + kind]);
+                if (total > 0)
+                {
+                    yield return new Measurement<long>(total, new("registry", Registries[registry]), new("kind", FileKinds[kind]));
+                }
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveCacheResults()
+    {
+        for (var kind = 0; kind < FileKinds.Length; kind++)
+        {
+            for (var outcome = 0; outcome < Outcomes.Length; outcome++)
+            {
+                var total = Interlocked.Read(ref _cacheResults[(kind * Outcomes.Length) + outcome]);
+                if (total > 0)
+                {
+                    yield return new Measurement<long>(total, new("kind", FileKinds[kind]), new("outcome", Outcomes[outcome]));
+                }
+            }
         }
     }
 
