@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Cli.Commands;
-using OrleansCrates.Core;
+using OrleansCrates.Mirror;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Cli;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using OrleansCrates.Accounts;
-using OrleansCrates.Core;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 
 namespace OrleansCrates.Cli;
 

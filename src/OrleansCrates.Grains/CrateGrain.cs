@@ -1,6 +1,6 @@
 using Orleans.Concurrency;
 using Orleans.Placement;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Protocol;
 
 namespace OrleansCrates.Grains;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Protocol;
 
 namespace OrleansCrates.Grains;
@@ -39,9 +39,9 @@ public sealed partial class CrateGrains(IGrainFactory grains, IOptions<MirrorOpt
 
     /// <summary>
     /// One call to the crate's grain: where its download runs. A failure (the grain's silo died) is the caller's to
-    /// retry (<see cref="Core.Streaming.InFlightSpools.FollowAsync"/> does, while it waits for the file).
+    /// retry (<see cref="Mirror.Streaming.InFlightSpools.FollowAsync"/> does, while it waits for the file).
     /// </summary>
-    public async Task<Core.Streaming.SpoolLocation?> LocateDownloadAsync(CrateName name, string version, CancellationToken cancellationToken) =>
+    public async Task<Mirror.Streaming.SpoolLocation?> LocateDownloadAsync(CrateName name, string version, CancellationToken cancellationToken) =>
         CrateReplies.ToLocation(await grains.GetGrain<ICrateGrain>(name.Lower).LocateDownloadAsync(version, cancellationToken));
 
     /// <param name="call">One call; null when the grain's silo is leaving (asked again, reaching the next activation).</param>

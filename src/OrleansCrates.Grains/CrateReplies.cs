@@ -1,5 +1,5 @@
-using OrleansCrates.Core.Mirror;
-using OrleansCrates.Core.Streaming;
+using OrleansCrates.Mirror;
+using OrleansCrates.Mirror.Streaming;
 
 namespace OrleansCrates.Grains;
 

@@ -1,6 +1,6 @@
 using Orleans.Concurrency;
 using Orleans.Placement;
-using OrleansCrates.Core.Coordination;
+using OrleansCrates.Mirror.Coordination;
 using OrleansCrates.Toolchains;
 
 namespace OrleansCrates.Grains;

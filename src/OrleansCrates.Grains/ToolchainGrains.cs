@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
-using OrleansCrates.Core.Streaming;
+using OrleansCrates.Mirror.Streaming;
 using OrleansCrates.Toolchains;
 
 namespace OrleansCrates.Grains;

@@ -1,10 +1,13 @@
 using OrleansCrates.Server.Apis;
 using OrleansCrates.Server.Auth;
-using OrleansCrates.Server.Dashboard;
 using OrleansCrates.Server.Hosting;
 using OrleansCrates.Server.Http;
-using OrleansCrates.Server.Mirrors;
-using OrleansCrates.Server.Statistics;
+using OrleansCrates.Server.Operations.Cluster;
+using OrleansCrates.Server.Operations.Dashboard;
+using OrleansCrates.Server.Operations.Directory;
+using OrleansCrates.Server.Operations.Health;
+using OrleansCrates.Server.Operations.Statistics;
+using OrleansCrates.Server.Operations.Telemetry;
 
 // Settings files ship beside the binary; relative paths in settings (Storage:FileSystem:Root) still mean the working directory.
 // The operator's command line is its own program: src/OrleansCrates.Cli.

@@ -4,8 +4,8 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OrleansCrates.Core.Coordination;
-using OrleansCrates.Core.Streaming;
+using OrleansCrates.Mirror.Coordination;
+using OrleansCrates.Mirror.Streaming;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Toolchains;

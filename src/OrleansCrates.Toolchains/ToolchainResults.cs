@@ -89,5 +89,5 @@ public interface IToolchainOwners
     /// Where the download of the archive at <paramref name="ownerPath"/> can be followed while it runs (joining the
     /// fetch in progress, or starting it), as soon as its bytes arrive; null when the fetch is over first.
     /// </summary>
-    Task<OrleansCrates.Core.Streaming.SpoolLocation?> LocateDownloadAsync(string ownerPath, CancellationToken cancellationToken);
+    Task<OrleansCrates.Mirror.Streaming.SpoolLocation?> LocateDownloadAsync(string ownerPath, CancellationToken cancellationToken);
 }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Toolchains;

@@ -7,7 +7,7 @@ namespace OrleansCrates;
 /// </summary>
 internal static class LogEvents
 {
-    // Mirror: the crate coordinator, file receiver and upstream failover (Core)
+    // Mirror: the crate coordinator, file receiver and upstream failover (Mirror)
     public const int CrateCoordinatorRevalidationFailed = 1001;
     public const int CrateFileReceiverBadUpstreamFile = 1002;
     public const int CrateFileReceiverStored = 1003;
@@ -19,7 +19,7 @@ internal static class LogEvents
     public const int CrateFileReceiverStorageWriteFailed = 1009;
     public const int UpstreamSetUpstreamFailed = 1101;
 
-    // Streaming cold downloads: following a download on another node (Core.Streaming)
+    // Streaming cold downloads: following a download on another node (Mirror.Streaming)
     public const int InFlightSpoolsLocateFailed = 1201;
     public const int InFlightSpoolsRelaySpoolFailed = 1202;
     public const int SpoolRelayFollowing = 1211;
@@ -32,8 +32,8 @@ internal static class LogEvents
     public const int UpstreamRegistryAttemptFailed = 2002;
     public const int UpstreamRegistryConfigUnavailable = 2003;
 
-    // Storage (Core registration, Azure Blob)
-    public const int CoreServiceRegistrationContainerUnavailable = 3001;
+    // Storage (set-up in Mirror, Azure Blob)
+    public const int MirrorServiceRegistrationContainerUnavailable = 3001;
     public const int AzureBlobObjectStoreContainerCreated = 3100;
     public const int AzureBlobObjectStoreHealthCheckFailed = 3101;
     public const int AzureBlobReadUrlsNoDelegationKey = 3102;
@@ -53,7 +53,7 @@ internal static class LogEvents
     public const int PublishSpoolRemovedAbandoned = 4020;
     public const int PrivateRegistryNameReleased = 4050;
 
-    // Policy and approvals (Core.Policy)
+    // Policy and approvals (Mirror.Policy)
     public const int ApprovalStoreDecided = 4201;
     public const int ApprovalStorePendingRecorded = 4202;
     public const int MirrorPolicyPendingFailed = 4203;
@@ -81,7 +81,7 @@ internal static class LogEvents
     // Hosting: the internal HTTP listener other silos read in-flight downloads from (Server)
     public const int InternalHttpListening = 6111;
 
-    // Statistics, mirror directory and alerts (Core.Statistics, Server)
+    // Statistics, mirror directory and alerts (Operations.Statistics, Server.Operations)
     public const int TrafficStatisticsFlusherFlushFailed = 7001;
     public const int TrafficStatisticsFlusherFlushCancelled = 7002;
     public const int MirrorDirectoryAnnounceFailed = 7101;

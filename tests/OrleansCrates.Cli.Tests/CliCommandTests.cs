@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
 using OrleansCrates.Testing;

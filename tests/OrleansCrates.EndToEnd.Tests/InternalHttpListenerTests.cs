@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http;
-using OrleansCrates.Core.Streaming;
+using OrleansCrates.Mirror.Streaming;
 using OrleansCrates.Server.Hosting;
 
 namespace OrleansCrates.EndToEnd.Tests;

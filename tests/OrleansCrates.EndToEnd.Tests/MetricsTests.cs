@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using OrleansCrates.Core.Telemetry;
+using OrleansCrates.Operations.Telemetry;
 using OrleansCrates.Testing;
 
 namespace OrleansCrates.EndToEnd.Tests;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using OrleansCrates.Core.Policy;
+using OrleansCrates.Mirror.Policy;
 using OrleansCrates.Testing;
 
 namespace OrleansCrates.EndToEnd.Tests;

@@ -1,4 +1,4 @@
-using OrleansCrates.Server.Hosting;
+using OrleansCrates.Server.Operations.Telemetry;
 
 namespace OrleansCrates.EndToEnd.Tests;
 

@@ -1,4 +1,4 @@
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Storage;
 using OrleansCrates.Testing;

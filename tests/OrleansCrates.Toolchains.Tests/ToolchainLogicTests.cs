@@ -207,6 +207,6 @@ public sealed class ToolchainLogicTests
     public void A_toolchain_request_waits_for_a_cold_file_by_the_largest_archive_not_the_largest_crate(long maxArchiveBytes, double seconds)
     {
         Assert.Equal(TimeSpan.FromSeconds(seconds), new ToolchainOptions { MaxArchiveBytes = maxArchiveBytes }.ColdFetchDeadline);
-        Assert.Equal(TimeSpan.FromSeconds(120), new Core.Mirror.MirrorOptions { MaxCrateBytes = 10 * 1024 * 1024 }.ColdFetchDeadline); // its own bound
+        Assert.Equal(TimeSpan.FromSeconds(120), new Mirror.MirrorOptions { MaxCrateBytes = 10 * 1024 * 1024 }.ColdFetchDeadline); // its own bound
     }
 }

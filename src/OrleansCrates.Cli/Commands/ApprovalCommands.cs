@@ -1,6 +1,6 @@
 using System.CommandLine;
 using OrleansCrates.Cli.Output;
-using OrleansCrates.Core.Policy;
+using OrleansCrates.Mirror.Policy;
 using OrleansCrates.Protocol;
 using static OrleansCrates.Cli.AdminClient;
 

@@ -1,8 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Cli.Output;
-using OrleansCrates.Core;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 
 namespace OrleansCrates.Cli.Commands;
 
@@ -11,7 +10,7 @@ namespace OrleansCrates.Cli.Commands;
 /// lockfile — its index file and its crate file — through <see cref="CratePrefetcher"/>. With <c>--server</c> a
 /// running node does it (<c>POST /admin/api/v1/prefetch</c>), so each file is fetched once by the cluster's crate
 /// grains; without, this process builds the mirror's core from the server's own registration and configuration
-/// (<see cref="CoreServiceRegistration.AddMirrorCore"/>) and works on the storage itself. Prints failures and a summary
+/// (<see cref="MirrorServiceRegistration.AddMirrorCore"/>) and works on the storage itself. Prints failures and a summary
 /// on stdout; exit 1 if anything failed.
 /// </summary>
 internal static class PrefetchCommand

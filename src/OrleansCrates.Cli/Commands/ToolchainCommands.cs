@@ -1,8 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Cli.Output;
-using OrleansCrates.Core;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Storage;
 using OrleansCrates.Toolchains;
 

@@ -2,8 +2,8 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts.Auth;
-using OrleansCrates.Core.Mirror;
-using OrleansCrates.Core.Policy;
+using OrleansCrates.Mirror;
+using OrleansCrates.Mirror.Policy;
 using OrleansCrates.Server.Services;
 
 namespace OrleansCrates.Server.Apis;

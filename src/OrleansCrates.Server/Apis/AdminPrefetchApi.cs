@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Features;
 using OrleansCrates.Accounts;
 using OrleansCrates.Accounts.Auth;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Server.Auth;
 
 namespace OrleansCrates.Server.Apis;

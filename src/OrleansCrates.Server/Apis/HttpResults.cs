@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using Microsoft.Net.Http.Headers;
-using OrleansCrates.Core.Telemetry;
+using OrleansCrates.Operations.Telemetry;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Apis;

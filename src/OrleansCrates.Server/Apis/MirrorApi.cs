@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Server.Auth;
 using OrleansCrates.Server.Http;
+using OrleansCrates.Server.Operations.Statistics;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Apis;
@@ -59,7 +60,7 @@ public static class MirrorApi
         }
 
         var result = await coordinator.GetIndexAsync(name.Value, context.RequestAborted);
-        Statistics.TrafficTag.Set(context, result.Outcome, result.Error);
+        TrafficTag.Set(context, result.Outcome, result.Error);
         return result.Status switch
         {
             IndexStatus.Found => await guard.PolicyIndexAsync(context, name.Value, result),
@@ -105,7 +106,7 @@ public static class MirrorApi
         }
 
         var result = await downloads.GetAsync(crate.Value, version, context.RequestAborted);
-        Statistics.TrafficTag.Set(context, result.Outcome, result.Error);
+        TrafficTag.Set(context, result.Outcome, result.Error);
         if (result.Status == CrateFileStatus.Found)
         {
             await access.RecordDownloadAsync(context, DownloadRecord.Mirror, crate.Value.Value, version);

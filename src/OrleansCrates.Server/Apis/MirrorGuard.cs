@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts.Auth;
-using OrleansCrates.Core.Mirror;
-using OrleansCrates.Core.Policy;
+using OrleansCrates.Mirror;
+using OrleansCrates.Mirror.Policy;
 using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
 using OrleansCrates.Server.Auth;

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts;
 using OrleansCrates.Accounts.Auth;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
 using OrleansCrates.Server.Auth;

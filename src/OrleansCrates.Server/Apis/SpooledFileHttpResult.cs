@@ -1,5 +1,5 @@
 using System.Buffers;
-using OrleansCrates.Core.Streaming;
+using OrleansCrates.Mirror.Streaming;
 
 namespace OrleansCrates.Server.Apis;
 

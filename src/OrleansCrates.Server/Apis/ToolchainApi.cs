@@ -1,8 +1,8 @@
-using OrleansCrates.Core;
+using OrleansCrates.Operations;
 using Microsoft.Extensions.Options;
-using OrleansCrates.Core.Mirror;
-using OrleansCrates.Core.Streaming;
-using OrleansCrates.Server.Hosting;
+using OrleansCrates.Mirror;
+using OrleansCrates.Mirror.Streaming;
+using OrleansCrates.Server.Operations.Statistics;
 using OrleansCrates.Toolchains;
 
 namespace OrleansCrates.Server.Apis;
@@ -44,7 +44,7 @@ public static class ToolchainApi
         }
 
         var response = await mirror.OpenAsync(parsed, ClientOf(context), context.RequestAborted);
-        Statistics.TrafficTag.Set(
+        TrafficTag.Set(
             context,
             response.Stale ? CacheOutcome.Stale : response.FromUpstream ? CacheOutcome.Miss : CacheOutcome.Hit,
             response.Error);

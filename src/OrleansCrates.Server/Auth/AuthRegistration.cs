@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Accounts.Auth;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 
 namespace OrleansCrates.Server.Auth;
 

@@ -2,8 +2,8 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization.Configuration;
-using OrleansCrates.Core.Mirror;
-using OrleansCrates.Core.Streaming;
+using OrleansCrates.Mirror;
+using OrleansCrates.Mirror.Streaming;
 using OrleansCrates.Grains;
 using OrleansCrates.Registry;
 

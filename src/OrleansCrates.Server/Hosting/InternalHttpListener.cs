@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using OrleansCrates.Core.Streaming;
+using OrleansCrates.Mirror.Streaming;
 using OrleansCrates.Server.Apis;
 
 namespace OrleansCrates.Server.Hosting;

@@ -1,4 +1,4 @@
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 
 namespace OrleansCrates.Server.Hosting;
 

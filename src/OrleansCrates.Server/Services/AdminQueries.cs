@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using OrleansCrates.Accounts;
 using OrleansCrates.Accounts.Auth;
-using OrleansCrates.Core.Policy;
+using OrleansCrates.Mirror.Policy;
 using OrleansCrates.Protocol;
 using OrleansCrates.Server.Auth;
 

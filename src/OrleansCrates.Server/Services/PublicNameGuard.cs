@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using System.Security.Claims;
 using OrleansCrates.Accounts;
 using OrleansCrates.Server.Auth;
-using OrleansCrates.Core.Mirror;
+using OrleansCrates.Mirror;
 using OrleansCrates.Protocol;
 using OrleansCrates.Registry;
 

@@ -1,0 +1,37 @@
+using OrleansCrates.Storage;
+
+namespace OrleansCrates.Mirror.Tests;
+
+/// <summary>Passes everything to a real store and counts the calls that reach it.</summary>
+public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
+{
+    private int _reads;
+    private int _properties;
+
+    public int Reads => Volatile.Read(ref _reads);
+
+    public int PropertyLookups => Volatile.Read(ref _properties);
+
+    public Task<StoredObject?> OpenReadOrNullAsync(string key, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _reads);
+        return inner.OpenReadOrNullAsync(key, cancellationToken);
+    }
+
+    public Task<ObjectProperties?> GetPropertiesOrNullAsync(string key, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _properties);
+        return inner.GetPropertiesOrNullAsync(key, cancellationToken);
+    }
+
+    public Task<IObjectUpload> BeginUploadAsync(string key, WriteCondition condition, CancellationToken cancellationToken) =>
+        inner.BeginUploadAsync(key, condition, cancellationToken);
+
+    public Task<DeleteResult> DeleteAsync(string key, string? ifMatch, CancellationToken cancellationToken) =>
+        inner.DeleteAsync(key, ifMatch, cancellationToken);
+
+    public IAsyncEnumerable<ObjectProperties> ListAsync(string prefix, CancellationToken cancellationToken) =>
+        inner.ListAsync(prefix, cancellationToken);
+
+    public Task<StorageHealth> CheckHealthAsync(CancellationToken cancellationToken) => inner.CheckHealthAsync(cancellationToken);
+}
