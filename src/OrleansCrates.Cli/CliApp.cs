@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Microsoft.Extensions.Options;
-using OrleansCrates.Cli.Commands;
 using OrleansCrates.Mirror;
 using OrleansCrates.Storage;
 
@@ -21,26 +20,14 @@ public static class CliApp
     public const int Usage = 2;
     public const int Interrupted = 130;
 
-    public static RootCommand CreateRootCommand()
+    /// <summary>Parses <paramref name="args"/> for <paramref name="root"/> (the commands, composed in Program.cs) and runs the command.</summary>
+    public static async Task<int> RunAsync(RootCommand root, string[] args)
     {
-        var root = new RootCommand("OrleansCrates: administer a crates.io mirror and private Cargo registry, offline against its storage or through a running cluster (--server).");
-        root.Subcommands.Add(TokenCommands.Create());
-        root.Subcommands.Add(DownloadCommands.Create());
-        root.Subcommands.Add(ApprovalCommands.Create());
-        root.Subcommands.Add(PrivateCommands.Create());
-        root.Subcommands.Add(VerifyCommands.CreateVerify());
-        root.Subcommands.Add(VerifyCommands.CreateVerifyLock());
-        root.Subcommands.Add(PrefetchCommand.Create());
-        root.Subcommands.Add(ToolchainCommands.CreatePrefetch());
-        return root;
-    }
-
-    public static async Task<int> RunAsync(string[] args)
-    {
+        ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(args);
         var (commandLine, settings) = SplitSettings(args);
         Settings = settings;
-        var parse = CreateRootCommand().Parse(commandLine);
+        var parse = root.Parse(commandLine);
         if (parse.Errors.Count > 0)
         {
             // Errors and the command's help on stderr, so a script's stdout never holds usage text.
