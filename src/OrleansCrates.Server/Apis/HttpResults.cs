@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
 using OrleansCrates.Operations.Telemetry;
 using OrleansCrates.Storage;
@@ -190,42 +191,52 @@ public static class ETags
     }
 }
 
-/// <summary>Short plain-text answers: cargo prints the body of a failed request.</summary>
+/// <summary>Short plain-text answers: cargo prints the body of a failed request. Typed, so handlers can name them in a <c>Results&lt;...&gt;</c> union.</summary>
 public static class PlainText
 {
     /// <summary>The mirror's answer for a crate upstream does not have (also for names it must not reveal as private).</summary>
-    public static IResult NoSuchCrateUpstream(Protocol.CrateName name) => NotFound($"crate '{name}' does not exist upstream");
+    public static ContentHttpResult NoSuchCrateUpstream(Protocol.CrateName name) => NotFound($"crate '{name}' does not exist upstream");
 
     /// <summary>A download of a crate upstream does not have: the words of the mirror core's own not-found (see the leak tests).</summary>
-    public static IResult NoSuchCrateDownload(Protocol.CrateName name) => NotFound($"crate '{name}' does not exist");
+    public static ContentHttpResult NoSuchCrateDownload(Protocol.CrateName name) => NotFound($"crate '{name}' does not exist");
 
-    public static IResult NotFound(string message) => Status(StatusCodes.Status404NotFound, message);
+    public static ContentHttpResult NotFound(string message) => Status(StatusCodes.Status404NotFound, message);
 
-    public static IResult BadRequest(string message) => Status(StatusCodes.Status400BadRequest, message);
+    public static ContentHttpResult BadRequest(string message) => Status(StatusCodes.Status400BadRequest, message);
 
-    public static IResult Status(int status, string message) =>
+    public static ContentHttpResult Status(int status, string message) =>
         TypedResults.Text(message + "\n", "text/plain; charset=utf-8", statusCode: status);
 
     /// <summary>503 with Retry-After: cargo retries, and never concludes that the crate does not exist.</summary>
-    public static IResult Unavailable(string message, TimeSpan? retryAfter) => new WithRetryAfter(
+    public static RetryableText Unavailable(string message, TimeSpan? retryAfter) => new(
         Status(StatusCodes.Status503ServiceUnavailable, message),
         Seconds(retryAfter ?? TimeSpan.FromSeconds(5)));
 
     /// <summary>502: upstream failed or sent a bad file. Retry-After only when upstream asked for a wait.</summary>
-    public static IResult BadGateway(string message, TimeSpan? retryAfter)
-    {
-        var result = Status(StatusCodes.Status502BadGateway, message);
-        return retryAfter is { } wait ? new WithRetryAfter(result, Seconds(wait)) : result;
-    }
+    public static RetryableText BadGateway(string message, TimeSpan? retryAfter) =>
+        new(Status(StatusCodes.Status502BadGateway, message), retryAfter is { } wait ? Seconds(wait) : null);
 
     private static int Seconds(TimeSpan wait) => (int)Math.Clamp(Math.Ceiling(wait.TotalSeconds), 1, 60);
+}
 
-    private sealed class WithRetryAfter(IResult inner, int seconds) : IResult
+/// <summary>A plain-text failure that may be retried (503, 502): <c>Retry-After</c> in seconds when there is a wait to ask for.</summary>
+public sealed class RetryableText(ContentHttpResult text, int? retryAfterSeconds) : IResult, IStatusCodeHttpResult, IContentTypeHttpResult
+{
+    public int? StatusCode => text.StatusCode;
+
+    public string? ContentType => text.ContentType;
+
+    public string? ResponseContent => text.ResponseContent;
+
+    public int? RetryAfterSeconds => retryAfterSeconds;
+
+    public Task ExecuteAsync(HttpContext httpContext)
     {
-        public Task ExecuteAsync(HttpContext httpContext)
+        if (retryAfterSeconds is { } seconds)
         {
             httpContext.Response.Headers[HeaderNames.RetryAfter] = seconds.ToString(CultureInfo.InvariantCulture);
-            return inner.ExecuteAsync(httpContext);
         }
+
+        return text.ExecuteAsync(httpContext);
     }
 }

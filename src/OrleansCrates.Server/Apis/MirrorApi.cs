@@ -1,10 +1,12 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
-using OrleansCrates.Accounts;
 using OrleansCrates.Mirror;
+using OrleansCrates.Mirror.Policy;
 using OrleansCrates.Protocol;
 using OrleansCrates.Server.Auth;
 using OrleansCrates.Server.Http;
 using OrleansCrates.Server.Operations.Statistics;
+using OrleansCrates.Server.Services;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Apis;
@@ -29,53 +31,52 @@ public static class MirrorApi
     private static bool IsRestricted(IServiceProvider services) => services.GetRequiredService<IOptions<MirrorOptions>>().Value.ReadRequiresToken;
 
     /// <summary>config.json: downloads come back to this mirror, under the same host as the index.</summary>
-    public static IResult GetConfig(HttpRequest request, IOptions<MirrorOptions> options)
+    public static IndexBytesResult GetConfig(HttpRequest request, IOptions<MirrorOptions> options)
     {
         var baseUrl = PublicBaseUrl.Of(request, options.Value.PublicUrl);
         var config = new RegistryConfig($"{baseUrl}/crates/{{crate}}/{{version}}/download", AuthRequired: options.Value.ReadRequiresToken);
         return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null, hostDependent: string.IsNullOrWhiteSpace(options.Value.PublicUrl));
     }
 
-    public static async Task<IResult> GetIndexFile(string path, HttpContext context, CrateCoordinator coordinator, MirrorGuard guard)
+    /// <summary>
+    /// A crate's index file, as the read rules (<see cref="MirrorReads"/>) and the policy let this caller see it.
+    /// Returns <see cref="IResult"/>, not a <c>Results&lt;...&gt;</c> union, on purpose: this is the warm path (an index
+    /// file already in memory), and a union would wrap every answer in one more object per request.
+    /// </summary>
+    public static async Task<IResult> GetIndexFile(string path, HttpContext context, CrateCoordinator coordinator, MirrorReads reads)
     {
-        if (!IndexPath.TryParse(path, out var name))
+        if (!IndexPath.TryParse(path, out var parsed))
         {
             return PlainText.NotFound("not a crate index path");
         }
 
-        if (await guard.RefusalOrNullAsync(context, name.Value) is { } refused)
+        var name = parsed.Value;
+        var decision = await reads.CheckAsync(context, name, version: null);
+        if (decision.Outcome != MirrorReadOutcome.Allowed)
         {
-            return refused;
+            return Refusal(decision, name, version: null);
         }
 
-        if (guard.PolicyHidesCrateOrNull(name.Value) is { } hidden)
-        {
-            return hidden;
-        }
-
-        // Where upstream would be asked: a name a private crate holds gets exactly upstream's "no such crate".
-        if (await guard.IsShadowedAsync(context, name.Value))
-        {
-            return PlainText.NoSuchCrateUpstream(name.Value);
-        }
-
-        var result = await coordinator.GetIndexAsync(name.Value, context.RequestAborted);
+        var result = await coordinator.GetIndexAsync(name, context.RequestAborted);
         TrafficTag.Set(context, result.Outcome, result.Error);
         return result.Status switch
         {
-            IndexStatus.Found => await guard.PolicyIndexAsync(context, name.Value, result),
-            IndexStatus.NotFound => PlainText.NoSuchCrateUpstream(name.Value),
+            IndexStatus.Found => await reads.VisibleIndexAsync(context, name, result.Entry!) is { AnyVisible: true } served
+                ? new IndexBytesResult(served.Body, "text/plain", result.IsStale ? result.Age : null, served.ETag)
+                : PlainText.NotFound($"no version of '{name}' is served by this mirror's policy (yet)"),
+            IndexStatus.NotFound => PlainText.NoSuchCrateUpstream(name),
             _ => PlainText.Unavailable($"upstream unavailable and '{name}' is not cached: {result.Error}", result.RetryAfter),
         };
     }
 
     /// <summary>
     /// A crate file: from storage, else fetched upstream (once per cluster) and stored if its sha256 matches. HEAD never
-    /// starts a download: it answers from storage alone (see <see cref="HeadOfStoredFileAsync"/>).
+    /// starts a download: it answers from storage alone (see <see cref="HeadOfStoredFile"/>). <see cref="IResult"/> for
+    /// the reason <see cref="GetIndexFile"/> gives: a download already in memory is the warm path too.
     /// </summary>
-    public static async Task<IResult> Download(string name, string version, HttpContext context, CrateDownloads downloads, MirrorGuard guard, CrateAccess access, IObjectStore store)
+    public static async Task<IResult> Download(string name, string version, HttpContext context, CrateDownloads downloads, MirrorReads reads)
     {
-        if (!CrateName.TryParse(name, out var crate))
+        if (!CrateName.TryParse(name, out var parsed))
         {
             return PlainText.BadRequest("invalid crate name");
         }
@@ -85,31 +86,23 @@ public static class MirrorApi
             return PlainText.BadRequest("invalid version");
         }
 
-        if (await guard.RefusalOrNullAsync(context, crate.Value) is { } refused)
+        var crate = parsed.Value;
+        var decision = await reads.CheckAsync(context, crate, version);
+        if (decision.Outcome != MirrorReadOutcome.Allowed)
         {
-            return refused;
-        }
-
-        if (await guard.PolicyRefusalOrNullAsync(context, crate.Value, version) is { } blocked)
-        {
-            return blocked;
-        }
-
-        if (await guard.IsShadowedAsync(context, crate.Value))
-        {
-            return PlainText.NoSuchCrateDownload(crate.Value);
+            return Refusal(decision, crate, version);
         }
 
         if (HttpMethods.IsHead(context.Request.Method))
         {
-            return await HeadOfStoredFileAsync(store, crate.Value, version, context.RequestAborted);
+            return HeadOfStoredFile(await reads.StoredFileOrNullAsync(crate, version, context.RequestAborted));
         }
 
-        var result = await downloads.GetAsync(crate.Value, version, context.RequestAborted);
+        var result = await downloads.GetAsync(crate, version, context.RequestAborted);
         TrafficTag.Set(context, result.Outcome, result.Error);
         if (result.Status == CrateFileStatus.Found)
         {
-            await access.RecordDownloadAsync(context, DownloadRecord.Mirror, crate.Value.Value, version);
+            await reads.RecordDownloadAsync(context, crate, version);
         }
 
         return result.Status switch
@@ -126,14 +119,26 @@ public static class MirrorApi
     }
 
     /// <summary>
+    /// A refused read. Out of reach: 404 as for any unknown crate. Hidden by the policy: 404 naming the policy (upstream
+    /// was not asked). A refused version: 403 with the policy's reason. A name a private crate holds: exactly upstream's
+    /// "no such crate" (the index's words, or the download's).
+    /// </summary>
+    private static ContentHttpResult Refusal(MirrorReadDecision decision, CrateName name, string? version) => decision.Outcome switch
+    {
+        MirrorReadOutcome.OutOfReach => PlainText.NotFound("not found"),
+        MirrorReadOutcome.HiddenByPolicy => PlainText.NotFound($"'{name}' is not served by this mirror's policy"),
+        MirrorReadOutcome.Forbidden => PlainText.Status(StatusCodes.Status403Forbidden, MirrorPolicy.Explain(decision.Verdict, name, version!)),
+        _ => version is null ? PlainText.NoSuchCrateUpstream(name) : PlainText.NoSuchCrateDownload(name),
+    };
+
+    /// <summary>
     /// HEAD of a download, from storage alone: a held file answers as GET would (200, exact Content-Length, ETag,
     /// Cache-Control) without a body; a file this mirror does not hold yet answers 404 with <c>Cache-Control:
     /// no-store</c> and <c>X-Mirror-Cached: false</c> — a HEAD never makes the mirror download, and no cache keeps that
     /// answer (a GET fetches the file as usual).
     /// </summary>
-    public static async Task<IResult> HeadOfStoredFileAsync(IObjectStore store, CrateName crate, string version, CancellationToken cancellationToken)
+    public static IResult HeadOfStoredFile(ObjectProperties? properties)
     {
-        var properties = await store.GetPropertiesOrNullAsync(MirrorKeys.CrateFile(crate, version), cancellationToken);
         if (properties is null)
         {
             return new NotHeldResult();

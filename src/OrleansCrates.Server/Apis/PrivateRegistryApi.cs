@@ -47,7 +47,7 @@ public static class PrivateRegistryApi
     private static bool IsRestricted(IServiceProvider services) => services.GetRequiredService<IOptions<PrivateRegistryOptions>>().Value.ReadRequiresToken;
 
     /// <summary>What <c>cargo login</c> points people at.</summary>
-    public static IResult Me(HttpRequest request, IOptions<MirrorOptions> mirror)
+    public static ContentHttpResult Me(HttpRequest request, IOptions<MirrorOptions> mirror)
     {
         var baseUrl = PublicBaseUrl.Of(request, mirror.Value.PublicUrl);
         return TypedResults.Text(
@@ -66,13 +66,17 @@ public static class PrivateRegistryApi
             "text/plain; charset=utf-8");
     }
 
-    public static IResult GetConfig(HttpRequest request, IOptions<MirrorOptions> mirror, IOptions<PrivateRegistryOptions> options)
+    public static IndexBytesResult GetConfig(HttpRequest request, IOptions<MirrorOptions> mirror, IOptions<PrivateRegistryOptions> options)
     {
         var baseUrl = PublicBaseUrl.Of(request, mirror.Value.PublicUrl);
         var config = new RegistryConfig($"{baseUrl}/private/crates/{{crate}}/{{version}}/download", $"{baseUrl}/private", options.Value.ReadRequiresToken);
         return new IndexBytesResult(config.ToJsonBytes(), "application/json", stale: null, hostDependent: string.IsNullOrWhiteSpace(mirror.Value.PublicUrl));
     }
 
+    /// <summary>
+    /// A private crate's index file. <see cref="IResult"/>, not a <c>Results&lt;...&gt;</c> union, as the mirror's reads
+    /// (<see cref="MirrorApi.GetIndexFile"/>): registry reads are the warm path, and a union is one more object per answer.
+    /// </summary>
     public static async Task<IResult> GetIndexFile(string path, HttpContext context, PrivateRegistry registry, CrateAccess access, IOptions<PrivateRegistryOptions> options)
     {
         if (!IndexPath.TryParse(path, out var name) || !await access.MayReadAsync(context, options.Value.ReadRequiresToken, name.Value.Value))
@@ -86,6 +90,7 @@ public static class PrivateRegistryApi
             : new IndexBytesResult(file.Content, "text/plain", stale: null, file.ETag);
     }
 
+    /// <summary>A private crate file; a HEAD is answered with the file's headers and is not recorded as a download. <see cref="IResult"/> as <see cref="GetIndexFile"/>.</summary>
     public static async Task<IResult> Download(string name, string version, HttpContext context, PrivateRegistry registry, CrateAccess access, IOptions<PrivateRegistryOptions> options)
     {
         if (!CrateName.TryParse(name, out var crate) || !CrateVersion.IsValid(version))

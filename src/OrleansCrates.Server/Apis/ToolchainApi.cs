@@ -1,7 +1,7 @@
-using OrleansCrates.Operations;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
-using OrleansCrates.Mirror;
 using OrleansCrates.Mirror.Streaming;
+using OrleansCrates.Operations;
 using OrleansCrates.Server.Operations.Statistics;
 using OrleansCrates.Toolchains;
 
@@ -36,7 +36,7 @@ public static class ToolchainApi
         return app;
     }
 
-    public static async Task<IResult> GetFile(string path, HttpContext context, ToolchainMirror mirror)
+    public static async Task<Results<SpooledFileHttpResult, ToolchainFileHttpResult, ContentHttpResult, RetryableText>> GetFile(string path, HttpContext context, ToolchainMirror mirror)
     {
         if (!ToolchainPath.TryParse(path, out var parsed))
         {
@@ -74,7 +74,7 @@ public static class ToolchainApi
     };
 
     /// <summary>A stored toolchain file; a moving one says its age (<c>Age</c>, and <c>Warning: 110</c> when upstream could not confirm it now).</summary>
-    private sealed class ToolchainFileHttpResult(ToolchainResponse file, string contentType) : IResult
+    public sealed class ToolchainFileHttpResult(ToolchainResponse file, string contentType) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)
         {

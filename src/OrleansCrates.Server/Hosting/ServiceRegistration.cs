@@ -5,9 +5,9 @@ using OrleansCrates.Mirror.Policy;
 using OrleansCrates.Mirror.Streaming;
 using OrleansCrates.Operations.Telemetry;
 using OrleansCrates.Registry;
-using OrleansCrates.Server.Apis;
 using OrleansCrates.Server.Auth;
 using OrleansCrates.Server.Operations.Alerts;
+using OrleansCrates.Server.Operations.Cluster;
 using OrleansCrates.Server.Operations.Health;
 using OrleansCrates.Server.Operations.Statistics;
 using OrleansCrates.Server.Operations.Telemetry;
@@ -39,10 +39,12 @@ public static class ServiceRegistration
 
         services.AddRegistryAuth();
         services.AddPrivateRegistry(builder.Configuration);
-        services.AddSingleton<MirrorGuard>();
+        services.AddSingleton<MirrorReads>();
         services.AddSingleton<PublicNameGuard>();
         services.AddSingleton<PrivateRegistryActions>();
         services.AddSingleton<AdminQueries>();
+        services.AddSingleton<AdminPrefetch>();
+        services.AddSingleton<ClusterQuery>();
         services.AddMirrorPolicy();
         services.AddStatisticsAndDirectory();
         services.AddAlerts();

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Net;
 using System.Text;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Mirror;
 using OrleansCrates.Server.Apis;
@@ -28,7 +29,7 @@ public static class DashboardApi
     }
 
     /// <summary>The page, with this node's public base URL filled into the cargo configuration snippet.</summary>
-    public static IResult Page(HttpRequest request, IOptions<MirrorOptions> options)
+    public static ContentHttpResult Page(HttpRequest request, IOptions<MirrorOptions> options)
     {
         var (body, _, _) = Assets["index.html"];
         var baseUrl = PublicBaseUrl.Of(request, options.Value.PublicUrl);
@@ -37,14 +38,14 @@ public static class DashboardApi
         return TypedResults.Text(html, "text/html; charset=utf-8");
     }
 
-    public static IResult Asset(string file, HttpContext context)
+    public static Results<DashboardAssetResult, ContentHttpResult> Asset(string file)
     {
         if (file == "index.html" || !Assets.TryGetValue(file, out var asset))
         {
             return PlainText.NotFound("no such dashboard file");
         }
 
-        return new CachedAsset(asset.Body, asset.ContentType, asset.ETag);
+        return new DashboardAssetResult(asset.Body, asset.ContentType, asset.ETag);
     }
 
     private static FrozenDictionary<string, (byte[], string, string)> LoadAssets()
@@ -72,8 +73,8 @@ public static class DashboardApi
         return assets.ToFrozenDictionary(StringComparer.Ordinal);
     }
 
-    /// <summary>Revalidated on every load (<c>no-cache</c> + ETag), so a new version shows at once.</summary>
-    private sealed class CachedAsset(byte[] body, string contentType, string etag) : IResult
+    /// <summary>A dashboard file, revalidated on every load (<c>no-cache</c> + ETag), so a new version shows at once.</summary>
+    public sealed class DashboardAssetResult(byte[] body, string contentType, string etag) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
 namespace OrleansCrates.Server.Operations.Directory;
 
 /// <summary><c>GET /mirrors.json</c>: the community mirror directory, each mirror with this node's last health check.</summary>
@@ -9,10 +11,10 @@ public static class DirectoryApi
         return app;
     }
 
-    public static async Task<IResult> ListMirrors(MirrorDirectory directory, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<Ok<MirrorsResponse>> ListMirrors(MirrorDirectory directory, TimeProvider time, CancellationToken cancellationToken)
     {
         var mirrors = await directory.ListAsync(cancellationToken);
-        return TypedResults.Json(new MirrorsResponse(time.GetUtcNow(), directory.Options.CheckInterval.TotalSeconds, mirrors));
+        return TypedResults.Ok(new MirrorsResponse(time.GetUtcNow(), directory.Options.CheckInterval.TotalSeconds, mirrors));
     }
 
     public sealed record MirrorsResponse(DateTimeOffset GeneratedAt, double CheckIntervalSeconds, IReadOnlyList<DirectoryEntry> Mirrors);
