@@ -1,10 +1,9 @@
 using Microsoft.Extensions.Options;
-using OrleansCrates.Operations;
 using OrleansCrates.Operations.Statistics;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.FileSystem;
 
-namespace OrleansCrates.Mirror.Tests;
+namespace OrleansCrates.Operations.Tests;
 
 /// <summary>Traffic counters: aggregated in memory, written once per flush per node, merged by summing across nodes.</summary>
 public sealed class TrafficStatisticsTests : IDisposable
