@@ -6,7 +6,11 @@ namespace OrleansCrates.Mirror;
 
 /// <summary>
 /// An upstream index file as kept in storage, shared by every node: one JSON header line with what is needed to
-/// revalidate it (upstream ETag, Last-Modified, when it was fetched), then the upstream body, byte for byte.
+/// revalidate it (upstream ETag, Last-Modified, when it was fetched) and the body's sha256, then the upstream body,
+/// byte for byte. Index documents are cache data written without waiting for the disk
+/// (<see cref="Storage.WriteDurability.Cache"/>): a document that a crash left short or torn fails its sha256 and is
+/// read as absent, so it is fetched again and replaced, never served. Documents written before the sha256 was kept are
+/// read as they are.
 /// </summary>
 public sealed record StoredIndex(byte[] Body, string? UpstreamETag, string? UpstreamLastModified, DateTimeOffset FetchedAt)
 {
@@ -24,7 +28,7 @@ public sealed record StoredIndex(byte[] Body, string? UpstreamETag, string? Upst
     public byte[] Serialize()
     {
         var header = JsonSerializer.SerializeToUtf8Bytes(
-            new Header(FormatVersion, UpstreamETag, UpstreamLastModified, FetchedAt, Upstream, DeletedUpstream.Count == 0 ? null : [.. DeletedUpstream]),
+            new Header(FormatVersion, UpstreamETag, UpstreamLastModified, FetchedAt, Upstream, DeletedUpstream.Count == 0 ? null : [.. DeletedUpstream], BodySha256(Body)),
             StoredIndexJsonContext.Default.Header);
         var bytes = new byte[header.Length + 1 + Body.Length];
         header.CopyTo(bytes, 0);
@@ -33,7 +37,10 @@ public sealed record StoredIndex(byte[] Body, string? UpstreamETag, string? Upst
         return bytes;
     }
 
-    /// <summary>Reads a stored document; null when it is not one this version understands (it is then refetched).</summary>
+    /// <summary>
+    /// Reads a stored document; null when it is not one this version understands, or when its body does not match the
+    /// sha256 its header carries (a write a crash cut short): it is then fetched again.
+    /// </summary>
     public static StoredIndex? TryDeserialize(byte[] bytes)
     {
         var newline = Array.IndexOf(bytes, (byte)'\n');
@@ -45,8 +52,9 @@ public sealed record StoredIndex(byte[] Body, string? UpstreamETag, string? Upst
         try
         {
             var header = JsonSerializer.Deserialize(bytes.AsSpan(0, newline), StoredIndexJsonContext.Default.Header);
-            return header is { V: FormatVersion }
-                ? new StoredIndex(bytes[(newline + 1)..], header.ETag, header.LastModified, header.FetchedAt)
+            var body = bytes.AsSpan(newline + 1);
+            return header is { V: FormatVersion } && (header.Sha256 is null || string.Equals(header.Sha256, BodySha256(body), StringComparison.Ordinal))
+                ? new StoredIndex(body.ToArray(), header.ETag, header.LastModified, header.FetchedAt)
                 {
                     Upstream = header.Upstream,
                     DeletedUpstream = header.DeletedUpstream ?? [],
@@ -61,13 +69,16 @@ public sealed record StoredIndex(byte[] Body, string? UpstreamETag, string? Upst
 
     public override string ToString() => $"{Body.Length} bytes fetched {FetchedAt:O} etag {UpstreamETag}";
 
+    private static string BodySha256(ReadOnlySpan<byte> body) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body));
+
     internal sealed record Header(
         [property: JsonPropertyName("v")] int V,
         [property: JsonPropertyName("etag")] string? ETag,
         [property: JsonPropertyName("lastModified")] string? LastModified,
         [property: JsonPropertyName("fetchedAt")] DateTimeOffset FetchedAt,
         [property: JsonPropertyName("upstream"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Upstream = null,
-        [property: JsonPropertyName("deletedUpstream"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? DeletedUpstream = null);
+        [property: JsonPropertyName("deletedUpstream"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string[]? DeletedUpstream = null,
+        [property: JsonPropertyName("sha256"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Sha256 = null);
 }
 
 [JsonSerializable(typeof(StoredIndex.Header))]

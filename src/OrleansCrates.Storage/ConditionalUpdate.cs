@@ -36,7 +36,8 @@ public static class ConditionalUpdate
     /// <summary>
     /// Runs the read-modify-write on <paramref name="key"/>. <paramref name="decide"/> gets the object as stored now
     /// (null when absent) and the attempt number (1 first); it may do its own I/O (an audit record, a related read).
-    /// <paramref name="onConflict"/> is told of each write that lost.
+    /// <paramref name="onConflict"/> is told of each write that lost. <paramref name="durability"/> is the writes'
+    /// (<see cref="WriteDurability.Cache"/> only for documents the caller can fetch again).
     /// </summary>
     public static async Task<UpdateOutcome<T>> UpdateAsync<T>(
         this IObjectStore store,
@@ -44,7 +45,8 @@ public static class ConditionalUpdate
         Func<CurrentObject?, int, CancellationToken, ValueTask<UpdateDecision<T>>> decide,
         CancellationToken cancellationToken,
         int maxAttempts = DefaultMaxAttempts,
-        Action<int>? onConflict = null)
+        Action<int>? onConflict = null,
+        WriteDurability durability = WriteDurability.Durable)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxAttempts, 1);
         for (var attempt = 1; ; attempt++)
@@ -57,7 +59,7 @@ public static class ConditionalUpdate
                 return new UpdateOutcome<T>(true, decision.Result, null, attempt - 1);
             }
 
-            var condition = current is { } existing ? WriteCondition.IfMatch(existing.ETag) : WriteCondition.IfNotExists;
+            var condition = (current is { } existing ? WriteCondition.IfMatch(existing.ETag) : WriteCondition.IfNotExists) with { Durability = durability };
             var put = await store.PutAsync(key, decision.Write, condition, cancellationToken);
             if (put.Succeeded)
             {
@@ -74,15 +76,16 @@ public static class ConditionalUpdate
         }
     }
 
-    /// <summary>The synchronous-decision form of <see cref="UpdateAsync{T}(IObjectStore, string, Func{CurrentObject?, int, CancellationToken, ValueTask{UpdateDecision{T}}}, CancellationToken, int, Action{int}?)"/>.</summary>
+    /// <summary>The synchronous-decision form of <see cref="UpdateAsync{T}(IObjectStore, string, Func{CurrentObject?, int, CancellationToken, ValueTask{UpdateDecision{T}}}, CancellationToken, int, Action{int}?, WriteDurability)"/>.</summary>
     public static Task<UpdateOutcome<T>> UpdateAsync<T>(
         this IObjectStore store,
         string key,
         Func<CurrentObject?, UpdateDecision<T>> decide,
         CancellationToken cancellationToken,
         int maxAttempts = DefaultMaxAttempts,
-        Action<int>? onConflict = null) =>
-        store.UpdateAsync(key, (current, _, _) => ValueTask.FromResult(decide(current)), cancellationToken, maxAttempts, onConflict);
+        Action<int>? onConflict = null,
+        WriteDurability durability = WriteDurability.Durable) =>
+        store.UpdateAsync(key, (current, _, _) => ValueTask.FromResult(decide(current)), cancellationToken, maxAttempts, onConflict, durability);
 
     /// <summary>
     /// Full jitter over an exponentially growing window: up to 2 ms, 4 ms, ... capped at 100 ms. Contention is resolved

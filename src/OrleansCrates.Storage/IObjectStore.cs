@@ -55,9 +55,16 @@ public sealed class StoredObject(Stream content, long length, string etag, DateT
 
 public sealed record ObjectProperties(string Key, long Length, string ETag, DateTimeOffset LastModified);
 
-/// <summary>When a write may replace what is there.</summary>
+/// <summary>When a write may replace what is there, and how durable it must be when it returns (<see cref="Durability"/>).</summary>
 public readonly record struct WriteCondition(WriteConditionKind Kind, string? ETag)
 {
+    /// <summary>
+    /// <see cref="WriteDurability.Durable"/> (the default): on disk before the write returns.
+    /// <see cref="WriteDurability.Cache"/>: for documents the store only caches (copies of upstream data its reader
+    /// checks and can fetch again), which a crash may lose or leave torn; visibility stays atomic either way.
+    /// </summary>
+    public WriteDurability Durability { get; init; }
+
     /// <summary>Write whatever is there.</summary>
     public static WriteCondition None => new(WriteConditionKind.None, null);
 
@@ -66,6 +73,20 @@ public readonly record struct WriteCondition(WriteConditionKind Kind, string? ET
 
     /// <summary>Replace only the object whose ETag is <paramref name="etag"/> (<see cref="PutStatus.PreconditionFailed"/> otherwise).</summary>
     public static WriteCondition IfMatch(string etag) => new(WriteConditionKind.IfMatch, etag);
+}
+
+/// <summary>How durable a write must be when it returns (<see cref="WriteCondition.Durability"/>).</summary>
+public enum WriteDurability
+{
+    /// <summary>On stable storage before the write returns (the filesystem store flushes the file to disk first).</summary>
+    Durable,
+
+    /// <summary>
+    /// A cached copy of data that can be fetched again: the write is visible as atomically as any, but the store need
+    /// not flush it to disk first, so a crash may lose it or leave it torn. Readers must check what they read (the
+    /// mirror's index documents carry their body's sha256). Providers whose writes are always durable ignore it.
+    /// </summary>
+    Cache,
 }
 
 public enum WriteConditionKind

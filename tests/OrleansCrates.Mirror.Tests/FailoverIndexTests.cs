@@ -134,6 +134,29 @@ public sealed class FailoverIndexTests
     }
 
     [Fact]
+    public async Task A_stored_copy_a_crash_left_short_is_read_as_absent_and_replaced_at_the_next_refresh()
+    {
+        await using var mirror = FailoverHarness.Create(await FailoverHarness.StartUpstreamsAsync(Graph, 1));
+        var name = CrateName.Parse("abc");
+        var first = await mirror.IndexAsync("abc");
+        Assert.Equal(1, mirror.Fakes[0].IndexRequests("abc"));
+
+        // Index documents are written without waiting for the disk: a crash can leave one short. Here its last byte is
+        // gone, header and all else intact.
+        var written = first.Entry!.Stored!.Serialize();
+        await mirror.Store.PutAsync(MirrorKeys.Index(name), written[..^1], WriteCondition.None, FailoverHarness.Timeout());
+        Assert.Null(await mirror.StoredIndexOrNullAsync("abc"));
+
+        mirror.Clock.Advance(FailoverHarness.Ttl + TimeSpan.FromSeconds(1));
+        var served = await mirror.IndexAsync("abc");
+
+        Assert.Equal(IndexStatus.Found, served.Status);
+        Assert.Equal(Graph.IndexFileFor("abc"), served.Entry!.Stored!.Body); // never the short copy
+        Assert.Equal(2, mirror.Fakes[0].IndexRequests("abc"));
+        Assert.Equal(Graph.IndexFileFor("abc"), (await mirror.StoredIndexOrNullAsync("abc"))!.Body); // whole again
+    }
+
+    [Fact]
     public async Task Every_upstream_failing_with_nothing_cached_is_unavailable_and_names_each_error()
     {
         await using var mirror = FailoverHarness.Create(await FailoverHarness.StartUpstreamsAsync(Graph, 2));

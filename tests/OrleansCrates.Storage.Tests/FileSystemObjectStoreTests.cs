@@ -29,6 +29,24 @@ public sealed class FileSystemObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Cache_writes_keep_the_conditions_and_atomic_visibility_of_durable_ones()
+    {
+        var cache = WriteCondition.IfNotExists with { Durability = WriteDurability.Cache };
+        var first = await _store.PutAsync("index/ab/c/abc", "one"u8.ToArray(), cache, _ct);
+        Assert.Equal(PutStatus.Written, first.Status);
+        Assert.Equal(PutStatus.AlreadyExists, (await _store.PutAsync("index/ab/c/abc", "two"u8.ToArray(), cache, _ct)).Status);
+
+        var stale = WriteCondition.IfMatch("\"not-it\"") with { Durability = WriteDurability.Cache };
+        Assert.Equal(PutStatus.PreconditionFailed, (await _store.PutAsync("index/ab/c/abc", "two"u8.ToArray(), stale, _ct)).Status);
+        var replace = WriteCondition.IfMatch(first.ETag!) with { Durability = WriteDurability.Cache };
+        Assert.Equal(PutStatus.Written, (await _store.PutAsync("index/ab/c/abc", "three"u8.ToArray(), replace, _ct)).Status);
+
+        var read = await _store.ReadSmallOrNullAsync("index/ab/c/abc", _ct);
+        Assert.Equal("three"u8.ToArray(), read!.Value.Content);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(_root, ".tmp")));
+    }
+
+    [Fact]
     public async Task Missing_objects_are_null()
     {
         Assert.Null(await _store.OpenReadOrNullAsync("nope/x", _ct));

@@ -257,9 +257,14 @@ public sealed class FileSystemObjectStore : IObjectStore
             _finished = true;
             try
             {
-                // A full disk or a quota shows up here at the latest: the temp file goes either way.
+                // A full disk or a quota shows up here at the latest: the temp file goes either way. Only durable writes
+                // wait for the disk (fsync, milliseconds); a cache write is visible as atomically, through link or rename.
                 await stream.FlushAsync(cancellationToken);
-                stream.Flush(flushToDisk: true);
+                if (condition.Durability == WriteDurability.Durable)
+                {
+                    stream.Flush(flushToDisk: true);
+                }
+
                 await stream.DisposeAsync();
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 return condition.Kind == WriteConditionKind.IfNotExists
