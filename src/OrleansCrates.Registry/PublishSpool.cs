@@ -118,7 +118,12 @@ public sealed partial class PublishSpool(IOptions<PrivateRegistryOptions> option
         RemoveAbandoned(root, logger);
         var folder = Path.Combine(root, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
-        _lock = new FileStream(Path.Combine(folder, LockFileName), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        // On Unix the exclusive lock is taken just after the file is created; a lock file that appeared under its name
+        // before that would look abandoned to another process's clean-up (which then removed this live folder). So it
+        // is created and locked under another name and renamed into place: a .lock file is always already locked.
+        var pending = Path.Combine(folder, LockFileName + ".new");
+        _lock = new FileStream(pending, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        File.Move(pending, Path.Combine(folder, LockFileName));
         return folder;
     }
 

@@ -69,6 +69,42 @@ public sealed class AllOrNothingTests
     }
 
     [Fact]
+    public async Task Clean_up_beside_spools_being_opened_never_removes_a_live_one()
+    {
+        // Each spool that opens runs the clean-up too; here a second thread runs it without pause as well. A live
+        // folder's lock file must never be seen unlocked (on Unix a FileStream takes its lock just after creating the
+        // file: that gap once let a starting node remove another's live spool, and its publish failed).
+        var root = Directory.CreateTempSubdirectory("orleanscrates-spool-").FullName;
+        using var stop = new CancellationTokenSource();
+        var cleaner = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                PublishSpool.RemoveAbandoned(root, NullLogger.Instance);
+            }
+        });
+        try
+        {
+            // Four nodes opening spools at once, as a cluster's nodes start beside each other.
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+            {
+                for (var i = 0; i < 150; i++)
+                {
+                    using var spool = new PublishSpool(Microsoft.Extensions.Options.Options.Create(new PrivateRegistryOptions { SpoolPath = root }), NullLogger<PublishSpool>.Instance);
+                    await using var file = spool.CreateFile(); // throws if the live folder was removed under it
+                    await file.WriteAsync("x"u8.ToArray(), Ct);
+                }
+            })));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await cleaner;
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task What_a_dead_process_spooled_is_removed_at_start_up_and_a_live_process_folder_is_kept()
     {
         var root = Directory.CreateTempSubdirectory("orleanscrates-spool-").FullName;
