@@ -75,6 +75,40 @@ internal static partial class Wrk
         return Parse(stdout);
     }
 
+    /// <summary>
+    /// Unmeasured runs until the server is in its steady state: two runs in a row within <see cref="SteadyWithin"/> of
+    /// each other, at most <see cref="MaxWarmup"/> in all. A .NET server compiles its hot code unoptimised first and
+    /// recompiles it in the background; pinned to one core that took 30–40 s of load here, during which a mirror
+    /// served a quarter to a third of its steady rate (nginx and a bare Kestrel settle within a run or two).
+    /// Returns the warm-up runs' rates, in order.
+    /// </summary>
+    public static async Task<IReadOnlyList<double>> WarmUpAsync(string url, int connections, CpuPinning pinning, CancellationToken cancellationToken, string? header = null)
+    {
+        var rates = new List<double>();
+        var started = DateTime.UtcNow;
+        while (true)
+        {
+            var run = await RunAsync(url, connections, WarmupRunSeconds, pinning, cancellationToken, header, timeoutSeconds: 30);
+            rates.Add(run.RequestsPerSecond);
+            if (rates.Count >= 2 && Math.Abs(rates[^1] - rates[^2]) <= SteadyWithin * Math.Max(rates[^1], rates[^2]))
+            {
+                return rates;
+            }
+
+            if (DateTime.UtcNow - started >= MaxWarmup)
+            {
+                return rates;
+            }
+        }
+    }
+
+    /// <summary>Two warm-up runs this close (as a share of the larger) mean the server has settled.</summary>
+    public const double SteadyWithin = 0.05;
+
+    private const int WarmupRunSeconds = 3;
+
+    private static readonly TimeSpan MaxWarmup = TimeSpan.FromSeconds(90);
+
     public static WrkResult Parse(string output)
     {
         var requestsPerSecond = RequestsPerSecondRegex().Match(output);

@@ -8,7 +8,7 @@ namespace OrleansCrates.Bench.Phases;
 /// What the mirror's per-request features cost on the warm download path: one mirror with statistics, metrics (a
 /// <c>/metrics</c> scrape first, so the listener is attached), read access control (<c>Mirror:ReadRequiresToken</c>,
 /// wrk sending a read token) and a policy (a deny list, so every download is checked) all on, one with statistics
-/// off, no policy and open reads, same build and upstream. Both warmed up with one unmeasured run; then
+/// off, no policy and open reads, same build and upstream. Both warmed up until steady (<see cref="Wrk.WarmUpAsync"/>); then
 /// <see cref="Runs"/> wrk runs each, alternating, at 64 connections; the figure is the median on/off ratio.
 /// </summary>
 internal sealed class FeatureCostPhase(BenchOptions options, BenchReport report, HttpProbe probe)
@@ -43,8 +43,8 @@ internal sealed class FeatureCostPhase(BenchOptions options, BenchReport report,
             report.Note($"feature cost: /metrics did not answer 200 ({scrape.Error ?? scrape.Status?.ToString()}).");
         }
 
-        await Wrk.RunAsync(withFeatures.BaseUrl + path, Connections, 3, options.Pinning, cancellationToken, header);
-        await Wrk.RunAsync(without.BaseUrl + path, Connections, 3, options.Pinning, cancellationToken);
+        await Wrk.WarmUpAsync(withFeatures.BaseUrl + path, Connections, options.Pinning, cancellationToken, header);
+        await Wrk.WarmUpAsync(without.BaseUrl + path, Connections, options.Pinning, cancellationToken);
         for (var run = 1; run <= Runs; run++)
         {
             var withResult = await SideAsync(withFeatures.BaseUrl + path, header, cancellationToken);

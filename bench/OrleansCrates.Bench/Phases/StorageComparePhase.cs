@@ -48,6 +48,11 @@ internal sealed class StorageComparePhase(BenchOptions options, BenchReport repo
 
         foreach (var (name, path, _) in endpoints)
         {
+            foreach (var mirror in new[] { azure, fileSystem })
+            {
+                await Wrk.WarmUpAsync(mirror.BaseUrl + path, options.Connections.Max(), options.Pinning, cancellationToken);
+            }
+
             foreach (var connections in options.Connections)
             {
                 var azureSide = await WrkAsync(azure, path, connections, cancellationToken);

@@ -13,7 +13,6 @@ namespace OrleansCrates.Bench.Phases;
 internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, HttpProbe probe)
 {
     private const string Phase = "Throughput (wrk, mirror vs nginx)";
-    private const int WarmupSeconds = 3;
 
     public async Task RunAsync(CrateGraph graph, SyntheticCrate payload, CancellationToken cancellationToken)
     {
@@ -116,9 +115,9 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
             {
                 // One unmeasured run per side first: the mirror's JIT reaches its optimised tier and both sides' caches
                 // are hot, so the measured runs compare steady states (as nginx is from its first request).
-                await WrkAsync("mirror", mirror?.BaseUrl, mirrorUnavailable, endpoint, options.Connections.Max(), cancellationToken, WarmupSeconds);
-                await WrkAsync("nginx", nginx?.BaseUrl, nginxUnavailable, endpoint, options.Connections.Max(), cancellationToken, WarmupSeconds);
-                await WrkAsync("bare Kestrel", kestrelUrl, kestrelUnavailable, endpoint, options.Connections.Max(), cancellationToken, WarmupSeconds);
+                await WarmUpAsync("mirror", mirror?.BaseUrl, mirrorUnavailable, endpoint, cancellationToken);
+                await WarmUpAsync("nginx", nginx?.BaseUrl, nginxUnavailable, endpoint, cancellationToken);
+                await WarmUpAsync("bare Kestrel", kestrelUrl, kestrelUnavailable, endpoint, cancellationToken);
                 foreach (var connections in options.Connections)
                 {
                     var mirrorSide = await WrkAsync("mirror", mirror?.BaseUrl, mirrorUnavailable, endpoint, connections, cancellationToken);
@@ -189,6 +188,27 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
             {
                 throw new BenchException($"warm-up failed: {problem}. Mirror output:\n{mirror.Tail(20)}");
             }
+        }
+    }
+
+    /// <summary>Unmeasured runs at the largest connection count until the side is steady (<see cref="Wrk.WarmUpAsync"/>); noted in the report.</summary>
+    private async Task WarmUpAsync(string target, string? baseUrl, string? unavailable, Endpoint endpoint, CancellationToken cancellationToken)
+    {
+        if (baseUrl is null || unavailable is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            var rates = await Wrk.WarmUpAsync(baseUrl + endpoint.Path, options.Connections.Max(), options.Pinning, cancellationToken);
+            var line = $"warm-up, {endpoint.Name}, {target}: {rates.Count} unmeasured runs ({string.Join(", ", rates.Select(r => r.ToString("#,0", System.Globalization.CultureInfo.InvariantCulture)))} req/s)";
+            Console.WriteLine("[bench]   " + line);
+            report.Note(line);
+        }
+        catch (BenchException ex)
+        {
+            report.Note($"warm-up, {endpoint.Name}, {target}: {FirstLine(ex.Message)}");
         }
     }
 
