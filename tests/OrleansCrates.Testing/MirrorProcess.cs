@@ -81,6 +81,27 @@ public sealed class MirrorProcess : IAsyncDisposable
         string serverDll,
         CancellationToken cancellationToken)
     {
+        // Ports this class picks are free when picked, but a test running in parallel may bind one before the silo
+        // does: such a start is retried with new ports (a port the test chose itself is never changed).
+        var choosesPorts = !environment.ContainsKey("Cluster__SiloPort") && !environment.ContainsKey("Cluster__GatewayPort");
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(environment, storageRoot, serverDll, cancellationToken);
+            }
+            catch (InvalidOperationException e) when (choosesPorts && attempt < 3 && e.Message.Contains("Address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+            }
+        }
+    }
+
+    private static async Task<MirrorProcess> StartOnceAsync(
+        IReadOnlyDictionary<string, string> environment,
+        string storageRoot,
+        string serverDll,
+        CancellationToken cancellationToken)
+    {
         if (!File.Exists(serverDll))
         {
             throw new FileNotFoundException($"The server assembly is missing at {serverDll}; build the solution first.", serverDll);
@@ -101,8 +122,9 @@ public sealed class MirrorProcess : IAsyncDisposable
         start.Environment["Logging__Console__FormatterName"] = "simple";
         start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         // Every process is a silo: tests run in parallel, so each gets free silo and gateway ports unless told otherwise.
-        start.Environment["Cluster__SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["Cluster__GatewayPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var ports = FreePorts(2);
+        start.Environment["Cluster__SiloPort"] = ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["Cluster__GatewayPort"] = ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture);
         // The internal listener other silos relay cold downloads from (Redis clusters only): 0 lets the system pick a
         // free port at bind time, and the silo tells the others the one it got.
         start.Environment["Cluster__InternalHttpPort"] = "0";
@@ -181,11 +203,34 @@ public sealed class MirrorProcess : IAsyncDisposable
     }
 
     /// <summary>A TCP port nobody listens on right now (the OS picks it), for a silo or gateway.</summary>
-    public static int FreePort()
+    public static int FreePort() => FreePorts(1)[0];
+
+    /// <summary>
+    /// <paramref name="count"/> different TCP ports nobody listens on right now. All are held open until every one is
+    /// picked: picked one at a time, the OS may hand out the port it just freed again (a silo then refused to start
+    /// because its silo and gateway ports were the same).
+    /// </summary>
+    public static int[] FreePorts(int count)
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var listeners = new List<System.Net.Sockets.TcpListener>(count);
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+                listeners.Add(listener);
+                listener.Start();
+            }
+
+            return [.. listeners.Select(l => ((System.Net.IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var listener in listeners)
+            {
+                listener.Dispose();
+            }
+        }
     }
 
     /// <summary>Sends SIGTERM (what Kubernetes and systemd send) and waits until the process has exited; returns its exit code.</summary>

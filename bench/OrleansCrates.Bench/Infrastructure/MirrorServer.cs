@@ -46,6 +46,7 @@ internal sealed partial class MirrorServer : IAsyncDisposable
         }
 
         var storage = TempDirectory.Create("mirror-storage");
+        var ports = OrleansCrates.Testing.MirrorProcess.FreePorts(2);
         var environment = new Dictionary<string, string?>
         {
             ["Mirror__Upstreams__0__IndexUrl"] = upstreamIndexUrl,
@@ -56,8 +57,8 @@ internal sealed partial class MirrorServer : IAsyncDisposable
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["ASPNETCORE_URLS"] = null,
             // Every server is an Orleans silo: free silo and gateway ports, so several run side by side.
-            ["Cluster__SiloPort"] = OrleansCrates.Testing.MirrorProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Cluster__GatewayPort"] = OrleansCrates.Testing.MirrorProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Cluster__SiloPort"] = ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Cluster__GatewayPort"] = ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Cluster__InternalHttpPort"] = "0", // the listener silos relay cold downloads from (Redis clusters): any free port
         };
         foreach (var (key, value) in extraEnvironment)

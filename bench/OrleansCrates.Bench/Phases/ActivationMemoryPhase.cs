@@ -28,9 +28,11 @@ internal sealed partial class ActivationMemoryPhase(BenchOptions options, BenchR
     {
         var count = options.Activations;
         await using var upstream = await FakeUpstream.StartAsync(graph.With(unrelated), null, cancellationToken);
-        var gatewayPort = MirrorProcess.FreePort();
+        var ports = MirrorProcess.FreePorts(2);
+        var gatewayPort = ports[1];
         var environment = new Dictionary<string, string>(options.MirrorEnvironment, StringComparer.Ordinal)
         {
+            ["Cluster__SiloPort"] = ports[0].ToString(CultureInfo.InvariantCulture),
             ["Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
         };
         await using var mirror = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, environment, cancellationToken);

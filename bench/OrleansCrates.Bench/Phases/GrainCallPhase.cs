@@ -28,9 +28,10 @@ internal sealed class GrainCallPhase(BenchReport report)
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var primaryPort = MirrorProcess.FreePort();
-        using var a = await StartSiloAsync(primaryPort, MirrorProcess.FreePort(), null, cancellationToken);
-        using var b = await StartSiloAsync(MirrorProcess.FreePort(), MirrorProcess.FreePort(), new IPEndPoint(IPAddress.Loopback, primaryPort), cancellationToken);
+        var ports = MirrorProcess.FreePorts(4);
+        var primaryPort = ports[0];
+        using var a = await StartSiloAsync(primaryPort, ports[1], null, cancellationToken);
+        using var b = await StartSiloAsync(ports[2], ports[3], new IPEndPoint(IPAddress.Loopback, primaryPort), cancellationToken);
         try
         {
             var fromA = a.Services.GetRequiredService<IGrainFactory>();
