@@ -30,7 +30,8 @@ WORK="$(mktemp -d /tmp/oc-bench-toolchain-XXXXXX)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# N different free ports, all held open until every one is picked (one at a time, the OS may hand the same port out twice).
+free_ports() { python3 -c 'import socket, sys; s=[socket.socket() for _ in range(int(sys.argv[1]))]; [x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"; }
 
 # A release in rustup's layout: rustc, cargo, rust-std as .tar.gz (each with COMPONENT_MB of incompressible payload),
 # and a BIG_MB rust-docs archive the manifest lists (not in the profile: fetched with curl for the RSS figure).
@@ -100,7 +101,7 @@ class Throttled(http.server.SimpleHTTPRequestHandler):
 server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Throttled, directory=root))
 server.serve_forever()
 PY
-UP_PORT=$(free_port)
+read -r UP_PORT PORT SILO_PORT GATEWAY_PORT <<<"$(free_ports 4)"
 python3 "$WORK/throttled_server.py" "$UP_PORT" "$WORK/dist-root" "$UPSTREAM_MBPS" >"$WORK/upstream.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$UP_PORT/dist/channel-rust-stable.toml" >/dev/null && break; sleep 0.2; done
@@ -118,9 +119,8 @@ install() { # $1 dist server; prints seconds
 
 DIRECT=$(install "http://127.0.0.1:$UP_PORT")
 
-PORT=$(free_port)
 ASPNETCORE_URLS="http://127.0.0.1:$PORT" Storage__FileSystem__Root="$WORK/store" Mirror__Upstreams__0__IndexUrl="http://127.0.0.1:9/index/" \
-  Toolchains__Upstreams__0__Url="http://127.0.0.1:$UP_PORT" Cluster__SiloPort=$(free_port) Cluster__GatewayPort=$(free_port) \
+  Toolchains__Upstreams__0__Url="http://127.0.0.1:$UP_PORT" Cluster__SiloPort=$SILO_PORT Cluster__GatewayPort=$GATEWAY_PORT \
   Logging__LogLevel__Default=Warning dotnet "$DLL" >"$WORK/mirror.log" 2>&1 &
 MIRROR_PID=$!
 PIDS+=($MIRROR_PID)
