@@ -58,6 +58,21 @@ public sealed class RedisProcess : IAsyncDisposable
 
     public static async Task<RedisProcess> StartAsync(CancellationToken cancellationToken = default)
     {
+        // The port is free when picked, but a test running in parallel may bind it first: retried with a new one.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnceAsync(cancellationToken);
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains("Address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+            }
+        }
+    }
+
+    private static async Task<RedisProcess> StartOnceAsync(CancellationToken cancellationToken)
+    {
         if (!File.Exists(BinaryPath))
         {
             throw new FileNotFoundException($"redis-server is missing at {BinaryPath}: apt-get install -y redis-server (./test.sh does).", BinaryPath);
@@ -110,13 +125,13 @@ public sealed class RedisProcess : IAsyncDisposable
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
+            await redis.DisposeAsync(); // waits for the end of its output too
             string output;
             lock (redis._output)
             {
                 output = redis._output.ToString();
             }
 
-            await redis.DisposeAsync();
             throw new InvalidOperationException($"Expected redis-server to print '{ReadyMarker}' within 30 s; it said:\n{output}", e);
         }
     }
