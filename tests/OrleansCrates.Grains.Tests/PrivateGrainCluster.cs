@@ -137,36 +137,8 @@ public sealed class PrivateGrainCluster : IAsyncDisposable
     }
 
     /// <summary>Cargo's publish body for <paramref name="crate"/>: <c>u32 LE json_len | JSON | u32 LE crate_len | crate bytes</c>.</summary>
-    public static MemoryStream Body(SyntheticCrate crate)
-    {
-        var json = Encoding.UTF8.GetBytes(new JsonObject
-        {
-            ["name"] = crate.Name,
-            ["vers"] = crate.Version,
-            ["deps"] = new JsonArray(),
-            ["features"] = new JsonObject(),
-            ["authors"] = new JsonArray(),
-            ["description"] = $"Synthetic test crate {crate.Name} {crate.Version}",
-            ["documentation"] = null,
-            ["homepage"] = null,
-            ["readme"] = null,
-            ["readme_file"] = null,
-            ["keywords"] = new JsonArray(),
-            ["categories"] = new JsonArray(),
-            ["license"] = "MIT",
-            ["license_file"] = null,
-            ["repository"] = null,
-            ["badges"] = new JsonObject(),
-            ["links"] = null,
-            ["rust_version"] = null,
-        }.ToJsonString());
-        var body = new byte[4 + json.Length + 4 + crate.CrateBytes.Length];
-        BinaryPrimitives.WriteUInt32LittleEndian(body, (uint)json.Length);
-        json.CopyTo(body, 4);
-        BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(4 + json.Length), (uint)crate.CrateBytes.Length);
-        crate.CrateBytes.CopyTo(body, 8 + json.Length);
-        return new MemoryStream(body, writable: false);
-    }
+    public static MemoryStream Body(SyntheticCrate crate) =>
+        PublishBody.Stream(PublishBody.NewCrateJson(crate, $"Synthetic test crate {crate.Name} {crate.Version}"), crate.CrateBytes);
 
     public static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(120)).Token;
 
