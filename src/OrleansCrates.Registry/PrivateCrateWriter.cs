@@ -158,25 +158,9 @@ public sealed partial class PrivateCrateWriter(IObjectStore store, TimeProvider 
     /// stored metadata. Logins that already own the crate are left as they are (so a retried call is harmless).
     /// <see cref="RegistryOutcome.Message"/> is cargo's <c>msg</c>.
     /// </summary>
-    public async Task<RegistryOutcome> AddOwnersAsync(CrateChange change, IReadOnlyList<string> logins, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(change);
-        if (CheckLogins(logins) is { } invalid)
+    public Task<RegistryOutcome> AddOwnersAsync(CrateChange change, IReadOnlyList<string> logins, CancellationToken ct) =>
+        ChangeOwnersAsync(change, logins, "added", current =>
         {
-            return invalid;
-        }
-
-        string? crateName = null;
-        List<string>? changed = null;
-        var (completed, result) = await UpdateMetaAsync(change.Name, current =>
-        {
-            changed = null;
-            crateName = current.Name;
-            if (!change.IsAdmin && !CrateMetaDocument.IsOwner(current, change.User))
-            {
-                return (null, RegistryOutcome.Failure(NotAnOwner(current.Name)));
-            }
-
             var added = new List<string>();
             var already = new List<string>();
             foreach (var login in logins.Distinct(StringComparer.OrdinalIgnoreCase))
@@ -186,7 +170,7 @@ public sealed partial class PrivateCrateWriter(IObjectStore store, TimeProvider 
 
             if (added.Count == 0)
             {
-                return (null, RegistryOutcome.Ok($"{Listed(already)} {(already.Count == 1 ? "is already an owner" : "are already owners")} of crate `{current.Name}`"));
+                return (null, RegistryOutcome.Ok($"{Listed(already)} {(already.Count == 1 ? "is already an owner" : "are already owners")} of crate `{current.Name}`"), null);
             }
 
             current.Owners.AddRange(added);
@@ -196,18 +180,51 @@ public sealed partial class PrivateCrateWriter(IObjectStore store, TimeProvider 
                 message += $" ({Listed(already)} {(already.Count == 1 ? "was" : "were")} already {(already.Count == 1 ? "an owner" : "owners")})";
             }
 
-            changed = added;
-            return (current, RegistryOutcome.Ok(message));
+            return (current, RegistryOutcome.Ok(message), added);
         }, ct);
-        return Finish(completed, result, change, crateName, "added", changed);
-    }
 
     /// <summary>
     /// Removes owners. Each login must be an owner (else 400), and at least one owner must remain (else 400). Owners
     /// or admins only (403). <paramref name="retried"/>: an earlier call may have removed some of them already, so
     /// logins that are not owners are taken as removed. <see cref="RegistryOutcome.Message"/> is cargo's <c>msg</c>.
     /// </summary>
-    public async Task<RegistryOutcome> RemoveOwnersAsync(CrateChange change, IReadOnlyList<string> logins, bool retried, CancellationToken ct)
+    public Task<RegistryOutcome> RemoveOwnersAsync(CrateChange change, IReadOnlyList<string> logins, bool retried, CancellationToken ct) =>
+        ChangeOwnersAsync(change, logins, "removed", current =>
+        {
+            var distinct = logins.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            var message = $"{(distinct.Count == 1 ? "user" : "users")} {Listed(distinct)} {(distinct.Count == 1 ? "has been removed as an owner" : "have been removed as owners")} of crate `{current.Name}`";
+            var present = distinct.Where(login => CrateMetaDocument.IsOwner(current, login)).ToList();
+            if (!retried && present.Count < distinct.Count)
+            {
+                return (null, RegistryOutcome.Failure(RegistryError.BadRequest($"could not find owner with login `{distinct.First(l => !present.Contains(l))}`")), null);
+            }
+
+            if (present.Count == 0)
+            {
+                return (null, RegistryOutcome.Ok(message), null); // a retry: the earlier call removed them
+            }
+
+            current.Owners.RemoveAll(owner => present.Contains(owner, StringComparer.OrdinalIgnoreCase));
+            if (current.Owners.Count == 0)
+            {
+                return (null, RegistryOutcome.Failure(RegistryError.BadRequest(
+                    $"cannot remove every owner of crate `{current.Name}`: at least one owner must remain")), null);
+            }
+
+            return (current, RegistryOutcome.Ok(message), present);
+        }, ct);
+
+    /// <summary>
+    /// The frame of an owner change: the logins are checked, then <paramref name="edit"/> runs on the stored metadata
+    /// (compare-and-swap, so possibly more than once) once the user is known to own the crate or be an admin. It
+    /// returns the new meta (null: write nothing), the outcome, and the logins it changed (logged on success).
+    /// </summary>
+    private async Task<RegistryOutcome> ChangeOwnersAsync(
+        CrateChange change,
+        IReadOnlyList<string> logins,
+        string what,
+        Func<CrateMeta, (CrateMeta? Updated, RegistryOutcome Result, List<string>? Changed)> edit,
+        CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(change);
         if (CheckLogins(logins) is { } invalid)
@@ -219,52 +236,16 @@ public sealed partial class PrivateCrateWriter(IObjectStore store, TimeProvider 
         List<string>? changed = null;
         var (completed, result) = await UpdateMetaAsync(change.Name, current =>
         {
-            changed = null;
             crateName = current.Name;
             if (!change.IsAdmin && !CrateMetaDocument.IsOwner(current, change.User))
             {
+                changed = null;
                 return (null, RegistryOutcome.Failure(NotAnOwner(current.Name)));
             }
 
-            var distinct = logins.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-            var message = $"{(distinct.Count == 1 ? "user" : "users")} {Listed(distinct)} {(distinct.Count == 1 ? "has been removed as an owner" : "have been removed as owners")} of crate `{current.Name}`";
-            var present = distinct.Where(login => CrateMetaDocument.IsOwner(current, login)).ToList();
-            if (!retried && present.Count < distinct.Count)
-            {
-                return (null, RegistryOutcome.Failure(RegistryError.BadRequest($"could not find owner with login `{distinct.First(l => !present.Contains(l))}`")));
-            }
-
-            if (present.Count == 0)
-            {
-                return (null, RegistryOutcome.Ok(message)); // a retry: the earlier call removed them
-            }
-
-            current.Owners.RemoveAll(owner => present.Contains(owner, StringComparer.OrdinalIgnoreCase));
-            if (current.Owners.Count == 0)
-            {
-                return (null, RegistryOutcome.Failure(RegistryError.BadRequest(
-                    $"cannot remove every owner of crate `{current.Name}`: at least one owner must remain")));
-            }
-
-            changed = present;
-            return (current, RegistryOutcome.Ok(message));
+            (var updated, var outcome, changed) = edit(current);
+            return (updated, outcome);
         }, ct);
-        return Finish(completed, result, change, crateName, "removed", changed);
-    }
-
-    private static RegistryError? CheckLogins(IReadOnlyList<string> logins)
-    {
-        ArgumentNullException.ThrowIfNull(logins);
-        if (logins.Count == 0)
-        {
-            return RegistryError.BadRequest("no logins given");
-        }
-
-        return logins.FirstOrDefault(string.IsNullOrWhiteSpace) is { } blank ? RegistryError.BadRequest($"invalid login `{blank}`") : null;
-    }
-
-    private RegistryOutcome Finish(bool completed, RegistryOutcome result, CrateChange change, string? crateName, string what, List<string>? changed)
-    {
         if (!completed)
         {
             return CrateMetaDocument.TooManyConflicts(change.Name);
@@ -276,6 +257,17 @@ public sealed partial class PrivateCrateWriter(IObjectStore store, TimeProvider 
         }
 
         return result;
+    }
+
+    private static RegistryError? CheckLogins(IReadOnlyList<string> logins)
+    {
+        ArgumentNullException.ThrowIfNull(logins);
+        if (logins.Count == 0)
+        {
+            return RegistryError.BadRequest("no logins given");
+        }
+
+        return logins.FirstOrDefault(string.IsNullOrWhiteSpace) is { } blank ? RegistryError.BadRequest($"invalid login `{blank}`") : null;
     }
 
     /// <summary>Compare-and-swap on a crate's metadata: <paramref name="change"/> returns the new meta (null: write nothing) and the outcome.</summary>
