@@ -20,7 +20,7 @@ public sealed class FailoverHarness : IAsyncDisposable
     public static readonly TimeSpan Cooldown = TimeSpan.FromSeconds(30);
     public static readonly string[] Names = ["primary", "secondary", "third"];
 
-    private readonly TestLifetime _lifetime = new();
+    private readonly StandaloneLifetime _lifetime = new();
 
     private FailoverHarness(IReadOnlyList<FakeUpstream> upstreams, Action<MirrorOptions>? configure)
     {

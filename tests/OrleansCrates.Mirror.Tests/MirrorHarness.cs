@@ -13,7 +13,7 @@ public sealed class MirrorHarness : IAsyncDisposable
 {
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(60);
 
-    private readonly TestLifetime _lifetime = new();
+    private readonly StandaloneLifetime _lifetime = new();
     private readonly UpstreamSet _upstreams;
 
     private MirrorHarness(FakeUpstream upstream, string root, FakeTimeProvider clock, bool ownsRoot)

@@ -46,7 +46,7 @@ public sealed class TracingTests : IAsyncDisposable
         await using var upstream = await FakeUpstream.StartAsync(Graph);
         var crate = Graph.Get("abc", "1.1.0");
         var stall = upstream.AddFault(new FaultRule { PathContains = $"/{crate.Name}/{crate.Version}/download", Kind = FaultKind.Stall, Times = 1 });
-        using var lifetime = new TestLifetime();
+        using var lifetime = new StandaloneLifetime();
         var options = Options.Create(new MirrorOptions
         {
             UpstreamMaxAttempts = 1,
@@ -105,7 +105,7 @@ public sealed class TracingTests : IAsyncDisposable
     {
         await using var upstream = await FakeUpstream.StartAsync(Graph);
         upstream.AddFault(new FaultRule { PathContains = RegistryPaths.IndexPath("abcd"), Kind = FaultKind.Status500 });
-        using var lifetime = new TestLifetime();
+        using var lifetime = new StandaloneLifetime();
         var options = Options.Create(new MirrorOptions
         {
             UpstreamMaxAttempts = 1,

@@ -68,7 +68,7 @@ internal static class PrefetchCommand
         var services = new ServiceCollection()
             .AddSingleton(configuration)
             .AddLogging(logging => logging.AddCliLogging())
-            .AddSingleton<IHostApplicationLifetime, CliLifetime>()
+            .AddSingleton<IHostApplicationLifetime, StandaloneLifetime>()
             .AddMirrorCore(configuration);
         // Nothing is served from this process: the hot-file memory layer would only cost time and memory.
         services.PostConfigure<MirrorOptions>(o => o.HotFileCacheBytes = 0);
@@ -90,21 +90,5 @@ internal static class PrefetchCommand
             report.IndexesReady,
             report.IndexesFailed,
             [.. report.Failures.Select(f => new AdminClient.FailureJson(f.Package.Name, f.Package.Version, f.Error ?? ""))]);
-    }
-
-    /// <summary>The host lifetime the coordinator expects, for a process that is not a host: stopped by Ctrl+C.</summary>
-    internal sealed class CliLifetime : IHostApplicationLifetime, IDisposable
-    {
-        private readonly CancellationTokenSource _stopping = new();
-
-        public CancellationToken ApplicationStarted => CancellationToken.None;
-
-        public CancellationToken ApplicationStopping => _stopping.Token;
-
-        public CancellationToken ApplicationStopped => CancellationToken.None;
-
-        public void StopApplication() => _stopping.Cancel();
-
-        public void Dispose() => _stopping.Dispose();
     }
 }

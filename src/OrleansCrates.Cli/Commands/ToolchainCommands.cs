@@ -42,7 +42,7 @@ internal static class ToolchainCommands
         var services = new ServiceCollection()
             .AddSingleton(configuration)
             .AddLogging(logging => logging.AddCliLogging())
-            .AddSingleton<IHostApplicationLifetime, PrefetchCommand.CliLifetime>()
+            .AddSingleton<IHostApplicationLifetime, StandaloneLifetime>()
             .AddMirrorCore(configuration)
             .AddToolchains(configuration);
         services.PostConfigure<MirrorOptions>(o => o.HotFileCacheBytes = 0); // nothing is served from this process

@@ -1,8 +1,12 @@
 using Microsoft.Extensions.Hosting;
 
-namespace OrleansCrates.Mirror.Tests;
+namespace OrleansCrates.Mirror;
 
-public sealed class TestLifetime : IHostApplicationLifetime, IDisposable
+/// <summary>
+/// The host lifetime the mirror's services expect, for code that runs them outside a host (the CLI, where Ctrl+C
+/// calls <see cref="StopApplication"/>, and tests): only stopping is signalled.
+/// </summary>
+public sealed class StandaloneLifetime : IHostApplicationLifetime, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
 
