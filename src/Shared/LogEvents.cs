@@ -70,6 +70,7 @@ internal static class LogEvents
     public const int CrateGrainsCallFailed = 6001;
     public const int CrateGrainsGaveUp = 6002;
     public const int ToolchainGrainsCallFailed = 6011;
+    public const int ToolchainGrainsGaveUp = 6012;
     public const int PrivateCrateGrainsCallFailed = 6021;
     public const int PrivateCrateGrainsGaveUp = 6022;
     public const int PrivateCrateGrainStorageFailed = 6023;
