@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -6,7 +7,7 @@ namespace OrleansCrates.Bench.Infrastructure;
 
 /// <summary>
 /// The platform's ceiling: a bare Kestrel (ASP.NET Core's server, as the mirror runs it: sockets transport, HTTP/1.1,
-/// Release build, server GC) answering every file of a docroot from memory with one middleware — no routing, logging,
+/// Release build, server GC, inline scheduling unless the mirror's <c>Server:InlineScheduling=false</c> is passed on) answering every file of a docroot from memory with one middleware — no routing, logging,
 /// metrics or lookups. It runs as its own process (this bench program with <c>--kestrel-baseline DOCROOT</c>), pinned
 /// like the mirror, so the throughput table can say how much of a gap to nginx is Kestrel's own (nginx sends files
 /// with <c>sendfile</c>; Kestrel copies every body through its output pipe) and how much is the mirror's.
@@ -24,6 +25,8 @@ internal static class KestrelBaseline
                 path => File.ReadAllBytes(path),
                 StringComparer.Ordinal);
         var builder = WebApplication.CreateSlimBuilder([]);
+        var inlineScheduling = !string.Equals(Environment.GetEnvironmentVariable("Server__InlineScheduling"), "false", StringComparison.OrdinalIgnoreCase);
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inlineScheduling);
         builder.Logging.ClearProviders().AddConsole().SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         var app = builder.Build();
@@ -44,15 +47,23 @@ internal static class KestrelBaseline
         return 0;
     }
 
-    /// <summary>Starts the baseline on <paramref name="docroot"/> (the servers' cores when pinned) and returns its base URL.</summary>
-    public static async Task<(ChildProcess Process, string BaseUrl)> StartAsync(string docroot, CpuPinning pinning, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the baseline on <paramref name="docroot"/> (the servers' cores when pinned) with the mirror's extra
+    /// environment (<c>--mirror-env</c>: runtime knobs apply to both alike) and returns its base URL.
+    /// </summary>
+    public static async Task<(ChildProcess Process, string BaseUrl)> StartAsync(
+        string docroot, IReadOnlyDictionary<string, string> mirrorEnvironment, CpuPinning pinning, CancellationToken cancellationToken)
     {
         var (fileName, arguments) = pinning.Server("dotnet", [typeof(KestrelBaseline).Assembly.Location, Argument, docroot]);
         var process = ChildProcess.Start(
             "kestrel baseline",
             fileName,
             arguments,
-            new Dictionary<string, string?> { ["DOTNET_gcServer"] = "1", ["ASPNETCORE_URLS"] = null });
+            new Dictionary<string, string?>(mirrorEnvironment.Select(kv => KeyValuePair.Create(kv.Key, (string?)kv.Value)))
+            {
+                ["DOTNET_gcServer"] = "1",
+                ["ASPNETCORE_URLS"] = null,
+            });
         try
         {
             var match = await process.WaitForLineAsync(MirrorServer.ListeningRegex(), TimeSpan.FromSeconds(60), cancellationToken);

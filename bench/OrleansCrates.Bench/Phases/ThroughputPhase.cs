@@ -89,7 +89,7 @@ internal sealed class ThroughputPhase(BenchOptions options, BenchReport report, 
             {
                 try
                 {
-                    (kestrel, kestrelUrl) = await KestrelBaseline.StartAsync(nginx.DocumentRoot, options.Pinning, cancellationToken);
+                    (kestrel, kestrelUrl) = await KestrelBaseline.StartAsync(nginx.DocumentRoot, options.MirrorEnvironment, options.Pinning, cancellationToken);
                     Console.WriteLine($"[bench] bare Kestrel baseline at {kestrelUrl} (pid {kestrel.Id}), same files from memory");
                     foreach (var endpoint in endpoints)
                     {
