@@ -149,6 +149,16 @@ public sealed class MetricsTests : IAsyncLifetime
         Assert.True(
             scrape.Sum("http_client_request_duration_seconds_count", ("server_address", "127.0.0.1")) >= scrape.Sum("orleanscrates_upstream_requests_total"),
             "every upstream request went through HttpClient, and its instrumentation counted it");
+
+        // ASP.NET Core's instruments updated per request or per 4 KB block are dropped; the memory pool's growth stays.
+        Assert.True(scrape.Types.ContainsKey("aspnetcore_memory_pool_allocated_bytes_total"), $"families: {string.Join(", ", scrape.Types.Keys)}");
+        foreach (var dropped in new[]
+                 {
+                     "http_server_active_requests", "aspnetcore_routing_match_attempts_total", "aspnetcore_memory_pool_rented_bytes_total", "aspnetcore_memory_pool_pooled_bytes",
+                 })
+        {
+            Assert.False(scrape.Types.ContainsKey(dropped), $"{dropped} is dropped by a metric view, yet it is on /metrics");
+        }
     }
 
     [Fact]
