@@ -49,6 +49,12 @@ internal sealed class TransferLimitedStream(Stream inner, TransferLimits limits)
     private readonly long _started = Stopwatch.GetTimestamp();
     private long _received;
 
+    /// <summary>
+    /// The limit that fired while a read was completing with bytes anyway. HttpClient tears the connection down when a
+    /// read's token is cancelled, so the next read may find its stream disposed: that is this limit, not a bug.
+    /// </summary>
+    private string? _firedLate;
+
     public override bool CanRead => true;
 
     public override bool CanSeek => false;
@@ -77,6 +83,15 @@ internal sealed class TransferLimitedStream(Stream inner, TransferLimits limits)
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw TooSlow(limit);
+        }
+        catch (ObjectDisposedException) when (_firedLate is { } fired && !cancellationToken.IsCancellationRequested)
+        {
+            throw TooSlow(fired);
+        }
+
+        if (bounded.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            _firedLate = limit;
         }
 
         _received += read;
