@@ -1,3 +1,4 @@
+using OrleansCrates.Testing;
 using OrleansCrates.Upstream;
 
 namespace OrleansCrates.Mirror.Tests;
@@ -35,19 +36,9 @@ public sealed class TransferLimitedStreamTests
     }
 
     /// <summary>The first read completes with 3 bytes once its token is cancelled; every read after that finds it disposed.</summary>
-    private sealed class TornDownOnCancel : Stream
+    private sealed class TornDownOnCancel : ReadOnlyTestStream
     {
         private bool _disposed;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -64,16 +55,6 @@ public sealed class TransferLimitedStreamTests
         }
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -130,19 +130,11 @@ public sealed class RegistryHarness : IDisposable
 /// Serves <see cref="Allowed"/> bytes of a body and fails the test if anyone asks for a byte beyond them: proves a
 /// limit was enforced from the header alone.
 /// </summary>
-public sealed class HeaderOnlyStream(byte[] body, int allowed) : Stream
+public sealed class HeaderOnlyStream(byte[] body, int allowed) : ReadOnlyTestStream
 {
     private int _position;
 
     public int Allowed => allowed;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
 
     public override long Position
     {
@@ -171,16 +163,6 @@ public sealed class HeaderOnlyStream(byte[] body, int allowed) : Stream
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         Task.FromResult(Read(buffer.AsSpan(offset, count)));
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>Hand-made <c>.crate</c> files for the tarball rules: any entries, any types.</summary>

@@ -1,4 +1,5 @@
 using System.Net;
+using OrleansCrates.Testing;
 
 namespace OrleansCrates.Storage.AzureBlob.Tests;
 
@@ -6,18 +7,12 @@ namespace OrleansCrates.Storage.AzureBlob.Tests;
 /// A deterministic pseudo-random byte stream of a given length (xorshift64*), generated on the fly: large test content
 /// without a large array.
 /// </summary>
-internal sealed class PseudoRandomStream(long length, ulong seed) : Stream
+internal sealed class PseudoRandomStream(long length, ulong seed) : ReadOnlyTestStream
 {
     private ulong _state = seed == 0 ? 0x9E3779B97F4A7C15UL : seed;
     private ulong _word;
     private int _wordBytesLeft;
     private long _position;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
 
     public override long Length => length;
 
@@ -57,16 +52,6 @@ internal sealed class PseudoRandomStream(long length, ulong seed) : Stream
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         Task.FromResult(Read(buffer.AsSpan(offset, count)));
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>
