@@ -42,7 +42,7 @@ public static class CredentialParser
             return null; // a scheme with nothing after it
         }
 
-        return Token(value);
+        return Token(value, authorizationHeader);
     }
 
     private static bool TryScheme(ReadOnlySpan<char> value, string scheme, out ReadOnlySpan<char> rest)
@@ -84,7 +84,8 @@ public static class CredentialParser
         return colon < 0 ? null : Token(decoded.AsSpan(colon + 1));
     }
 
-    private static string? Token(ReadOnlySpan<char> candidate)
+    /// <summary>The token in <paramref name="candidate"/>; <paramref name="whole"/> itself when it is the whole header (cargo's form: no copy per request).</summary>
+    private static string? Token(ReadOnlySpan<char> candidate, string? whole = null)
     {
         if (candidate.IsEmpty || candidate.Length > MaxTokenLength)
         {
@@ -99,6 +100,6 @@ public static class CredentialParser
             }
         }
 
-        return candidate.ToString();
+        return whole is not null && candidate.Length == whole.Length ? whole : candidate.ToString();
     }
 }

@@ -31,6 +31,9 @@ public sealed partial class TokenStore
     public const string SecretPrefix = "ocr_";
     public const int IdLength = 12;
 
+    /// <summary>Characters of a token's hash (lowercase hex SHA-256).</summary>
+    public const int HashLength = 2 * SHA256.HashSizeInBytes;
+
     /// <summary>How long a validation answer (valid, unknown or revoked) is reused on one node.</summary>
     public static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(5);
 
@@ -43,6 +46,7 @@ public sealed partial class TokenStore
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, CachedAnswer> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CachedAnswer>.AlternateLookup<ReadOnlySpan<char>> _cachedByHash;
     private readonly ConcurrentDictionary<string, Task<TokenInfo?>> _reads = new(StringComparer.Ordinal);
     private long _revocations; // revokes this instance finished
     private long _revoking; // revokes this instance has under way
@@ -52,6 +56,7 @@ public sealed partial class TokenStore
         _store = store;
         _time = time;
         _logger = logger ?? NullLogger<TokenStore>.Instance;
+        _cachedByHash = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>
@@ -111,21 +116,30 @@ public sealed partial class TokenStore
     /// The token a secret stands for; null when the secret is malformed, unknown or revoked. Answers are reused for
     /// up to <see cref="CacheDuration"/> (see the class remarks for the revocation bound).
     /// </summary>
-    public async Task<TokenInfo?> ValidateOrNullAsync(string secret, CancellationToken cancellationToken)
+    public ValueTask<TokenInfo?> ValidateOrNullAsync(string secret, CancellationToken cancellationToken)
     {
         if (CredentialParser.SecretFrom(secret) != secret)
         {
-            return null; // empty, too long, spaces or non-printable: cannot be one of ours, so no storage read
+            return ValueTask.FromResult<TokenInfo?>(null); // empty, too long, spaces or non-printable: cannot be one of ours, so no storage read
         }
 
-        var hash = HashOf(secret);
-        if (_cache.TryGetValue(hash, out var cached) && _time.GetElapsedTime(cached.ReadStarted) < CacheDuration)
+        // Every request with a token asks this: the answer in memory is found without allocating (hash on the stack).
+        Span<char> hash = stackalloc char[HashLength];
+        HashOfValidSecret(secret, hash);
+        if (_cachedByHash.TryGetValue(hash, out var cached) && _time.GetElapsedTime(cached.ReadStarted) < CacheDuration)
         {
-            return cached.Token;
+            return ValueTask.FromResult(cached.Token);
         }
 
-        // One storage read per token per node at a time: concurrent requests with the same token share it, and a
-        // caller that gives up does not cancel it for the others.
+        return ReadSharedAsync(hash.ToString(), cancellationToken);
+    }
+
+    /// <summary>
+    /// One storage read per token per node at a time: concurrent requests with the same token share it, and a caller
+    /// that gives up does not cancel it for the others.
+    /// </summary>
+    private async ValueTask<TokenInfo?> ReadSharedAsync(string hash, CancellationToken cancellationToken)
+    {
         var mine = new TaskCompletionSource<TokenInfo?>(TaskCreationOptions.RunContinuationsAsynchronously);
         var shared = _reads.GetOrAdd(hash, mine.Task);
         if (shared == mine.Task)
@@ -226,6 +240,20 @@ public sealed partial class TokenStore
 
     /// <summary>Lowercase hex SHA-256 of the secret's UTF-8 bytes: the token's storage key.</summary>
     public static string HashOf(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    /// <summary>
+    /// <see cref="HashOf(string)"/> into <paramref name="hash"/> (<see cref="HashLength"/> characters) without allocating,
+    /// for a secret <see cref="CredentialParser"/> accepts (at most <see cref="CredentialParser.MaxTokenLength"/>
+    /// printable ASCII characters, a byte each).
+    /// </summary>
+    private static void HashOfValidSecret(string secret, Span<char> hash)
+    {
+        Span<byte> utf8 = stackalloc byte[CredentialParser.MaxTokenLength];
+        var length = Encoding.UTF8.GetBytes(secret, utf8);
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(utf8[..length], digest);
+        Convert.TryToHexStringLower(digest, hash, out _);
+    }
 
     public static bool IsValidId(string? id) => id is { Length: IdLength } && id.All(char.IsAsciiHexDigit);
 

@@ -239,6 +239,91 @@ public sealed class CargoAuthTests : IAsyncDisposable
         Assert.Equal(info.Id, TokenIdentity.TokenOf(context.User)!.Id);
     }
 
+    public static TheoryData<string> RefusedRegistryReads => new()
+    {
+        "none",
+        "ocr_" + new string('a', 43),   // well formed, unknown
+        "revoked",
+        "Bearer",                       // malformed
+        "ocr_not a token",
+        "two headers",
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedRegistryReads))]
+    public async Task The_read_gate_refuses_exactly_as_the_read_policy_does(string credential)
+    {
+        var (read, info) = await _tokens.CreateAsync("alice", TokenScope.Read, [], _ct);
+        var (other, _) = await _tokens.CreateAsync("bob", TokenScope.Read, [], _ct);
+        if (credential == "revoked")
+        {
+            await _tokens.RevokeAsync(info.Id, _ct);
+        }
+
+        DefaultHttpContext Request()
+        {
+            var context = Context(credential switch { "none" or "two headers" => null, "revoked" => read, _ => credential });
+            if (credential == "two headers")
+            {
+                context.Request.Headers.Authorization = new([read, other]);
+            }
+
+            return context;
+        }
+
+        var byPolicy = Request();
+        var policyPassed = await RunPolicyAsync(byPolicy, CargoAuth.ReadPolicy);
+        var byGate = Request();
+        var gatePassed = await RunGateAsync(byGate);
+
+        Assert.False(policyPassed);
+        Assert.False(gatePassed);
+        Assert.Equal(StatusCodes.Status401Unauthorized, byGate.Response.StatusCode);
+        Assert.Equal(CargoAuthorizationResultHandler.RegistryTokenRequired, Detail(byGate));
+        Assert.Equal(
+            (byPolicy.Response.StatusCode, byPolicy.Response.Headers.WWWAuthenticate.ToString(), byPolicy.Response.ContentType, Body(byPolicy)),
+            (byGate.Response.StatusCode, byGate.Response.Headers.WWWAuthenticate.ToString(), byGate.Response.ContentType, Body(byGate)));
+    }
+
+    [Fact]
+    public async Task The_read_gate_lets_a_valid_token_through_as_one_shared_principal()
+    {
+        var (secret, info) = await _tokens.CreateAsync("alice", TokenScope.Read, ["acme-*"], _ct);
+        var first = Context(secret);
+        var second = Context("Bearer " + secret);
+        var readsBefore = _store.Reads;
+
+        Assert.True(await RunGateAsync(first));
+        Assert.True(await RunGateAsync(second));
+        Assert.Equal(StatusCodes.Status200OK, first.Response.StatusCode);
+        Assert.Equal((info.Id, "alice"), (TokenIdentity.TokenOf(first.User)!.Id, first.User.Identity!.Name));
+        Assert.Same(first.User, second.User); // built once per cached answer, not once per request
+        Assert.Equal(1, _store.Reads - readsBefore); // one storage read for both requests: the token cache answered the second
+    }
+
+    [Fact]
+    public async Task The_authentication_handler_reuses_the_principal_of_a_cached_answer()
+    {
+        var (secret, _) = await _tokens.CreateAsync("alice", TokenScope.Publish, [], _ct);
+        var (otherSecret, _) = await _tokens.CreateAsync("bob", TokenScope.Publish, [], _ct);
+
+        var first = await AuthenticateAsync(Context(secret));
+        var again = await AuthenticateAsync(Context(secret));
+        var other = await AuthenticateAsync(Context(otherSecret));
+
+        Assert.Same(first.Principal, again.Principal);
+        Assert.NotSame(first.Principal, other.Principal);
+        Assert.Equal("bob", other.Principal!.Identity!.Name);
+    }
+
+    [Fact]
+    public async Task The_read_gate_lets_a_storage_failure_through_as_one_not_as_a_401()
+    {
+        var gate = new RegistryReadGate(_ => Task.CompletedTask, new TokenStore(new TokenStoreTests.UnreachableStore(), TimeProvider.System));
+
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => gate.InvokeAsync(Context("ocr_" + new string('b', 43))));
+    }
+
     private DefaultHttpContext Context(string? authorization = null)
     {
         var context = new DefaultHttpContext { RequestServices = _services.CreateScope().ServiceProvider };
@@ -269,6 +354,25 @@ public sealed class CargoAuthTests : IAsyncDisposable
             return Task.CompletedTask;
         }, context, policy, authorized);
         return reached;
+    }
+
+    /// <summary>What the read gate does for an endpoint of an auth-required registry: true when the endpoint would run.</summary>
+    private async Task<bool> RunGateAsync(HttpContext context)
+    {
+        var reached = false;
+        var gate = new RegistryReadGate(_ =>
+        {
+            reached = true;
+            return Task.CompletedTask;
+        }, _tokens);
+        await gate.InvokeAsync(context);
+        return reached;
+    }
+
+    private static string Body(HttpContext context)
+    {
+        context.Response.Body.Position = 0;
+        return new StreamReader(context.Response.Body).ReadToEnd();
     }
 
     private static string Detail(HttpContext context)

@@ -218,7 +218,7 @@ public sealed class TokenStoreTests : IDisposable
         var observed = new ObservedStore(_temp.Store);
         var node = new TokenStore(observed, _clock);
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => node.ValidateOrNullAsync(secret, _ct)));
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => node.ValidateOrNullAsync(secret, _ct).AsTask()));
         Assert.All(results, Assert.NotNull);
         Assert.Equal(1, observed.Reads);
 
@@ -234,7 +234,7 @@ public sealed class TokenStoreTests : IDisposable
     {
         var (secret, _) = await _tokens.CreateAsync("alice", TokenScope.Read, [], _ct);
         var node = new TokenStore(new UnreachableStore(), _clock);
-        await Assert.ThrowsAsync<StorageUnavailableException>(() => node.ValidateOrNullAsync(secret, _ct));
+        await Assert.ThrowsAsync<StorageUnavailableException>(() => node.ValidateOrNullAsync(secret, _ct).AsTask());
     }
 
     [Fact]
@@ -251,7 +251,7 @@ public sealed class TokenStoreTests : IDisposable
         Assert.False(await _tokens.RevokeAsync(info.Id, _ct));
     }
 
-    private sealed class UnreachableStore : IObjectStore
+    internal sealed class UnreachableStore : IObjectStore
     {
         private static StorageUnavailableException Down => new("storage is unreachable (test)");
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
@@ -84,6 +85,17 @@ public sealed class TokenIdentity : ClaimsIdentity
     public TokenInfo Token { get; }
 
     public override ClaimsIdentity Clone() => new TokenIdentity(this);
+
+    /// <summary>
+    /// The principal of a validated token under <see cref="CargoAuth.Scheme"/>, built once per <see cref="TokenInfo"/>
+    /// (an answer <see cref="TokenStore"/> keeps for a few seconds) rather than once per request: every request with a
+    /// token gets it. Shared between requests, so it is never modified: code that wants other claims makes its own.
+    /// </summary>
+    public static ClaimsPrincipal PrincipalOf(TokenInfo token) =>
+        Principals.GetValue(token, static t => new ClaimsPrincipal(new TokenIdentity(t, CargoAuth.Scheme)));
+
+    /// <summary>Weak on the token: a principal lives as long as the cached answer it was built for.</summary>
+    private static readonly ConditionalWeakTable<TokenInfo, ClaimsPrincipal> Principals = new();
 
     /// <summary>The token behind <paramref name="user"/>, or null for an anonymous caller.</summary>
     public static TokenInfo? TokenOf(ClaimsPrincipal? user)

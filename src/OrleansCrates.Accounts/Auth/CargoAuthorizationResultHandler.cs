@@ -12,6 +12,9 @@ namespace OrleansCrates.Accounts.Auth;
 /// </summary>
 public sealed class CargoAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
 {
+    /// <summary>The detail of the 401 an auth-required registry read gets without a valid token.</summary>
+    public const string RegistryTokenRequired = "this registry requires a token: see the login URL";
+
     public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
         if (authorizeResult.Succeeded)
@@ -23,14 +26,12 @@ public sealed class CargoAuthorizationResultHandler : IAuthorizationMiddlewareRe
         var sentCredentials = context.Request.Headers.Authorization.Count > 0;
         if (authorizeResult.Challenged && (requirement.RegistryRead || !sentCredentials))
         {
-            return context.ChallengeAsync(CargoAuth.Scheme, Detail(requirement.RegistryRead
-                ? "this registry requires a token: see the login URL"
+            return context.ChallengeAsync(CargoAuth.Scheme, CargoTokenHandler.WithDetail(requirement.RegistryRead
+                ? RegistryTokenRequired
                 : $"this action requires a token with scope {TokenStore.ScopeName(requirement.Scope)}"));
         }
 
         var reason = authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault()?.Message ?? CargoTokenHandler.InvalidToken;
-        return context.ForbidAsync(CargoAuth.Scheme, Detail(authorizeResult.Challenged ? CargoTokenHandler.InvalidToken : reason));
+        return context.ForbidAsync(CargoAuth.Scheme, CargoTokenHandler.WithDetail(authorizeResult.Challenged ? CargoTokenHandler.InvalidToken : reason));
     }
-
-    private static AuthenticationProperties Detail(string detail) => new(new Dictionary<string, string?> { [CargoTokenHandler.DetailItem] = detail });
 }

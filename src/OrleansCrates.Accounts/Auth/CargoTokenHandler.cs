@@ -29,6 +29,9 @@ public sealed class CargoTokenHandler(IOptionsMonitor<CargoTokenOptions> options
 
     public const string InvalidToken = "invalid or revoked token";
 
+    /// <summary>Properties that give a challenge or refusal its detail (<see cref="DetailItem"/>).</summary>
+    public static AuthenticationProperties WithDetail(string detail) => new(new Dictionary<string, string?> { [DetailItem] = detail });
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var headers = Request.Headers.Authorization;
@@ -44,7 +47,7 @@ public sealed class CargoTokenHandler(IOptionsMonitor<CargoTokenOptions> options
             return AuthenticateResult.Fail(InvalidToken);
         }
 
-        return AuthenticateResult.Success(new AuthenticationTicket(new(new TokenIdentity(token, Scheme.Name)), Scheme.Name));
+        return AuthenticateResult.Success(new AuthenticationTicket(TokenIdentity.PrincipalOf(token), Scheme.Name));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

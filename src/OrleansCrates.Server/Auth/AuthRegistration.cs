@@ -25,7 +25,8 @@ public static class AuthRegistration
     }
 
     /// <summary>
-    /// The authorization middleware, for endpoints with a policy. No authentication middleware: each policy names
+    /// The authorization middleware, for endpoints with a policy, and the <see cref="RegistryReadGate"/>, for the reads of
+    /// an auth-required registry (<see cref="RequireTokenWhen"/>). No authentication middleware: each policy names
     /// <see cref="CargoAuth.Scheme"/>, so only a request to a guarded endpoint (or one a handler asks about, see
     /// <see cref="CrateAccess.CallerAsync"/>) is authenticated. The middleware runs only for endpoints that carry
     /// authorization metadata, so the anonymous warm path (an open registry) does no authorization work at all.
@@ -37,14 +38,17 @@ public static class AuthRegistration
         properties["__AuthenticationMiddlewareSet"] = true;
         properties["__AuthorizationMiddlewareSet"] = true;
         app.UseWhen(context => context.GetEndpoint()?.Metadata.GetMetadata<IAuthorizeData>() is not null, guarded => guarded.UseAuthorization());
+        RegistryReadGate.AddTo(app);
         return app;
     }
 
     /// <summary>
     /// cargo's auth-required handshake (RFC 3139): where reads need a token, a request without a valid one gets 401 with
     /// <c>WWW-Authenticate: Cargo login_url="…/private/me"</c> — config.json included, since cargo asks for it first.
-    /// Settled at start-up: an unrestricted root has no policy, so pays nothing per request.
+    /// The <see cref="RegistryReadGate"/> decides it (what <see cref="CargoAuth.ReadPolicy"/> would, at the cost of a
+    /// cache lookup: every download of an auth-required registry passes it). Settled at start-up: an unrestricted root
+    /// carries no gate, so pays nothing per request.
     /// </summary>
     public static RouteGroupBuilder RequireTokenWhen(this RouteGroupBuilder group, IEndpointRouteBuilder app, Func<IServiceProvider, bool> restricted) =>
-        restricted(app.ServiceProvider) ? group.RequireAuthorization(CargoAuth.ReadPolicy) : group;
+        restricted(app.ServiceProvider) ? group.WithMetadata(RegistryReadGate.Required.Instance) : group;
 }

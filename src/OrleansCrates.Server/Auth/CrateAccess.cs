@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authorization;
 using OrleansCrates.Accounts;
 using OrleansCrates.Accounts.Auth;
 using OrleansCrates.Registry;
@@ -10,16 +9,17 @@ namespace OrleansCrates.Server.Auth;
 /// <summary>
 /// Who is calling and what they may do with a crate, for the calls whose endpoint cannot say it up front (the crate
 /// is in the route or the body, or reading is open to anonymous callers). Authentication is the
-/// <see cref="CargoAuth.Scheme"/> handler's, every decision is <see cref="CrateAccessHandler"/>'s (through
-/// <see cref="IAuthorizationService"/>); this only asks them. A request without an <c>Authorization</c> header is
-/// anonymous at no cost.
+/// <see cref="CargoAuth.Scheme"/> handler's (or the <see cref="RegistryReadGate"/>'s, which sets the caller of an
+/// auth-required read); every decision is <see cref="AccessPolicy"/>'s, the rules <see cref="CrateAccessHandler"/>
+/// applies to endpoint policies, asked here directly for the crate in hand (no authorization-service round per call).
+/// A request without an <c>Authorization</c> header is anonymous at no cost.
 /// </summary>
-public sealed class CrateAccess(IAuthorizationService authorization, DownloadLog downloads, TimeProvider time)
+public sealed class CrateAccess(AccessPolicy policy, DownloadLog downloads, TimeProvider time)
 {
     private static readonly ClaimsPrincipal Anonymous = new(new ClaimsIdentity());
 
     /// <summary>The caller: a principal from a valid token, else anonymous (no header, or one naming no valid token).</summary>
-    public async Task<ClaimsPrincipal> CallerAsync(HttpContext context)
+    public async ValueTask<ClaimsPrincipal> CallerAsync(HttpContext context)
     {
         if (context.Request.Headers.Authorization.Count == 0)
         {
@@ -28,7 +28,7 @@ public sealed class CrateAccess(IAuthorizationService authorization, DownloadLog
 
         if (TokenIdentity.TokenOf(context.User) is not null)
         {
-            return context.User; // authenticated already by the endpoint's policy
+            return context.User; // authenticated already by the endpoint's policy or the read gate
         }
 
         var result = await context.AuthenticateAsync(CargoAuth.Scheme); // once per request: the handler keeps its answer
@@ -37,35 +37,24 @@ public sealed class CrateAccess(IAuthorizationService authorization, DownloadLog
 
     /// <summary>
     /// What <paramref name="user"/> may do with <paramref name="needed"/> on <paramref name="crate"/>: allowed, the
-    /// crate out of the token's reach (answer as for a crate that does not exist), or too small a scope.
+    /// crate out of the token's reach (answer as for a crate that does not exist), or too small a scope. An anonymous
+    /// caller has no token, which is answered as one that is no longer valid.
     /// </summary>
-    public async Task<AccessDecision> DecideAsync(ClaimsPrincipal user, TokenScope needed, string crate) =>
-        CrateAccessHandler.DecisionOf(await authorization.AuthorizeAsync(user, new CrateResource(crate), CargoAuth.PolicyFor(needed)));
+    public AccessDecision Decide(ClaimsPrincipal user, TokenScope needed, string crate) =>
+        TokenIdentity.TokenOf(user) is { } token ? policy.Decide(token, needed, crate) : AccessDecision.Revoked;
 
-    public async Task<bool> AllowsAsync(ClaimsPrincipal user, TokenScope needed, string crate) =>
-        TokenIdentity.TokenOf(user) is not null && await DecideAsync(user, needed, crate) == AccessDecision.Allowed;
+    public bool Allows(ClaimsPrincipal user, TokenScope needed, string crate) => Decide(user, needed, crate) == AccessDecision.Allowed;
 
     /// <summary>
     /// Whether the caller may see this crate. Where reads are restricted, crates outside a token's patterns do not
     /// exist for it (the caller gets 404, so their existence does not leak).
     /// </summary>
-    public async Task<bool> MayReadAsync(HttpContext context, bool restricted, string crate) =>
-        !restricted || await AllowsAsync(await CallerAsync(context), TokenScope.Read, crate);
+    public async ValueTask<bool> MayReadAsync(HttpContext context, bool restricted, string crate) =>
+        !restricted || Allows(await CallerAsync(context), TokenScope.Read, crate);
 
     /// <summary>The items of a list that are about crates within the caller's reach for <paramref name="needed"/>.</summary>
-    public async Task<List<T>> WithinReachAsync<T>(ClaimsPrincipal user, TokenScope needed, IEnumerable<T> items, Func<T, string> crateOf)
-    {
-        var visible = new List<T>();
-        foreach (var item in items)
-        {
-            if (await AllowsAsync(user, needed, crateOf(item)))
-            {
-                visible.Add(item);
-            }
-        }
-
-        return visible;
-    }
+    public List<T> WithinReach<T>(ClaimsPrincipal user, TokenScope needed, IEnumerable<T> items, Func<T, string> crateOf) =>
+        [.. items.Where(item => Allows(user, needed, crateOf(item)))];
 
     /// <summary>Records who downloaded what, for tokens only; batched in memory, never a storage write per request.</summary>
     public async Task RecordDownloadAsync(HttpContext context, string registry, string crate, string version)

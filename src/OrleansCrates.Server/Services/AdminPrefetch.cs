@@ -44,7 +44,7 @@ public sealed class AdminPrefetch(CratePrefetcher prefetcher, CrateAccess access
         }
 
         var wanted = packages.Select(p => new PrefetchPackage(p!.Name!, p.Version!, p.Checksum)).ToList();
-        var within = await access.WithinReachAsync(admin, TokenScope.Admin, wanted, p => p.Name);
+        var within = access.WithinReach(admin, TokenScope.Admin, wanted, p => p.Name);
         var outside = wanted.Except(within);
         var report = await prefetcher.RunAsync(within, request.Concurrency ?? CratePrefetcher.DefaultConcurrency, onEach: null, ct);
         var failures = report.Failures.Concat(outside.Select(p => new PrefetchResult(p, PrefetchOutcome.Failed, "not within this token's crates")));

@@ -22,8 +22,8 @@ public sealed class AdminQueries(ApprovalStore approvals, DownloadLog downloads,
     {
         var decisions = await approvals.GetCurrentAsync(ct);
         var pending = await approvals.ListPendingAsync(decisions, ct);
-        return (await access.WithinReachAsync(admin, TokenScope.Admin, pending, p => p.Name),
-                await access.WithinReachAsync(admin, TokenScope.Admin, decisions.Rules, r => r.Name));
+        return (access.WithinReach(admin, TokenScope.Admin, pending, p => p.Name),
+                access.WithinReach(admin, TokenScope.Admin, decisions.Rules, r => r.Name));
     }
 
     /// <summary>
@@ -53,7 +53,7 @@ public sealed class AdminQueries(ApprovalStore approvals, DownloadLog downloads,
         }
 
         // The crate itself within the token's patterns, through the same check as every other crate-scoped call.
-        if (!await access.AllowsAsync(admin, TokenScope.Admin, name.Value.Value))
+        if (!access.Allows(admin, TokenScope.Admin, name.Value.Value))
         {
             return new(AdminStatus.OutOfReach, default, name.Value.Value);
         }
@@ -71,7 +71,7 @@ public sealed class AdminQueries(ApprovalStore approvals, DownloadLog downloads,
         }
 
         var entries = await approvals.ListAuditAsync(range.First, range.Last, ct);
-        return new(AdminStatus.Ok, await access.WithinReachAsync(admin, TokenScope.Admin, entries, e => e.Name), null);
+        return new(AdminStatus.Ok, access.WithinReach(admin, TokenScope.Admin, entries, e => e.Name), null);
     }
 
     /// <summary>Download records of UTC days <paramref name="from"/>–<paramref name="to"/>, limited to the crates within the caller's patterns.</summary>
@@ -85,7 +85,7 @@ public sealed class AdminQueries(ApprovalStore approvals, DownloadLog downloads,
         var records = new List<DownloadRecord>();
         await foreach (var record in downloads.QueryAsync(range.First, range.Last, user, crate, ct))
         {
-            if (await access.AllowsAsync(admin, TokenScope.Admin, record.Crate))
+            if (access.Allows(admin, TokenScope.Admin, record.Crate))
             {
                 records.Add(record);
             }

@@ -29,7 +29,7 @@ public sealed class PrivateRegistryActions(PrivateRegistry registry, CrateAccess
             return PublishResult.Failure(invalid); // logged by the registry
         }
 
-        if (!await access.AllowsAsync(caller, TokenScope.Publish, prepared.Name.Value))
+        if (!access.Allows(caller, TokenScope.Publish, prepared.Name.Value))
         {
             return registry.Refuse(prepared, RegistryError.Forbidden($"this token may not publish `{prepared.Name}` (scope {TokenStore.ScopeName(token.Scope)})"));
         }
@@ -75,7 +75,7 @@ public sealed class PrivateRegistryActions(PrivateRegistry registry, CrateAccess
             return (result.Crates, result.Total);
         }
 
-        var visible = await access.WithinReachAsync(await access.CallerAsync(context), TokenScope.Read, result.Crates, c => c.Name);
+        var visible = access.WithinReach(await access.CallerAsync(context), TokenScope.Read, result.Crates, c => c.Name);
         return (visible, visible.Count);
     }
 
@@ -86,7 +86,7 @@ public sealed class PrivateRegistryActions(PrivateRegistry registry, CrateAccess
     private async Task<CrateAction> ActAsync(ClaimsPrincipal caller, string name, TokenScope needed, Func<string, bool, CrateName, Task<RegistryOutcome>> act)
     {
         var token = TokenIdentity.TokenOf(caller) ?? throw new InvalidOperationException("needs an authenticated caller");
-        var decision = await access.DecideAsync(caller, needed, name);
+        var decision = access.Decide(caller, needed, name);
         if (decision != AccessDecision.Allowed)
         {
             return decision == AccessDecision.InsufficientScope
@@ -99,7 +99,7 @@ public sealed class PrivateRegistryActions(PrivateRegistry registry, CrateAccess
             return CrateAction.Missing;
         }
 
-        var isAdmin = await access.AllowsAsync(caller, TokenScope.Admin, crate.Value.Value);
+        var isAdmin = access.Allows(caller, TokenScope.Admin, crate.Value.Value);
         var outcome = await act(token.User, isAdmin, crate.Value);
         return outcome.Succeeded ? CrateAction.Done(outcome.Message) : CrateAction.Refused(outcome.Error!.Value);
     }

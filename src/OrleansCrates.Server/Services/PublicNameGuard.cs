@@ -20,7 +20,7 @@ public sealed class PublicNameGuard(CrateCoordinator coordinator, CrateAccess ac
     public async Task<RegistryError?> RefusalOrNullAsync(ClaimsPrincipal caller, CrateName name, CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        if (settings.ShadowPolicy != ShadowPolicy.Block || await access.AllowsAsync(caller, TokenScope.Admin, name.Value) ||
+        if (settings.ShadowPolicy != ShadowPolicy.Block || access.Allows(caller, TokenScope.Admin, name.Value) ||
             (settings.AllowedPublicNames.Count > 0 && CratePattern.AnyMatches(settings.AllowedPublicNames, name.Value)))
         {
             return null;

@@ -1,0 +1,49 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace OrleansCrates.Accounts.Auth;
+
+/// <summary>
+/// The gate of an auth-required registry's reads (config.json, index files, downloads): what
+/// <see cref="CargoAuth.ReadPolicy"/> decides, without the authorization middleware's round per request. Every read
+/// token has the read scope and an answer <see cref="TokenStore"/> holds is never a revoked token, so the policy comes
+/// down to "a valid token": the gate finds it in the token cache (no allocation), makes the token's shared principal
+/// (<see cref="TokenIdentity.PrincipalOf"/>) the request's user and goes on. No token, a malformed header, more than one
+/// header or a token that is unknown or revoked: cargo's 401 challenge with the policy's words
+/// (<see cref="CargoAuthorizationResultHandler.RegistryTokenRequired"/>), through <see cref="CargoTokenHandler"/>. A
+/// storage failure propagates (503), never a 401. The crate-by-crate reach of the token is the endpoint's to ask.
+/// </summary>
+public sealed class RegistryReadGate(RequestDelegate next, TokenStore tokens)
+{
+    /// <summary>Endpoint metadata: the endpoint's reads need a token (<see cref="AddTo"/> puts the gate in front of it).</summary>
+    public sealed class Required
+    {
+        public static readonly Required Instance = new();
+
+        private Required()
+        {
+        }
+    }
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var headers = context.Request.Headers.Authorization;
+        var secret = headers.Count == 1 ? CredentialParser.SecretFrom(headers[0]) : null;
+        var token = secret is null ? null : await tokens.ValidateOrNullAsync(secret, context.RequestAborted);
+        if (token is null)
+        {
+            await context.ChallengeAsync(CargoAuth.Scheme, CargoTokenHandler.WithDetail(CargoAuthorizationResultHandler.RegistryTokenRequired));
+            return;
+        }
+
+        context.User = TokenIdentity.PrincipalOf(token);
+        await next(context);
+    }
+
+    /// <summary>Runs the gate for endpoints that carry <see cref="Required"/>; others pay one metadata lookup.</summary>
+    public static IApplicationBuilder AddTo(IApplicationBuilder app) =>
+        app.UseWhen(
+            static context => context.GetEndpoint()?.Metadata.GetMetadata<Required>() is not null,
+            static gated => gated.UseMiddleware<RegistryReadGate>());
+}
