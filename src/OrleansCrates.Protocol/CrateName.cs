@@ -23,6 +23,33 @@ public readonly record struct CrateName
 
     public string Canonical => Lower.Replace('-', '_');
 
+    /// <summary><see cref="Canonical"/> written into <paramref name="destination"/> (at least <see cref="MaxLength"/> characters); returns its length.</summary>
+    public int WriteCanonical(Span<char> destination)
+    {
+        Lower.AsSpan().Replace(destination, '-', '_');
+        return Lower.Length;
+    }
+
+    /// <summary>Whether <paramref name="path"/> is this crate's <see cref="IndexPath"/>, in any case (nothing allocated).</summary>
+    public bool IsIndexPath(ReadOnlySpan<char> path)
+    {
+        var lower = Lower.AsSpan();
+        var prefixLength = lower.Length switch { 1 or 2 => 2, 3 => 4, _ => 6 };
+        if (path.Length != prefixLength + lower.Length || !path[prefixLength..].Equals(lower, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        return lower.Length switch
+        {
+            1 => path[..2] is "1/",
+            2 => path[..2] is "2/",
+            3 => path[..2] is "3/" && char.ToLowerInvariant(path[2]) == lower[0] && path[3] == '/',
+            _ => path[..2].Equals(lower[..2], StringComparison.OrdinalIgnoreCase) && path[2] == '/' &&
+                 path[3..5].Equals(lower[2..4], StringComparison.OrdinalIgnoreCase) && path[5] == '/',
+        };
+    }
+
     public static bool TryParse(string? value, [NotNullWhen(true)] out CrateName? name)
     {
         name = IsValid(value) ? new CrateName(value!) : null;

@@ -17,15 +17,9 @@ public static class IndexPath
             return false;
         }
 
-        var parts = path.Split('/');
-        var candidate = parts[^1];
-        if (!CrateName.TryParse(candidate, out var parsed))
-        {
-            return false;
-        }
-
-        var expected = parsed.Value.IndexPath;
-        if (!string.Equals(expected, path, StringComparison.OrdinalIgnoreCase))
+        // The name is the last segment; the segments before it must be its index folders (compared without building them).
+        var candidate = path[(path.LastIndexOf('/') + 1)..];
+        if (!CrateName.TryParse(candidate, out var parsed) || !parsed.Value.IsIndexPath(path))
         {
             return false;
         }

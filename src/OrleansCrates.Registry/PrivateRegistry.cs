@@ -29,6 +29,7 @@ public sealed partial class PrivateRegistry
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, CachedIndex> _indexCache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, CachedName> _nameCache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CachedName>.AlternateLookup<ReadOnlySpan<char>> _nameCacheByName;
     private readonly ConcurrentDictionary<string, CachedMeta> _metaCache = new(StringComparer.Ordinal);
     private long _indexCacheBytes;
 
@@ -49,6 +50,7 @@ public sealed partial class PrivateRegistry
         _options = options.Value;
         _time = timeProvider;
         _logger = logger;
+        _nameCacheByName = _nameCache.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>A registry that makes its changes itself, in this process (<see cref="LocalPrivateCrateWriters"/> over <paramref name="store"/>).</summary>
@@ -155,8 +157,8 @@ public sealed partial class PrivateRegistry
     /// <summary>Whether a private crate holds this (parsed) name: the mirror's per-request check, without parsing it again.</summary>
     public Task<bool> IsPrivateCrateAsync(CrateName name, CancellationToken ct)
     {
-        var canonical = name.Canonical;
-        if (_nameCache.TryGetValue(canonical, out var cached) && cached.Expires > _time.GetUtcNow())
+        Span<char> canonical = stackalloc char[CrateName.MaxLength];
+        if (_nameCacheByName.TryGetValue(canonical[..name.WriteCanonical(canonical)], out var cached) && cached.Expires > _time.GetUtcNow())
         {
             return cached.Exists ? True : False;
         }

@@ -56,12 +56,28 @@ public class CrateNameTests
         Assert.Equal(prefix, CrateName.Parse(name).DownloadPrefix);
 }
 
+public class CanonicalNameTests
+{
+    [Theory]
+    [InlineData("serde")]
+    [InlineData("Serde-Json")]
+    [InlineData("a_b-c")]
+    public void Written_canonical_name_is_the_canonical_name(string value)
+    {
+        var name = CrateName.Parse(value);
+        Span<char> written = stackalloc char[CrateName.MaxLength];
+
+        Assert.Equal(name.Canonical, written[..name.WriteCanonical(written)].ToString());
+    }
+}
+
 public class IndexPathTests
 {
     [Theory]
     [InlineData("1/a", "a")]
     [InlineData("2/ab", "ab")]
     [InlineData("3/a/abc", "abc")]
+    [InlineData("3/A/abc", "abc")]
     [InlineData("se/rd/serde", "serde")]
     [InlineData("MI/XE/MixedCase", "MixedCase")]
     [InlineData("mi/xe/mixedcase", "mixedcase")]
@@ -77,6 +93,11 @@ public class IndexPathTests
     [InlineData("xx/yy/serde")]
     [InlineData("1/ab")]
     [InlineData("3/b/abc")]
+    [InlineData("2/a")]
+    [InlineData("3/a-abc")]
+    [InlineData("seXrd/serde")]
+    [InlineData("se/rdXserde")]
+    [InlineData("se/rx/serde")]
     [InlineData("se/rd/../serde")]
     [InlineData("se/rd/serde/")]
     [InlineData("../../etc/passwd")]

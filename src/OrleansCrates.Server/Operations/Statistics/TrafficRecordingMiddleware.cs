@@ -14,7 +14,10 @@ namespace OrleansCrates.Server.Operations.Statistics;
 /// </summary>
 public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStatistics statistics, RecentErrors errors, CrateAccess access, TimeProvider time, Microsoft.Extensions.Options.IOptions<StatisticsOptions> options)
 {
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IPAddress, string> AddressClients = new();
+    /// <summary>Client strings by address (equal addresses share one), so counting a request allocates nothing; bounded.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<IPAddress, string> AddressClients = new();
+
+    private const int MaxAddressClients = 10_000;
 
     private readonly bool _recording = options.Value.Enabled;
 
@@ -108,7 +111,7 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
     }
 
     /// <summary><c>token:{id}</c> for a valid token, else <c>ip:{address}</c>; hashed with the deployment's salt before it is written.</summary>
-    private async Task<string?> ClientOfAsync(HttpContext context)
+    private async ValueTask<string?> ClientOfAsync(HttpContext context)
     {
         if (context.Request.Headers.Authorization.Count > 0)
         {
@@ -125,9 +128,18 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
             }
         }
 
-        // One string per connection's address object (Kestrel keeps it for the connection), not one per request.
         var address = context.Connection.RemoteIpAddress;
-        return address is null ? null : AddressClients.GetValue(address, static a => "ip:" + (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString());
+        return address is null ? null : AddressClients.TryGetValue(address, out var known) ? known : NewClient(address);
+    }
+
+    private static string NewClient(IPAddress address)
+    {
+        if (AddressClients.Count >= MaxAddressClients)
+        {
+            AddressClients.Clear(); // only ever saves allocations: start over rather than grow with every address seen
+        }
+
+        return AddressClients.GetOrAdd(address, static a => "ip:" + (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString());
     }
 }
 

@@ -7,13 +7,23 @@ namespace OrleansCrates.Server.Operations.Telemetry;
 /// Request ids. Every response carries <c>X-Request-Id</c>: a valid one the client sent (1–128 of
 /// <c>A-Z a-z 0-9 - _ . : /</c>), else ASP.NET's trace identifier, which is the <c>RequestId</c> of the log scope every
 /// log line of the request is written in (<c>Logging:Console:FormatterName=json</c> prints it; scopes are on for the
-/// JSON formatter unless <c>Logging:Console:FormatterOptions:IncludeScopes=false</c>). A client's id becomes the trace
+/// JSON formatter unless <c>Logging:Console:FormatterOptions:IncludeScopes=false</c>; the scope is opened only where it
+/// is printed, see <see cref="HostingDiagnosticsCategory"/>). A client's id becomes the trace
 /// identifier and is added to the log scope as <c>RequestId</c> too. Request metrics are ASP.NET Core's own
 /// (<c>http.server.request.duration</c>, see <see cref="TelemetryHosting"/>).
 /// </summary>
 public static class RequestTelemetry
 {
     public const string RequestIdHeader = "X-Request-Id";
+
+    /// <summary>
+    /// ASP.NET Core's hosting diagnostics. With this category on at any level, hosting opens a log scope and starts an
+    /// <see cref="System.Diagnostics.Activity"/> for every request, whether or not anything prints or exports them
+    /// (about a tenth of a warm index request's cost on one core). The server's appsettings turn it off
+    /// (<c>Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics=None</c>); traces exported over OTLP still get
+    /// their activities, and the request id scope is then opened by this project's middleware where it is printed.
+    /// </summary>
+    public const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
 
     public static IServiceCollection AddRequestTelemetry(this IServiceCollection services)
     {
@@ -48,8 +58,15 @@ public static class RequestTelemetry
     }
 }
 
-internal sealed class RequestTelemetryMiddleware(RequestDelegate next, ILogger<RequestTelemetryMiddleware> logger)
+internal sealed class RequestTelemetryMiddleware(RequestDelegate next, ILogger<RequestTelemetryMiddleware> logger, ILoggerFactory loggers, IConfiguration configuration)
 {
+    private readonly ILogger _hosting = loggers.CreateLogger(RequestTelemetry.HostingDiagnosticsCategory);
+
+    /// <summary>Whether log lines print their scopes (the JSON console formatter, scopes not turned off): only then is a request's scope worth opening.</summary>
+    private readonly bool _scopesPrinted =
+        string.Equals(configuration["Logging:Console:FormatterName"], "json", StringComparison.OrdinalIgnoreCase) &&
+        configuration.GetValue("Logging:Console:FormatterOptions:IncludeScopes", true);
+
     private static readonly Func<object, Task> SetRequestIdHeader = static state =>
     {
         var context = (HttpContext)state;
@@ -59,13 +76,19 @@ internal sealed class RequestTelemetryMiddleware(RequestDelegate next, ILogger<R
 
     public async Task InvokeAsync(HttpContext context)
     {
-        IDisposable? scope = null;
         var incoming = context.Request.Headers[RequestTelemetry.RequestIdHeader];
-        if (incoming.Count == 1 && RequestTelemetry.IsValidRequestId(incoming[0]))
+        var fromClient = incoming.Count == 1 && RequestTelemetry.IsValidRequestId(incoming[0]);
+        if (fromClient)
         {
             context.TraceIdentifier = incoming[0]!;
-            scope = logger.BeginScope(new RequestIdScope(context.TraceIdentifier));
         }
+
+        // Hosting's own scope carries ASP.NET's trace identifier as RequestId when its logging is on; when it is off
+        // (the default, see RequestTelemetry.HostingDiagnosticsCategory), the scope is opened here, but only where log
+        // lines print it: a scope sets an async-local, which makes every later step of the request carry and restore it.
+        var scope = fromClient || (_scopesPrinted && !_hosting.IsEnabled(LogLevel.Critical))
+            ? logger.BeginScope(new RequestIdScope(context.TraceIdentifier))
+            : null;
 
         // On starting, not now: the error handler clears the headers of a response it replaces.
         context.Response.OnStarting(SetRequestIdHeader, context);
