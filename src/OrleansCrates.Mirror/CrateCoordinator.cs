@@ -276,24 +276,37 @@ public sealed partial class CrateCoordinator : IDisposable
             return CrateFileResult.Found(hot);
         }
 
-        // However many local requests miss the hot layer at once, one of them asks storage (and upstream if need be).
-        var (flight, started) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
-        if (!started)
+        FetchOutcome outcome;
+        for (var attempt = 1; ; attempt++)
         {
-            _metrics.CoalescedWaiter(FileKind.Crate);
+            // However many local requests miss the hot layer at once, one of them asks storage (and upstream if need be).
+            var (flight, started) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
+            if (!started)
+            {
+                _metrics.CoalescedWaiter(FileKind.Crate);
+            }
+
+            // A cold file streams to the request as it arrives (cargo checks the sha256 itself, and gives up on a transfer
+            // silent for 30 s): from this node's spool when it downloads here, else relayed from the downloading node's
+            // spool, which the crate's owner names (only the location travels in the grain message, never the bytes).
+            if (_spools is not null && !flight.IsCompleted &&
+                await _spools.FollowAsync(key, flight, ct => _owners.LocateDownloadAsync(name, version, ct), cancellationToken) is { } live)
+            {
+                _metrics.CacheResult(FileKind.Crate, CacheOutcome.Miss);
+                return new CrateFileResult(CrateFileStatus.Found, null, null, null) { Outcome = CacheOutcome.Miss, Streaming = live };
+            }
+
+            outcome = await flight.WaitAsync(cancellationToken);
+
+            // Bad bytes from a run this request only joined: that transfer began before the request, and may be the
+            // broken one its client is retrying after (the run ends a moment after its streamed clients see the
+            // break). One fresh run for it; the request that started the failed run has its answer.
+            if (outcome.Status != CrateFileStatus.BadUpstreamFile || started || attempt > 1)
+            {
+                break;
+            }
         }
 
-        // A cold file streams to the request as it arrives (cargo checks the sha256 itself, and gives up on a transfer
-        // silent for 30 s): from this node's spool when it downloads here, else relayed from the downloading node's
-        // spool, which the crate's owner names (only the location travels in the grain message, never the bytes).
-        if (_spools is not null && !flight.IsCompleted &&
-            await _spools.FollowAsync(key, flight, ct => _owners.LocateDownloadAsync(name, version, ct), cancellationToken) is { } live)
-        {
-            _metrics.CacheResult(FileKind.Crate, CacheOutcome.Miss);
-            return new CrateFileResult(CrateFileStatus.Found, null, null, null) { Outcome = CacheOutcome.Miss, Streaming = live };
-        }
-
-        var outcome = await flight.WaitAsync(cancellationToken);
         if (outcome.Status != CrateFileStatus.Found)
         {
             _metrics.CacheResult(FileKind.Crate, CacheOutcome.Miss); // nothing served from the cache

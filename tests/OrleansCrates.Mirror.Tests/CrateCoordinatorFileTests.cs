@@ -136,6 +136,29 @@ public sealed class CrateCoordinatorFileTests
     }
 
     [Fact]
+    public async Task A_request_that_joined_a_run_which_got_bad_bytes_gets_a_fresh_run_of_its_own()
+    {
+        await using var upstream = await FakeUpstream.StartAsync(Graph);
+        await using var mirror = MirrorHarness.Create(upstream);
+        var crate = Graph.Crates.First(c => c.Name == "abc");
+        var stall = upstream.AddFault(new FaultRule { PathContains = "/download", Kind = FaultKind.StallThenWrongBytes, Times = 1 });
+
+        var starter = mirror.FileAsync(crate.Name, crate.Version);
+        await stall.Stalled.WaitAsync(MirrorHarness.Timeout());
+        var joiner = mirror.FileAsync(crate.Name, crate.Version); // joins the stalled run: its transfer began before this request
+        stall.Release();
+
+        await using var failed = await starter;
+        await using var fresh = await joiner;
+        Assert.Equal(CrateFileStatus.BadUpstreamFile, failed.Status); // the run it started is its answer
+        Assert.Equal(CrateFileStatus.Found, fresh.Status);
+        using var copy = new MemoryStream();
+        await fresh.File!.Content.CopyToAsync(copy);
+        Assert.Equal(crate.CrateBytes, copy.ToArray());
+        Assert.Equal(2, upstream.Downloads(crate.Name, crate.Version));
+    }
+
+    [Fact]
     public async Task Stored_files_are_served_with_upstream_down()
     {
         await using var upstream = await FakeUpstream.StartAsync(Graph);
