@@ -276,6 +276,15 @@ public sealed partial class CrateCoordinator : IDisposable
             return CrateFileResult.Found(hot);
         }
 
+        return await OpenColdCrateFileAsync(name, version, key, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="OpenCrateFileAsync"/> past the hot layer. A method of its own so that the warm path does not allocate
+    /// the closure the shared run captures (a method's captured parameters are boxed on entry, hit or not).
+    /// </summary>
+    private async Task<CrateFileResult> OpenColdCrateFileAsync(CrateName name, string version, string key, CancellationToken cancellationToken)
+    {
         FetchOutcome outcome;
         for (var attempt = 1; ; attempt++)
         {

@@ -22,9 +22,10 @@ app.UseRegistryAuth(); // after telemetry and statistics: a refused request is c
 app.MapHealthApi();
 app.MapClusterApi();
 app.MapMetrics();
-app.MapMirrorApi();
-app.MapToolchainApi();
-app.MapPrivateRegistryApi();
+var registries = app.MapGroup("").WithServedBytes(app.Services); // the endpoints that serve files count their bytes
+registries.MapMirrorApi();
+registries.MapToolchainApi();
+registries.MapPrivateRegistryApi();
 app.MapAdminApi();
 app.MapAdminPrefetchApi();
 app.MapStatisticsApi();

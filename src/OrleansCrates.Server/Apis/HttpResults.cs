@@ -150,12 +150,20 @@ public sealed class StorageRedirectResult(Uri location) : IResult
     }
 }
 
-/// <summary><c>orleanscrates_bytes_served</c>: body bytes written, by registry (the private one lives under <c>/private</c>) and kind.</summary>
-internal static class BytesServed
+/// <summary>
+/// <c>orleanscrates_bytes_served</c>: body bytes written, by registry (the private one lives under <c>/private</c>) and
+/// kind. The metrics come with the endpoint (<see cref="WithServedBytes"/>), not from the request's services: asking
+/// those would create a service scope for every warm request.
+/// </summary>
+public static class BytesServed
 {
-    public static void Count(HttpContext httpContext, FileKind kind, long bytes)
+    /// <summary>Counts the bytes the endpoints of <paramref name="group"/> serve.</summary>
+    public static RouteGroupBuilder WithServedBytes(this RouteGroupBuilder group, IServiceProvider services) =>
+        group.WithMetadata(services.GetRequiredService<OrleansCratesMetrics>());
+
+    internal static void Count(HttpContext httpContext, FileKind kind, long bytes)
     {
-        if (bytes > 0 && httpContext.RequestServices?.GetService(typeof(OrleansCratesMetrics)) is OrleansCratesMetrics metrics)
+        if (bytes > 0 && httpContext.GetEndpoint()?.Metadata.GetMetadata<OrleansCratesMetrics>() is { } metrics)
         {
             var registry = httpContext.Request.Path.StartsWithSegments("/private", StringComparison.OrdinalIgnoreCase)
                 ? ServedRegistry.Private

@@ -23,8 +23,15 @@ public static class MirrorApi
     {
         var mirror = app.MapGroup("").RequireTokenWhen(app, IsRestricted);
         mirror.MapMethods("/index/config.json", GetAndHead, GetConfig);
-        mirror.MapMethods("/index/{**path}", GetAndHead, GetIndexFile);
-        mirror.MapMethods(DownloadRoute, GetAndHead, Download);
+
+        // The warm path: its services are singletons, taken once here rather than from each request's service scope
+        // (a parameter of a service type would create that scope for every request, about a tenth of an index hit).
+        var services = app.ServiceProvider;
+        var coordinator = services.GetRequiredService<CrateCoordinator>();
+        var downloads = services.GetRequiredService<CrateDownloads>();
+        var reads = services.GetRequiredService<MirrorReads>();
+        mirror.MapMethods("/index/{**path}", GetAndHead, (string path, HttpContext context) => GetIndexFile(path, context, coordinator, reads));
+        mirror.MapMethods(DownloadRoute, GetAndHead, (string name, string version, HttpContext context) => Download(name, version, context, downloads, reads));
         return app;
     }
 

@@ -19,6 +19,9 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
 
     private const int MaxAddressClients = 10_000;
 
+    /// <summary>Client strings of tokens, one per cached token answer (weak on it), not one per request.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Accounts.TokenInfo, string> TokenClients = new();
+
     private readonly bool _recording = options.Value.Enabled;
 
     public async Task InvokeAsync(HttpContext context)
@@ -119,7 +122,7 @@ public sealed class TrafficRecordingMiddleware(RequestDelegate next, TrafficStat
             {
                 if (Accounts.Auth.TokenIdentity.TokenOf(await access.CallerAsync(context)) is { } caller)
                 {
-                    return "token:" + caller.Id;
+                    return TokenClients.GetValue(caller, static t => "token:" + t.Id);
                 }
             }
             catch (Exception e) when (e is StorageUnavailableException or IOException or OperationCanceledException)
