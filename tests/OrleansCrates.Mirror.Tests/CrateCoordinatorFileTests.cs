@@ -116,10 +116,8 @@ public sealed class CrateCoordinatorFileTests
     [Fact]
     public async Task A_client_giving_up_does_not_cancel_the_shared_fetch()
     {
-        await using var upstream = await FakeUpstream.StartAsync(Graph);
-        await using var mirror = MirrorHarness.Create(upstream);
-        var crate = Graph.Crates.First(c => c.Name == "abc");
-        var stall = upstream.AddFault(new FaultRule { PathContains = "/download", Kind = FaultKind.Stall, Times = 1 });
+        await using var stalled = await StalledDownloadAsync(FaultKind.Stall);
+        var (upstream, mirror, crate, stall) = stalled;
 
         using var leaderClient = new CancellationTokenSource();
         var leader = mirror.FileAsync(crate.Name, crate.Version, leaderClient.Token);
@@ -138,10 +136,8 @@ public sealed class CrateCoordinatorFileTests
     [Fact]
     public async Task A_request_that_joined_a_run_which_got_bad_bytes_gets_a_fresh_run_of_its_own()
     {
-        await using var upstream = await FakeUpstream.StartAsync(Graph);
-        await using var mirror = MirrorHarness.Create(upstream);
-        var crate = Graph.Crates.First(c => c.Name == "abc");
-        var stall = upstream.AddFault(new FaultRule { PathContains = "/download", Kind = FaultKind.StallThenWrongBytes, Times = 1 });
+        await using var stalled = await StalledDownloadAsync(FaultKind.StallThenWrongBytes);
+        var (upstream, mirror, crate, stall) = stalled;
 
         var starter = mirror.FileAsync(crate.Name, crate.Version);
         await stall.Stalled.WaitAsync(MirrorHarness.Timeout());
@@ -205,5 +201,23 @@ public sealed class CrateCoordinatorFileTests
         await using var result = await mirror.FileAsync("abc", "5.0.0");
         Assert.Equal(CrateFileStatus.Found, result.Status);
         Assert.Equal(published.CrateBytes.Length, result.File!.Length);
+    }
+
+    /// <summary>A mirror whose upstream holds the next download of crate <c>abc</c> with <paramref name="kind"/> (stall first, then as the kind says).</summary>
+    private static async Task<StalledDownload> StalledDownloadAsync(FaultKind kind)
+    {
+        var upstream = await FakeUpstream.StartAsync(Graph);
+        var mirror = MirrorHarness.Create(upstream);
+        var stall = upstream.AddFault(new FaultRule { PathContains = "/download", Kind = kind, Times = 1 });
+        return new StalledDownload(upstream, mirror, Graph.Crates.First(c => c.Name == "abc"), stall);
+    }
+
+    private sealed record StalledDownload(FakeUpstream Upstream, MirrorHarness Mirror, SyntheticCrate Crate, FaultRule Stall) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Mirror.DisposeAsync();
+            await Upstream.DisposeAsync();
+        }
     }
 }
