@@ -11,6 +11,9 @@ public readonly record struct CrateName
 {
     public const int MaxLength = 64;
 
+    /// <summary>The longest <see cref="IndexPath"/>: two folders of two characters, then the name.</summary>
+    private const int MaxIndexPathLength = 6 + MaxLength;
+
     private CrateName(string value)
     {
         Value = value;
@@ -33,21 +36,8 @@ public readonly record struct CrateName
     /// <summary>Whether <paramref name="path"/> is this crate's <see cref="IndexPath"/>, in any case (nothing allocated).</summary>
     public bool IsIndexPath(ReadOnlySpan<char> path)
     {
-        var lower = Lower.AsSpan();
-        var prefixLength = lower.Length switch { 1 or 2 => 2, 3 => 4, _ => 6 };
-        if (path.Length != prefixLength + lower.Length || !path[prefixLength..].Equals(lower, StringComparison.OrdinalIgnoreCase))
-        {
-            return false;
-        }
-
-        return lower.Length switch
-        {
-            1 => path[..2] is "1/",
-            2 => path[..2] is "2/",
-            3 => path[..2] is "3/" && char.ToLowerInvariant(path[2]) == lower[0] && path[3] == '/',
-            _ => path[..2].Equals(lower[..2], StringComparison.OrdinalIgnoreCase) && path[2] == '/' &&
-                 path[3..5].Equals(lower[2..4], StringComparison.OrdinalIgnoreCase) && path[5] == '/',
-        };
+        Span<char> expected = stackalloc char[MaxIndexPathLength];
+        return path.Equals(expected[..WriteIndexPath(expected)], StringComparison.OrdinalIgnoreCase);
     }
 
     public static bool TryParse(string? value, [NotNullWhen(true)] out CrateName? name)
@@ -78,13 +68,29 @@ public readonly record struct CrateName
     }
 
     /// <summary>The sparse index path of this crate, e.g. <c>ca/rg/cargo</c>, <c>3/a/abc</c>, <c>1/a</c>.</summary>
-    public string IndexPath => Lower.Length switch
+    public string IndexPath
     {
-        1 => $"1/{Lower}",
-        2 => $"2/{Lower}",
-        3 => $"3/{Lower[0]}/{Lower}",
-        _ => $"{Lower[..2]}/{Lower[2..4]}/{Lower}",
-    };
+        get
+        {
+            Span<char> path = stackalloc char[MaxIndexPathLength];
+            return path[..WriteIndexPath(path)].ToString();
+        }
+    }
+
+    /// <summary>Writes <see cref="IndexPath"/> (the one place its layout is spelled out) into <paramref name="destination"/>; returns its length.</summary>
+    private int WriteIndexPath(Span<char> destination)
+    {
+        var lower = Lower.AsSpan();
+        int written;
+        _ = lower.Length switch
+        {
+            1 => destination.TryWrite($"1/{lower}", out written),
+            2 => destination.TryWrite($"2/{lower}", out written),
+            3 => destination.TryWrite($"3/{lower[0]}/{lower}", out written),
+            _ => destination.TryWrite($"{lower[..2]}/{lower[2..4]}/{lower}", out written),
+        };
+        return written;
+    }
 
     /// <summary>The <c>{prefix}</c> of a <c>dl</c> template: the index folder, in the name's own case.</summary>
     public string DownloadPrefix => Value.Length switch
