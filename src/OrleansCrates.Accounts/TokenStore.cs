@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Primitives;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Accounts;
@@ -116,13 +117,24 @@ public sealed partial class TokenStore
     /// The token a secret stands for; null when the secret is malformed, unknown or revoked. Answers are reused for
     /// up to <see cref="CacheDuration"/> (see the class remarks for the revocation bound).
     /// </summary>
-    public ValueTask<TokenInfo?> ValidateOrNullAsync(string secret, CancellationToken cancellationToken)
-    {
-        if (CredentialParser.SecretFrom(secret) != secret)
-        {
-            return ValueTask.FromResult<TokenInfo?>(null); // empty, too long, spaces or non-printable: cannot be one of ours, so no storage read
-        }
+    public ValueTask<TokenInfo?> ValidateOrNullAsync(string secret, CancellationToken cancellationToken) =>
+        CredentialParser.SecretFrom(secret) == secret
+            ? LookUpAsync(secret, cancellationToken)
+            : ValueTask.FromResult<TokenInfo?>(null); // empty, too long, spaces or non-printable: cannot be one of ours, so no storage read
 
+    /// <summary>
+    /// The token an <c>Authorization</c> header names (<see cref="ValidateOrNullAsync"/> for its secret): null for no
+    /// header, more than one, or one <see cref="CredentialParser"/> finds no token in (no storage read for those).
+    /// </summary>
+    public ValueTask<TokenInfo?> ValidateHeaderOrNullAsync(StringValues authorization, CancellationToken cancellationToken)
+    {
+        var secret = authorization.Count == 1 ? CredentialParser.SecretFrom(authorization[0]) : null;
+        return secret is null ? ValueTask.FromResult<TokenInfo?>(null) : LookUpAsync(secret, cancellationToken);
+    }
+
+    /// <summary>The cached answer for a secret <see cref="CredentialParser"/> accepted, else one storage read shared by everyone asking.</summary>
+    private ValueTask<TokenInfo?> LookUpAsync(string secret, CancellationToken cancellationToken)
+    {
         // Every request with a token asks this: the answer in memory is found without allocating (hash on the stack).
         Span<char> hash = stackalloc char[HashLength];
         HashOfValidSecret(secret, hash);

@@ -40,8 +40,7 @@ public sealed class CargoTokenHandler(IOptionsMonitor<CargoTokenOptions> options
             return AuthenticateResult.NoResult();
         }
 
-        var secret = headers.Count == 1 ? CredentialParser.SecretFrom(headers[0]) : null;
-        var token = secret is null ? null : await tokens.ValidateOrNullAsync(secret, Context.RequestAborted);
+        var token = await tokens.ValidateHeaderOrNullAsync(headers, Context.RequestAborted);
         if (token is null)
         {
             return AuthenticateResult.Fail(InvalidToken);

@@ -28,9 +28,7 @@ public sealed class RegistryReadGate(RequestDelegate next, TokenStore tokens)
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var headers = context.Request.Headers.Authorization;
-        var secret = headers.Count == 1 ? CredentialParser.SecretFrom(headers[0]) : null;
-        var token = secret is null ? null : await tokens.ValidateOrNullAsync(secret, context.RequestAborted);
+        var token = await tokens.ValidateHeaderOrNullAsync(context.Request.Headers.Authorization, context.RequestAborted);
         if (token is null)
         {
             await context.ChallengeAsync(CargoAuth.Scheme, CargoTokenHandler.WithDetail(CargoAuthorizationResultHandler.RegistryTokenRequired));
