@@ -152,15 +152,14 @@ public sealed class CargoAuthTests : IAsyncDisposable
     [InlineData(TokenScope.Publish, "acme-*", "ACME_core", TokenScope.Publish, AccessDecision.Allowed)]
     [InlineData(TokenScope.Publish, "", "anything", TokenScope.Admin, AccessDecision.InsufficientScope)]
     [InlineData(TokenScope.Admin, "acme-*", "acme-x", TokenScope.Admin, AccessDecision.Allowed)]
-    public async Task One_handler_decides_crate_calls_pattern_first(TokenScope scope, string patterns, string crate, TokenScope needed, AccessDecision expected)
+    public async Task The_access_policy_decides_crate_calls_pattern_first(TokenScope scope, string patterns, string crate, TokenScope needed, AccessDecision expected)
     {
         var (secret, _) = await _tokens.CreateAsync("alice", scope, patterns.Split(',', StringSplitOptions.RemoveEmptyEntries), _ct);
         var user = (await AuthenticateAsync(Context(secret))).Principal!;
-        var authorization = _services.GetRequiredService<IAuthorizationService>();
 
-        var result = await authorization.AuthorizeAsync(user, new CrateResource(crate), CargoAuth.PolicyFor(needed));
+        var decision = _services.GetRequiredService<AccessPolicy>().Decide(TokenIdentity.TokenOf(user)!, needed, crate);
 
-        Assert.Equal(expected, CrateAccessHandler.DecisionOf(result));
+        Assert.Equal(expected, decision);
     }
 
     [Fact]
@@ -168,7 +167,7 @@ public sealed class CargoAuthTests : IAsyncDisposable
     {
         var authorization = _services.GetRequiredService<IAuthorizationService>();
 
-        var result = await authorization.AuthorizeAsync(new ClaimsPrincipal(new ClaimsIdentity()), new CrateResource("serde"), CargoAuth.ReadPolicy);
+        var result = await authorization.AuthorizeAsync(new ClaimsPrincipal(new ClaimsIdentity()), CargoAuth.TokenPolicy);
 
         Assert.False(result.Succeeded);
     }
@@ -177,7 +176,7 @@ public sealed class CargoAuthTests : IAsyncDisposable
     public async Task No_credentials_on_a_registry_read_get_cargos_401_challenge()
     {
         var context = Context();
-        await RunPolicyAsync(context, CargoAuth.ReadPolicy);
+        await RunGateAsync(context);
 
         Assert.Equal(StatusCodes.Status401Unauthorized, context.Response.StatusCode);
         Assert.Equal($"Cargo login_url=\"{LoginUrl}\"", context.Response.Headers.WWWAuthenticate.ToString());
@@ -188,7 +187,7 @@ public sealed class CargoAuthTests : IAsyncDisposable
     public async Task A_rejected_token_on_a_registry_read_is_401_so_cargo_says_token_rejected()
     {
         var context = Context("ocr_unknown");
-        await RunPolicyAsync(context, CargoAuth.ReadPolicy);
+        await RunGateAsync(context);
 
         Assert.Equal(StatusCodes.Status401Unauthorized, context.Response.StatusCode);
         Assert.StartsWith("Cargo login_url=", context.Response.Headers.WWWAuthenticate.ToString(), StringComparison.Ordinal);
@@ -251,7 +250,7 @@ public sealed class CargoAuthTests : IAsyncDisposable
 
     [Theory]
     [MemberData(nameof(RefusedRegistryReads))]
-    public async Task The_read_gate_refuses_exactly_as_the_read_policy_does(string credential)
+    public async Task The_read_gate_answers_every_refused_read_with_cargos_401_challenge(string credential)
     {
         var (read, info) = await _tokens.CreateAsync("alice", TokenScope.Read, [], _ct);
         var (other, _) = await _tokens.CreateAsync("bob", TokenScope.Read, [], _ct);
@@ -271,18 +270,14 @@ public sealed class CargoAuthTests : IAsyncDisposable
             return context;
         }
 
-        var byPolicy = Request();
-        var policyPassed = await RunPolicyAsync(byPolicy, CargoAuth.ReadPolicy);
         var byGate = Request();
         var gatePassed = await RunGateAsync(byGate);
 
-        Assert.False(policyPassed);
         Assert.False(gatePassed);
-        Assert.Equal(StatusCodes.Status401Unauthorized, byGate.Response.StatusCode);
-        Assert.Equal(CargoAuthorizationResultHandler.RegistryTokenRequired, Detail(byGate));
         Assert.Equal(
-            (byPolicy.Response.StatusCode, byPolicy.Response.Headers.WWWAuthenticate.ToString(), byPolicy.Response.ContentType, Body(byPolicy)),
-            (byGate.Response.StatusCode, byGate.Response.Headers.WWWAuthenticate.ToString(), byGate.Response.ContentType, Body(byGate)));
+            (StatusCodes.Status401Unauthorized, $"Cargo login_url=\"{LoginUrl}\"", "application/json; charset=utf-8"),
+            (byGate.Response.StatusCode, byGate.Response.Headers.WWWAuthenticate.ToString(), byGate.Response.ContentType));
+        Assert.Equal("{\"errors\":[{\"detail\":\"" + RegistryReadGate.TokenRequired + "\"}]}", Body(byGate));
     }
 
     [Fact]

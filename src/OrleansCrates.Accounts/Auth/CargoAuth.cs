@@ -10,16 +10,13 @@ namespace OrleansCrates.Accounts.Auth;
 
 /// <summary>
 /// The registry's authentication scheme and authorization policies. One scheme (<see cref="Scheme"/>,
-/// <see cref="CargoTokenHandler"/>) turns the credential forms clients send into a principal; three policies gate by
-/// scope; one handler (<see cref="CrateAccessHandler"/>) makes every decision, including the crate-pattern check of
-/// resource-based calls (<see cref="CrateResource"/>).
+/// <see cref="CargoTokenHandler"/>) turns the credential forms clients send into a principal; three policies gate the
+/// web API by scope (<see cref="CrateAccessHandler"/>); every decision about a crate is <see cref="AccessPolicy"/>'s.
+/// The reads of an auth-required registry pass the <see cref="RegistryReadGate"/> instead.
 /// </summary>
 public static class CargoAuth
 {
     public const string Scheme = "CargoToken";
-
-    /// <summary>Registry reads where a token is required (cargo's auth-required flow: a bad token is a 401).</summary>
-    public const string ReadPolicy = "registry-read";
 
     /// <summary>Web API calls that need some valid token; what it may do to the crate is decided per crate.</summary>
     public const string TokenPolicy = "api-token";
@@ -46,22 +43,13 @@ public static class CargoAuth
         services.AddAuthentication()
             .AddScheme<CargoTokenOptions, CargoTokenHandler>(Scheme, options => options.LoginUrl = loginUrl);
         services.AddAuthorizationBuilder()
-            .AddPolicy(ReadPolicy, Policy(new ScopeRequirement(TokenScope.Read, RegistryRead: true)))
-            .AddPolicy(TokenPolicy, Policy(new ScopeRequirement(TokenScope.Read, RegistryRead: false)))
-            .AddPolicy(PublishPolicy, Policy(new ScopeRequirement(TokenScope.Publish, RegistryRead: false)))
-            .AddPolicy(AdminPolicy, Policy(new ScopeRequirement(TokenScope.Admin, RegistryRead: false)));
+            .AddPolicy(TokenPolicy, Policy(new ScopeRequirement(TokenScope.Read)))
+            .AddPolicy(PublishPolicy, Policy(new ScopeRequirement(TokenScope.Publish)))
+            .AddPolicy(AdminPolicy, Policy(new ScopeRequirement(TokenScope.Admin)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, CrateAccessHandler>());
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, CargoAuthorizationResultHandler>();
         return services;
     }
-
-    /// <summary>The policy asking <paramref name="needed"/> of a resource (a crate), for resource-based checks.</summary>
-    public static string PolicyFor(TokenScope needed) => needed switch
-    {
-        TokenScope.Admin => AdminPolicy,
-        TokenScope.Publish => PublishPolicy,
-        _ => TokenPolicy,
-    };
 
     private static AuthorizationPolicy Policy(ScopeRequirement requirement) =>
         new AuthorizationPolicyBuilder(Scheme).AddRequirements(requirement).Build();

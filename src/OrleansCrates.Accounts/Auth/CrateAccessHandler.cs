@@ -2,26 +2,13 @@ using Microsoft.AspNetCore.Authorization;
 
 namespace OrleansCrates.Accounts.Auth;
 
-/// <summary>
-/// What a call needs: a valid token of at least <paramref name="Scope"/>. <paramref name="RegistryRead"/>: a read of
-/// an auth-required registry, where cargo's handshake wants a 401 (not a 403) for a token it should replace.
-/// </summary>
-public sealed record ScopeRequirement(TokenScope Scope, bool RegistryRead) : IAuthorizationRequirement;
-
-/// <summary>The crate a resource-based check is about (by name, as it came; patterns compare canonically).</summary>
-public sealed record CrateResource(string Name);
-
-/// <summary>Why <see cref="CrateAccessHandler"/> refused: the caller answers 404 for <see cref="AccessDecision.OutOfReach"/>, 403 otherwise.</summary>
-public sealed class AccessFailure(IAuthorizationHandler handler, AccessDecision decision, string message) : AuthorizationFailureReason(handler, message)
-{
-    public AccessDecision Decision { get; } = decision;
-}
+/// <summary>What a web API call needs: a valid token of at least <paramref name="Scope"/>.</summary>
+public sealed record ScopeRequirement(TokenScope Scope) : IAuthorizationRequirement;
 
 /// <summary>
-/// The one authorization decision of every token-gated call (through <see cref="AccessPolicy"/>'s rules): a call about a
-/// <see cref="CrateResource"/> needs the crate within the token's patterns (else <see cref="AccessDecision.OutOfReach"/>,
-/// for every scope, admin included) and then the scope; a call about no crate (an endpoint's policy, a list) needs the
-/// scope, and what it returns is limited by asking again per crate.
+/// The scope gate of the web API's endpoint policies, by <see cref="AccessPolicy"/>'s rules: a valid token of at least
+/// the policy's scope. What such a call may do with a crate is asked per crate (<see cref="AccessPolicy.Decide"/>:
+/// the crate within the token's patterns first, then the scope), and what a list returns is limited the same way.
 /// </summary>
 public sealed class CrateAccessHandler(AccessPolicy policy) : AuthorizationHandler<ScopeRequirement>
 {
@@ -33,29 +20,17 @@ public sealed class CrateAccessHandler(AccessPolicy policy) : AuthorizationHandl
             return Task.CompletedTask; // not authenticated: the policy evaluator challenges
         }
 
-        var decision = context.Resource is CrateResource crate
-            ? policy.Decide(token, requirement.Scope, crate.Name)
-            : policy.HasScope(token, requirement.Scope) ? AccessDecision.Allowed
-            : token.IsRevoked ? AccessDecision.Revoked : AccessDecision.InsufficientScope;
-        if (decision == AccessDecision.Allowed)
+        if (policy.HasScope(token, requirement.Scope))
         {
             context.Succeed(requirement);
         }
         else
         {
-            context.Fail(new AccessFailure(this, decision, decision switch
-            {
-                AccessDecision.OutOfReach => "the crate is outside the token's patterns",
-                AccessDecision.Revoked => CargoTokenHandler.InvalidToken,
-                _ => $"this action requires a token with scope {TokenStore.ScopeName(requirement.Scope)} (this token's scope is {TokenStore.ScopeName(token.Scope)})",
-            }));
+            context.Fail(new AuthorizationFailureReason(this, token.IsRevoked
+                ? CargoTokenHandler.InvalidToken
+                : $"this action requires a token with scope {TokenStore.ScopeName(requirement.Scope)} (this token's scope is {TokenStore.ScopeName(token.Scope)})"));
         }
 
         return Task.CompletedTask;
     }
-
-    /// <summary>What a failed <see cref="AuthorizationResult"/> was (<see cref="AccessDecision.Allowed"/> when it succeeded).</summary>
-    public static AccessDecision DecisionOf(AuthorizationResult result) =>
-        result.Succeeded ? AccessDecision.Allowed
-        : result.Failure?.FailureReasons.OfType<AccessFailure>().FirstOrDefault()?.Decision ?? AccessDecision.Revoked;
 }

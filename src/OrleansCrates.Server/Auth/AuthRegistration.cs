@@ -45,9 +45,8 @@ public static class AuthRegistration
     /// <summary>
     /// cargo's auth-required handshake (RFC 3139): where reads need a token, a request without a valid one gets 401 with
     /// <c>WWW-Authenticate: Cargo login_url="…/private/me"</c> — config.json included, since cargo asks for it first.
-    /// The <see cref="RegistryReadGate"/> decides it (what <see cref="CargoAuth.ReadPolicy"/> would, at the cost of a
-    /// cache lookup: every download of an auth-required registry passes it). Settled at start-up: an unrestricted root
-    /// carries no gate, so pays nothing per request.
+    /// The <see cref="RegistryReadGate"/> decides it at the cost of a cache lookup (every download of an auth-required
+    /// registry passes it). Settled at start-up: an unrestricted root carries no gate, so pays nothing per request.
     /// </summary>
     public static RouteGroupBuilder RequireTokenWhen(this RouteGroupBuilder group, IEndpointRouteBuilder app, Func<IServiceProvider, bool> restricted) =>
         restricted(app.ServiceProvider) ? group.WithMetadata(RegistryReadGate.Required.Instance) : group;

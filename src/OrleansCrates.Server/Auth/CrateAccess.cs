@@ -10,8 +10,8 @@ namespace OrleansCrates.Server.Auth;
 /// Who is calling and what they may do with a crate, for the calls whose endpoint cannot say it up front (the crate
 /// is in the route or the body, or reading is open to anonymous callers). Authentication is the
 /// <see cref="CargoAuth.Scheme"/> handler's (or the <see cref="RegistryReadGate"/>'s, which sets the caller of an
-/// auth-required read); every decision is <see cref="AccessPolicy"/>'s, the rules <see cref="CrateAccessHandler"/>
-/// applies to endpoint policies, asked here directly for the crate in hand (no authorization-service round per call).
+/// auth-required read); every decision is <see cref="AccessPolicy"/>'s (whose scope rule <see cref="CrateAccessHandler"/>
+/// applies to the web API's endpoint policies), asked here for the crate in hand.
 /// A request without an <c>Authorization</c> header is anonymous at no cost.
 /// </summary>
 public sealed class CrateAccess(AccessPolicy policy, DownloadLog downloads, TimeProvider time)
