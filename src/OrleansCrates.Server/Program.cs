@@ -12,10 +12,13 @@ using OrleansCrates.Server.Operations.Telemetry;
 // Settings files ship beside the binary; relative paths in settings (Storage:FileSystem:Root) still mean the working directory.
 // The operator's command line is its own program: src/OrleansCrates.Cli.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+var socketCompletions = SocketCompletions.Apply(builder); // before anything touches a socket: the runtime reads its switch once
 builder.AddOrleansCrates();
 
 var app = builder.Build();
-app.UseRequestTelemetry(); // outermost: X-Request-Id on every response, errors included
+SocketCompletions.Log(app, socketCompletions);
+app.UseThreadPoolDispatch(); // outermost: all but the registry reads leave the socket event threads
+app.UseRequestTelemetry(); // X-Request-Id on every response, errors included
 app.UseOrleansCratesErrorHandling();
 app.UseTrafficStatistics();
 app.UseRegistryAuth(); // after telemetry and statistics: a refused request is counted as any other

@@ -82,6 +82,9 @@ internal static class LogEvents
     // Hosting: the internal HTTP listener other silos read in-flight downloads from (Server)
     public const int InternalHttpListening = 6111;
 
+    // Hosting: where socket completions run (Server)
+    public const int SocketCompletionsMode = 6121;
+
     // Statistics, mirror directory and alerts (Operations.Statistics, Server.Operations)
     public const int TrafficStatisticsFlusherFlushFailed = 7001;
     public const int TrafficStatisticsFlusherFlushCancelled = 7002;

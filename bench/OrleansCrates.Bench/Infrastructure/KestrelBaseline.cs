@@ -7,7 +7,7 @@ namespace OrleansCrates.Bench.Infrastructure;
 
 /// <summary>
 /// The platform's ceiling: a bare Kestrel (ASP.NET Core's server, as the mirror runs it: sockets transport, HTTP/1.1,
-/// Release build, server GC, inline scheduling unless the mirror's <c>Server:InlineScheduling=false</c> is passed on) answering every file of a docroot from memory with one middleware — no routing, logging,
+/// Release build, server GC, inline scheduling and inline socket completions unless the mirror's <c>Server:InlineScheduling=false</c> or <c>Server:InlineCompletions=false</c> is passed on) answering every file of a docroot from memory with one middleware — no routing, logging,
 /// metrics or lookups. It runs as its own process (this bench program with <c>--kestrel-baseline DOCROOT</c>), pinned
 /// like the mirror, so the throughput table can say how much of a gap to nginx is Kestrel's own (nginx sends files
 /// with <c>sendfile</c>; Kestrel copies every body through its output pipe) and how much is the mirror's.
@@ -24,6 +24,13 @@ internal static class KestrelBaseline
                 path => "/" + Path.GetRelativePath(docroot, path).Replace('\\', '/'),
                 path => File.ReadAllBytes(path),
                 StringComparer.Ordinal);
+        // As the mirror does (Server:InlineCompletions, on unless "false"; an explicit runtime variable wins), before any socket.
+        if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null
+            && !string.Equals(Environment.GetEnvironmentVariable("Server__InlineCompletions"), "false", StringComparison.OrdinalIgnoreCase))
+        {
+            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+        }
+
         var builder = WebApplication.CreateSlimBuilder([]);
         var inlineScheduling = !string.Equals(Environment.GetEnvironmentVariable("Server__InlineScheduling"), "false", StringComparison.OrdinalIgnoreCase);
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inlineScheduling);

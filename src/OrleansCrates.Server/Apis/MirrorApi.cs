@@ -21,7 +21,7 @@ public static class MirrorApi
 
     public static IEndpointRouteBuilder MapMirrorApi(this IEndpointRouteBuilder app)
     {
-        var mirror = app.MapGroup("").RequireTokenWhen(app, IsRestricted);
+        var mirror = app.MapGroup("").RequireTokenWhen(app, IsRestricted).RunOnEventThread(); // a warm hit never blocks
         mirror.MapMethods("/index/config.json", GetAndHead, GetConfig);
 
         // The warm path: its services are singletons, taken once here rather than from each request's service scope

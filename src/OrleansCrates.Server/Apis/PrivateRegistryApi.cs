@@ -26,13 +26,13 @@ public static class PrivateRegistryApi
         root.MapGet("/me", Me);
 
         var reads = root.MapGroup("").RequireTokenWhen(app, IsRestricted);
-        reads.MapMethods("/index/config.json", MirrorApi.GetAndHead, GetConfig);
+        reads.MapMethods("/index/config.json", MirrorApi.GetAndHead, GetConfig).RunOnEventThread(); // the registry reads: short, never blocking
         // Warm paths: singletons taken once here, not from a service scope per request (see MirrorApi).
         var registry = app.ServiceProvider.GetRequiredService<PrivateRegistry>();
         var access = app.ServiceProvider.GetRequiredService<CrateAccess>();
         var options = app.ServiceProvider.GetRequiredService<IOptions<PrivateRegistryOptions>>();
-        reads.MapMethods("/index/{**path}", MirrorApi.GetAndHead, (string path, HttpContext context) => GetIndexFile(path, context, registry, access, options));
-        reads.MapMethods("/crates/{name}/{version}/download", MirrorApi.GetAndHead, (string name, string version, HttpContext context) => Download(name, version, context, registry, access, options));
+        reads.MapMethods("/index/{**path}", MirrorApi.GetAndHead, (string path, HttpContext context) => GetIndexFile(path, context, registry, access, options)).RunOnEventThread();
+        reads.MapMethods("/crates/{name}/{version}/download", MirrorApi.GetAndHead, (string name, string version, HttpContext context) => Download(name, version, context, registry, access, options)).RunOnEventThread();
         reads.MapGet("/api/v1/crates", Search);
 
         var api = root.MapGroup("/api/v1").AddEndpointFilter(CargoErrors.RetryAfterOnUnavailable);
