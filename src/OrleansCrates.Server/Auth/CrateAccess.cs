@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Microsoft.AspNetCore.Authentication;
 using OrleansCrates.Accounts;
 using OrleansCrates.Accounts.Auth;
 using OrleansCrates.Registry;
@@ -8,13 +7,13 @@ namespace OrleansCrates.Server.Auth;
 
 /// <summary>
 /// Who is calling and what they may do with a crate, for the calls whose endpoint cannot say it up front (the crate
-/// is in the route or the body, or reading is open to anonymous callers). Authentication is the
-/// <see cref="CargoAuth.Scheme"/> handler's (or the <see cref="RegistryReadGate"/>'s, which sets the caller of an
-/// auth-required read); every decision is <see cref="AccessPolicy"/>'s (whose scope rule <see cref="CrateAccessHandler"/>
+/// is in the route or the body, or reading is open to anonymous callers). The caller is the token
+/// <see cref="TokenStore.ValidateHeaderOrNullAsync"/> finds for the request's header, as the <see cref="CargoAuth.Scheme"/>
+/// handler and the <see cref="RegistryReadGate"/> (which sets the caller of an auth-required read) find it; every decision is <see cref="AccessPolicy"/>'s (whose scope rule <see cref="CrateAccessHandler"/>
 /// applies to the web API's endpoint policies), asked here for the crate in hand.
 /// A request without an <c>Authorization</c> header is anonymous at no cost.
 /// </summary>
-public sealed class CrateAccess(AccessPolicy policy, DownloadLog downloads, TimeProvider time)
+public sealed class CrateAccess(AccessPolicy policy, TokenStore tokens, DownloadLog downloads, TimeProvider time)
 {
     private static readonly ClaimsPrincipal Anonymous = new(new ClaimsIdentity());
 
@@ -31,8 +30,15 @@ public sealed class CrateAccess(AccessPolicy policy, DownloadLog downloads, Time
             return context.User; // authenticated already by the endpoint's policy or the read gate
         }
 
-        var result = await context.AuthenticateAsync(CargoAuth.Scheme); // once per request: the handler keeps its answer
-        return result.Succeeded ? result.Principal : Anonymous;
+        // What the scheme's handler would answer (it asks the same), without the authentication service's round (a
+        // service scope and a handler per request): a token sent to an open registry is looked up on every download.
+        if (await tokens.ValidateHeaderOrNullAsync(context.Request.Headers.Authorization, context.RequestAborted) is not { } token)
+        {
+            return Anonymous;
+        }
+
+        context.User = TokenIdentity.PrincipalOf(token); // kept for the rest of the request
+        return context.User;
     }
 
     /// <summary>
