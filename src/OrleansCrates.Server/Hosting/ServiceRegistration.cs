@@ -24,10 +24,10 @@ public static class ServiceRegistration
 {
     /// <summary>
     /// <c>Server:InlineScheduling</c> (default true): Kestrel runs a request's code on the thread that completed its socket
-    /// read or write instead of handing it to one of its I/O queues first. Request code still runs on thread-pool threads
-    /// (socket completions are dispatched there), so a blocking handler costs what it always does; what goes is one
-    /// queue hop per read and per write, the largest single cost of a warm download on this server (see the README's
-    /// benchmark section). False restores Kestrel's default.
+    /// read or write instead of handing it to one of its I/O queues first: one queue hop less per read and per write.
+    /// Which thread that is, the socket event thread or the thread pool, is <see cref="SocketCompletions"/>'s choice, and
+    /// <see cref="Http.ThreadPoolDispatch"/> keeps all but the registry reads on the thread pool either way (see the
+    /// README's benchmark section). False restores Kestrel's default.
     /// </summary>
     public const string InlineSchedulingKey = "Server:InlineScheduling";
 
