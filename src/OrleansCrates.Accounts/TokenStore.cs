@@ -49,6 +49,10 @@ public sealed partial class TokenStore
     private readonly ConcurrentDictionary<string, CachedAnswer> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, CachedAnswer>.AlternateLookup<ReadOnlySpan<char>> _cachedByHash;
     private readonly ConcurrentDictionary<string, Task<TokenInfo?>> _reads = new(StringComparer.Ordinal);
+
+    // Keyed by the header string's identity (not its content): an entry lives as long as the string, that is, as long
+    // as the connection's server keeps handing out that string.
+    private readonly ConditionalWeakTable<string, HeaderAnswer> _answersByHeader = new();
     private long _revocations; // revokes this instance finished
     private long _revoking; // revokes this instance has under way
 
@@ -119,7 +123,7 @@ public sealed partial class TokenStore
     /// </summary>
     public ValueTask<TokenInfo?> ValidateOrNullAsync(string secret, CancellationToken cancellationToken) =>
         CredentialParser.SecretFrom(secret) == secret
-            ? LookUpAsync(secret, cancellationToken)
+            ? LookUpAsync(secret, header: null, cancellationToken)
             : ValueTask.FromResult<TokenInfo?>(null); // empty, too long, spaces or non-printable: cannot be one of ours, so no storage read
 
     /// <summary>
@@ -128,18 +132,36 @@ public sealed partial class TokenStore
     /// </summary>
     public ValueTask<TokenInfo?> ValidateHeaderOrNullAsync(StringValues authorization, CancellationToken cancellationToken)
     {
-        var secret = authorization.Count == 1 ? CredentialParser.SecretFrom(authorization[0]) : null;
-        return secret is null ? ValueTask.FromResult<TokenInfo?>(null) : LookUpAsync(secret, cancellationToken);
+        if (authorization.Count != 1 || authorization[0] is not { } header)
+        {
+            return ValueTask.FromResult<TokenInfo?>(null);
+        }
+
+        // Kestrel hands a keep-alive connection the same string for a header that repeats the previous request's bytes,
+        // so cargo's token on its next request is found by that string's identity, without hashing the secret again.
+        if (_answersByHeader.TryGetValue(header, out var known) && IsCurrent(known.Answer, known.Revocations))
+        {
+            return ValueTask.FromResult(known.Answer.Token);
+        }
+
+        var secret = CredentialParser.SecretFrom(header);
+        return secret is null ? ValueTask.FromResult<TokenInfo?>(null) : LookUpAsync(secret, header, cancellationToken);
     }
 
     /// <summary>The cached answer for a secret <see cref="CredentialParser"/> accepted, else one storage read shared by everyone asking.</summary>
-    private ValueTask<TokenInfo?> LookUpAsync(string secret, CancellationToken cancellationToken)
+    private ValueTask<TokenInfo?> LookUpAsync(string secret, string? header, CancellationToken cancellationToken)
     {
         // Every request with a token asks this: the answer in memory is found without allocating (hash on the stack).
+        var revocations = Volatile.Read(ref _revocations); // before the lookup: a revoke finishing after it voids what is kept below
         Span<char> hash = stackalloc char[HashLength];
         HashOfValidSecret(secret, hash);
         if (_cachedByHash.TryGetValue(hash, out var cached) && _time.GetElapsedTime(cached.ReadStarted) < CacheDuration)
         {
+            if (header is not null && Volatile.Read(ref _revoking) == 0)
+            {
+                _answersByHeader.AddOrUpdate(header, new HeaderAnswer(cached, revocations));
+            }
+
             return ValueTask.FromResult(cached.Token);
         }
 
@@ -412,5 +434,18 @@ public sealed partial class TokenStore
         _ => null,
     };
 
+    /// <summary>
+    /// Whether an answer kept for a header string may still be given: younger than <see cref="CacheDuration"/>, and no
+    /// revoke of this instance under way or finished since <paramref name="revocations"/> was read before the answer was
+    /// found (a revoke removes the revoked token's answer from the hash cache; those kept by header are voided by the count).
+    /// </summary>
+    private bool IsCurrent(CachedAnswer answer, long revocations) =>
+        _time.GetElapsedTime(answer.ReadStarted) < CacheDuration
+        && Volatile.Read(ref _revoking) == 0
+        && revocations == Volatile.Read(ref _revocations);
+
     private readonly record struct CachedAnswer(TokenInfo? Token, long ReadStarted);
+
+    /// <summary>A cached answer kept for one header string, with the revocation count read before it was found.</summary>
+    private sealed record HeaderAnswer(CachedAnswer Answer, long Revocations);
 }

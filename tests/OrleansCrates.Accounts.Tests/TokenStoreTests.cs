@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Primitives;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Accounts.Tests;
@@ -227,6 +228,56 @@ public sealed class TokenStoreTests : IDisposable
         _clock.Advance(TokenStore.CacheDuration);
         await node.ValidateOrNullAsync(secret, _ct);
         Assert.Equal(2, observed.Reads); // expired: read again
+    }
+
+    [Fact]
+    public async Task A_header_string_answered_from_memory_is_read_again_at_the_bound()
+    {
+        var (secret, info) = await _tokens.CreateAsync("alice", TokenScope.Read, [], _ct);
+        var observed = new ObservedStore(_temp.Store);
+        var node = new TokenStore(observed, _clock);
+        var header = new StringValues(new string(secret)); // one string instance, as a keep-alive connection's repeated header
+
+        Assert.Equal(info.Id, (await node.ValidateHeaderOrNullAsync(header, _ct))?.Id);
+        Assert.Equal(info.Id, (await node.ValidateHeaderOrNullAsync(header, _ct))?.Id);
+        Assert.Equal(info.Id, (await node.ValidateHeaderOrNullAsync(header, _ct))?.Id);
+        Assert.Equal(1, observed.Reads);
+        _clock.Advance(TokenStore.CacheDuration);
+        Assert.Equal(info.Id, (await node.ValidateHeaderOrNullAsync(header, _ct))?.Id);
+        Assert.Equal(2, observed.Reads); // the answer kept for the string is as old as the read it came from
+    }
+
+    [Fact]
+    public async Task A_revoke_on_this_node_refuses_a_header_string_answered_from_memory_at_once()
+    {
+        var (secret, info) = await _tokens.CreateAsync("alice", TokenScope.Read, [], _ct);
+        var header = new StringValues(new string(secret));
+        Assert.NotNull(await _tokens.ValidateHeaderOrNullAsync(header, _ct));
+        Assert.NotNull(await _tokens.ValidateHeaderOrNullAsync(header, _ct)); // kept for this string now
+
+        Assert.True(await _tokens.RevokeAsync(info.Id, _ct));
+
+        Assert.Null(await _tokens.ValidateHeaderOrNullAsync(header, _ct));
+        Assert.Null(await _tokens.ValidateHeaderOrNullAsync(new StringValues(new string(secret)), _ct));
+    }
+
+    [Fact]
+    public async Task Header_strings_are_answered_each_for_its_own_token()
+    {
+        var (alice, aliceInfo) = await _tokens.CreateAsync("alice", TokenScope.Read, [], _ct);
+        var (bob, bobInfo) = await _tokens.CreateAsync("bob", TokenScope.Publish, [], _ct);
+        var headers = new[] { new StringValues(alice), new StringValues(bob), new StringValues("Bearer " + alice), new StringValues("ocr_unknown") };
+
+        for (var round = 0; round < 3; round++)
+        {
+            var answers = new List<string?>();
+            foreach (var header in headers)
+            {
+                answers.Add((await _tokens.ValidateHeaderOrNullAsync(header, _ct))?.Id);
+            }
+
+            Assert.Equal([aliceInfo.Id, bobInfo.Id, aliceInfo.Id, null], answers);
+        }
     }
 
     [Fact]
