@@ -51,6 +51,23 @@ public static class CargoAuth
         return services;
     }
 
+    /// <summary>
+    /// The token the request's <c>Authorization</c> header names (<see cref="TokenStore.ValidateHeaderOrNullAsync"/>),
+    /// made the request's user as the token's shared principal (<see cref="TokenIdentity.PrincipalOf"/>); null, the
+    /// user left as it is, when the header names no valid token. What <see cref="CargoTokenHandler"/> answers, without
+    /// the authentication service's round: the <see cref="RegistryReadGate"/> and callers of open reads ask it per request.
+    /// </summary>
+    public static async ValueTask<ClaimsPrincipal?> AuthenticateAsync(Microsoft.AspNetCore.Http.HttpContext context, TokenStore tokens)
+    {
+        if (await tokens.ValidateHeaderOrNullAsync(context.Request.Headers.Authorization, context.RequestAborted) is not { } token)
+        {
+            return null;
+        }
+
+        context.User = TokenIdentity.PrincipalOf(token);
+        return context.User;
+    }
+
     private static AuthorizationPolicy Policy(ScopeRequirement requirement) =>
         new AuthorizationPolicyBuilder(Scheme).AddRequirements(requirement).Build();
 }

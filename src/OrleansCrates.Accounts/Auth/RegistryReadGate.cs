@@ -31,14 +31,12 @@ public sealed class RegistryReadGate(RequestDelegate next, TokenStore tokens)
 
     public async Task InvokeAsync(HttpContext context)
     {
-        var token = await tokens.ValidateHeaderOrNullAsync(context.Request.Headers.Authorization, context.RequestAborted);
-        if (token is null)
+        if (await CargoAuth.AuthenticateAsync(context, tokens) is null)
         {
             await context.ChallengeAsync(CargoAuth.Scheme, CargoTokenHandler.WithDetail(TokenRequired));
             return;
         }
 
-        context.User = TokenIdentity.PrincipalOf(token);
         await next(context);
     }
 

@@ -7,9 +7,9 @@ namespace OrleansCrates.Server.Auth;
 
 /// <summary>
 /// Who is calling and what they may do with a crate, for the calls whose endpoint cannot say it up front (the crate
-/// is in the route or the body, or reading is open to anonymous callers). The caller is the token
-/// <see cref="TokenStore.ValidateHeaderOrNullAsync"/> finds for the request's header, as the <see cref="CargoAuth.Scheme"/>
-/// handler and the <see cref="RegistryReadGate"/> (which sets the caller of an auth-required read) find it; every decision is <see cref="AccessPolicy"/>'s (whose scope rule <see cref="CrateAccessHandler"/>
+/// is in the route or the body, or reading is open to anonymous callers). The caller is the token of the request's
+/// header (<see cref="CargoAuth.AuthenticateAsync"/>, as the <see cref="RegistryReadGate"/> finds it for an
+/// auth-required read); every decision is <see cref="AccessPolicy"/>'s (whose scope rule <see cref="CrateAccessHandler"/>
 /// applies to the web API's endpoint policies), asked here for the crate in hand.
 /// A request without an <c>Authorization</c> header is anonymous at no cost.
 /// </summary>
@@ -30,15 +30,8 @@ public sealed class CrateAccess(AccessPolicy policy, TokenStore tokens, Download
             return context.User; // authenticated already by the endpoint's policy or the read gate
         }
 
-        // What the scheme's handler would answer (it asks the same), without the authentication service's round (a
-        // service scope and a handler per request): a token sent to an open registry is looked up on every download.
-        if (await tokens.ValidateHeaderOrNullAsync(context.Request.Headers.Authorization, context.RequestAborted) is not { } token)
-        {
-            return Anonymous;
-        }
-
-        context.User = TokenIdentity.PrincipalOf(token); // kept for the rest of the request
-        return context.User;
+        // As the read gate does (a token sent to an open registry is looked up on every download); kept as the user.
+        return await CargoAuth.AuthenticateAsync(context, tokens) ?? Anonymous;
     }
 
     /// <summary>
