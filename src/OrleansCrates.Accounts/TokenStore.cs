@@ -155,7 +155,7 @@ public sealed partial class TokenStore
         var revocations = Volatile.Read(ref _revocations); // before the lookup: a revoke finishing after it voids what is kept below
         Span<char> hash = stackalloc char[HashLength];
         HashOfValidSecret(secret, hash);
-        if (_cachedByHash.TryGetValue(hash, out var cached) && _time.GetElapsedTime(cached.ReadStarted) < CacheDuration)
+        if (_cachedByHash.TryGetValue(hash, out var cached) && IsFresh(cached))
         {
             if (header is not null && Volatile.Read(ref _revoking) == 0)
             {
@@ -440,9 +440,12 @@ public sealed partial class TokenStore
     /// found (a revoke removes the revoked token's answer from the hash cache; those kept by header are voided by the count).
     /// </summary>
     private bool IsCurrent(CachedAnswer answer, long revocations) =>
-        _time.GetElapsedTime(answer.ReadStarted) < CacheDuration
+        IsFresh(answer)
         && Volatile.Read(ref _revoking) == 0
         && revocations == Volatile.Read(ref _revocations);
+
+    /// <summary>Whether an answer is younger than <see cref="CacheDuration"/>, counted from before the read that gave it.</summary>
+    private bool IsFresh(CachedAnswer answer) => _time.GetElapsedTime(answer.ReadStarted) < CacheDuration;
 
     private readonly record struct CachedAnswer(TokenInfo? Token, long ReadStarted);
 
