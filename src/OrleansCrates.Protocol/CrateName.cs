@@ -24,9 +24,16 @@ public readonly record struct CrateName
 
     public string Lower { get; }
 
-    public string Canonical => Lower.Replace('-', '_');
+    public string Canonical
+    {
+        get
+        {
+            Span<char> canonical = stackalloc char[MaxLength];
+            return canonical[..WriteCanonical(canonical)].ToString();
+        }
+    }
 
-    /// <summary><see cref="Canonical"/> written into <paramref name="destination"/> (at least <see cref="MaxLength"/> characters); returns its length.</summary>
+    /// <summary><see cref="Canonical"/> (the one place its rule is spelled out) written into <paramref name="destination"/> (at least <see cref="MaxLength"/> characters); returns its length.</summary>
     public int WriteCanonical(Span<char> destination)
     {
         Lower.AsSpan().Replace(destination, '-', '_');
