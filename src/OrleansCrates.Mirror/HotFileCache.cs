@@ -11,12 +11,23 @@ namespace OrleansCrates.Mirror;
 /// stream from storage and are never held whole. Each entry is charged its content plus <see cref="EntryOverhead"/>;
 /// a file that would take the layer over its budget is not admitted, and the layer then evicts the least recently used
 /// entries in the background. A cached file is handed out as a read-only <see cref="MemoryStream"/> over the shared
-/// array (no copy). Lookups are counted (<see cref="Statistics"/>) for the hit-ratio metric.
+/// array (no copy), or, for files of <see cref="MemoryFileMinimumBytes"/> and more on Linux, as a stream over a sealed
+/// memory file (<see cref="SealedMemoryFile"/>, at most <see cref="MaxMemoryFiles"/> of them: each is a descriptor),
+/// which the server can have the kernel send without copying. Lookups are counted (<see cref="Statistics"/>) for the
+/// hit-ratio metric.
 /// </summary>
 public sealed class HotFileCache : IDisposable
 {
     /// <summary>What an entry costs beyond its content (the entry, its key and headers), charged against the budget.</summary>
     public const int EntryOverhead = 128;
+
+    /// <summary>Files this big and bigger are held in sealed memory files, which the kernel can send.</summary>
+    public const int MemoryFileMinimumBytes = 16 * 1024;
+
+    /// <summary>Memory files held at once: each is a file descriptor, and the node's sockets need theirs.</summary>
+    public const int MaxMemoryFiles = 4096;
+
+    private int _memoryFiles;
 
     private readonly MemoryCache? _cache;
     private readonly long _maxFileBytes;
@@ -47,10 +58,10 @@ public sealed class HotFileCache : IDisposable
             return null;
         }
 
-        if (_cache.Get<Entry>(key) is { } hit)
+        if (_cache.Get<Entry>(key)?.Open() is { } hit)
         {
             Interlocked.Increment(ref _hits);
-            return hit.Open();
+            return hit;
         }
 
         Interlocked.Increment(ref _misses);
@@ -90,17 +101,52 @@ public sealed class HotFileCache : IDisposable
     /// <summary>Admits one file's bytes if they fit the size limit (and the budget, else the layer makes room later).</summary>
     internal void Add(string key, byte[] content, string etag, DateTimeOffset lastModified)
     {
-        if (_cache is not null && content.Length <= _maxFileBytes)
+        if (_cache is null || content.Length > _maxFileBytes)
         {
-            _cache.Set(key, new Entry(content, etag, lastModified), new MemoryCacheEntryOptions { Size = content.Length + EntryOverhead });
+            return;
         }
+
+        var options = new MemoryCacheEntryOptions { Size = content.Length + EntryOverhead };
+        if (content.Length >= MemoryFileMinimumBytes && Interlocked.Increment(ref _memoryFiles) <= MaxMemoryFiles)
+        {
+            if (SealedMemoryFile.CreateOrNull("crate", content) is { } file)
+            {
+                options.RegisterPostEvictionCallback(static (_, value, _, state) =>
+                {
+                    ((MemoryFileEntry)value!).File.Dispose(); // closed once the last reader lets go
+                    Interlocked.Decrement(ref ((HotFileCache)state!)._memoryFiles);
+                }, this);
+                _cache.Set<Entry>(key, new MemoryFileEntry(file, content.Length, etag, lastModified), options);
+                return;
+            }
+        }
+        else if (content.Length < MemoryFileMinimumBytes)
+        {
+            _cache.Set<Entry>(key, new ArrayEntry(content, etag, lastModified), options);
+            return;
+        }
+
+        Interlocked.Decrement(ref _memoryFiles); // no memory file after all: the bytes stay in the array
+        _cache.Set<Entry>(key, new ArrayEntry(content, etag, lastModified), options);
     }
 
     public void Dispose() => _cache?.Dispose();
 
-    private sealed record Entry(byte[] Content, string ETag, DateTimeOffset LastModified)
+    private abstract record Entry(string ETag, DateTimeOffset LastModified)
     {
-        public StoredObject Open() =>
+        /// <summary>A reader of the entry; null if it was evicted (its memory file closed) meanwhile.</summary>
+        public abstract StoredObject? Open();
+    }
+
+    private sealed record ArrayEntry(byte[] Content, string ETag, DateTimeOffset LastModified) : Entry(ETag, LastModified)
+    {
+        public override StoredObject Open() =>
             new(new MemoryStream(Content, 0, Content.Length, writable: false, publiclyVisible: true), Content.Length, ETag, LastModified);
+    }
+
+    private sealed record MemoryFileEntry(Microsoft.Win32.SafeHandles.SafeFileHandle File, long Length, string ETag, DateTimeOffset LastModified) : Entry(ETag, LastModified)
+    {
+        public override StoredObject? Open() =>
+            SealedMemoryFile.Open(File, Length) is { } stream ? new StoredObject(stream, Length, ETag, LastModified) : null;
     }
 }

@@ -48,6 +48,17 @@ public sealed class StoredObject(Stream content, long length, string etag, DateT
     public string ETag { get; } = etag;
     public DateTimeOffset LastModified { get; } = lastModified;
 
+    /// <summary>
+    /// The file the content is read from, when it is one (a file on disk, or a sealed memory file of the hot layer), so
+    /// a server can have the kernel send it; valid until this object is disposed. Null for anything else (a blob stream).
+    /// </summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? FileHandle => Content switch
+    {
+        FileHandleStream shared => shared.Handle,
+        FileStream file => file.SafeFileHandle,
+        _ => null,
+    };
+
     public ValueTask DisposeAsync() => Content.DisposeAsync();
 
     public void Dispose() => Content.Dispose();

@@ -85,6 +85,10 @@ internal static class LogEvents
     // Hosting: where socket completions run (Server)
     public const int SocketCompletionsMode = 6121;
 
+    // Socket transport (Sockets)
+    public const int TransportUnexpected = 6131;
+    public const int TransportMode = 6132;
+
     // Statistics, mirror directory and alerts (Operations.Statistics, Server.Operations)
     public const int TrafficStatisticsFlusherFlushFailed = 7001;
     public const int TrafficStatisticsFlusherFlushCancelled = 7002;

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
 using OrleansCrates.Operations.Telemetry;
+using OrleansCrates.Sockets;
 using OrleansCrates.Storage;
 
 namespace OrleansCrates.Server.Apis;
@@ -87,7 +88,8 @@ public static class CacheHeaders
 /// <summary>
 /// A stored crate file, streamed from storage without being buffered whole. Immutable, so cacheable forever
 /// (<see cref="CacheHeaders.ForCrateFile"/>); never compressed (cargo hashes the bytes as they arrive). HEAD gets the
-/// headers (exact Content-Length) and no body.
+/// headers (exact Content-Length) and no body. A file held in a file (on disk, or the hot layer's sealed memory file)
+/// is sent by the kernel where the connection allows (<see cref="FileResponses"/>: plain HTTP/1.1 on Linux).
 /// </summary>
 public sealed class CrateFileHttpResult(StoredObject stored, IAsyncDisposable owner) : IResult
 {
@@ -102,6 +104,13 @@ public sealed class CrateFileHttpResult(StoredObject stored, IAsyncDisposable ow
         response.Headers.ETag = stored.ETag;
         if (HttpMethods.IsHead(httpContext.Request.Method))
         {
+            return;
+        }
+
+        if (FileResponses.CanSend(httpContext, stored.Length) && stored.FileHandle is { } file
+            && await FileResponses.TrySendAsync(httpContext, file, 0, stored.Length, httpContext.RequestAborted))
+        {
+            BytesServed.Count(httpContext, FileKind.Crate, stored.Length); // sent by the kernel (sendfile), never copied here
             return;
         }
 

@@ -12,6 +12,7 @@ using OrleansCrates.Server.Operations.Health;
 using OrleansCrates.Server.Operations.Statistics;
 using OrleansCrates.Server.Operations.Telemetry;
 using OrleansCrates.Server.Services;
+using OrleansCrates.Sockets;
 using OrleansCrates.Storage;
 using OrleansCrates.Storage.AzureBlob;
 using OrleansCrates.Storage.FileSystem;
@@ -30,6 +31,14 @@ public static class ServiceRegistration
     /// README's benchmark section). False restores Kestrel's default.
     /// </summary>
     public const string InlineSchedulingKey = "Server:InlineScheduling";
+
+    /// <summary>
+    /// <c>Server:SendFile</c> (default true): on Linux, plain-HTTP TCP endpoints run on this project's socket transport
+    /// (<see cref="Sockets.FileResponses"/>), and a crate file held in a file (storage on disk, or the hot layer's sealed
+    /// memory files) is sent by the kernel with sendfile instead of being copied through the process. False: Kestrel's
+    /// own sockets transport, every body copied.
+    /// </summary>
+    public const string SendFileKey = "Server:SendFile";
 
     public static WebApplicationBuilder AddOrleansCrates(this WebApplicationBuilder builder)
     {
@@ -61,6 +70,12 @@ public static class ServiceRegistration
     {
         var inlineScheduling = builder.Configuration.GetValue(InlineSchedulingKey, defaultValue: true);
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = inlineScheduling);
+        if (builder.Configuration.GetValue(SendFileKey, defaultValue: true))
+        {
+            // TCP endpoints on Linux: this project's transport, which can send a crate file with sendfile (Sockets/FileResponses).
+            builder.WebHost.UseFileSendingSockets(sockets => sockets.InlineScheduling = inlineScheduling);
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
