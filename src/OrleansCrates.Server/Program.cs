@@ -17,6 +17,7 @@ builder.AddOrleansCrates();
 
 var app = builder.Build();
 SocketCompletions.Log(app, socketCompletions);
+FrontEndTransport.Log(app);
 app.UseThreadPoolDispatch(); // outermost: all but the registry reads leave the socket event threads
 app.UseRequestTelemetry(); // X-Request-Id on every response, errors included
 app.UseOrleansCratesErrorHandling();

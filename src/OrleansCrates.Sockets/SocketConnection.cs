@@ -23,13 +23,15 @@ namespace OrleansCrates.Sockets;
 /// not found where the file was placed aborts the connection before a byte of it leaves.
 /// </para>
 /// </summary>
-internal sealed class SocketConnection : ConnectionContext,
+internal sealed partial class SocketConnection : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature,
     IConnectionEndPointFeature, IMemoryPoolFeature, IConnectionSocketFeature
 {
-    private const int MinimumReceiveBuffer = PinnedBlockPool.BlockSize / 2;
+    private const int MinimumReceiveBuffer = 2048; // half a block of Kestrel's pool, as Kestrel's transport asks
     private const int MaxBuffersPerSend = 64;
     private const int CopyChunk = 64 * 1024;
+
+    private static long s_copiedChunks;
 
     private readonly Socket _socket;
     private readonly ILogger _logger;
@@ -104,6 +106,9 @@ internal sealed class SocketConnection : ConnectionContext,
 
     public Socket Socket => _socket;
 
+    /// <summary>Chunks of placed files copied because the socket was full when the kernel was asked to send them (all connections).</summary>
+    internal static long CopiedChunks => Interlocked.Read(ref s_copiedChunks);
+
     public void Start() => _processing = RunAsync();
 
     public override void Abort(ConnectionAbortedException abortReason)
@@ -174,7 +179,7 @@ internal sealed class SocketConnection : ConnectionContext,
         }
         catch (Exception e)
         {
-            _logger.LogError(LogEvents.TransportUnexpected, e, "Unexpected error on connection {ConnectionId}", ConnectionId);
+            LogUnexpected(_logger, e, "run", ConnectionId);
         }
     }
 
@@ -217,7 +222,7 @@ internal sealed class SocketConnection : ConnectionContext,
         catch (Exception e)
         {
             error = e;
-            _logger.LogDebug(LogEvents.TransportUnexpected, e, "Receive failed on connection {ConnectionId}", ConnectionId);
+            LogReceiveFailed(_logger, e, ConnectionId);
         }
         finally
         {
@@ -263,7 +268,7 @@ internal sealed class SocketConnection : ConnectionContext,
         {
             shutdownReason = e;
             unexpected = e;
-            _logger.LogError(LogEvents.TransportUnexpected, e, "Send failed on connection {ConnectionId}", ConnectionId);
+            LogUnexpected(_logger, e, "send", ConnectionId);
         }
         finally
         {
@@ -453,6 +458,7 @@ internal sealed class SocketConnection : ConnectionContext,
                 }
 
                 chunk ??= ArrayPool<byte>.Shared.Rent(CopyChunk);
+                Interlocked.Increment(ref s_copiedChunks);
                 var read = RandomAccess.Read(placement.File, chunk.AsSpan(0, (int)Math.Min(chunk.Length, left)), offset);
                 if (read == 0)
                 {
@@ -514,7 +520,7 @@ internal sealed class SocketConnection : ConnectionContext,
             }
             catch (Exception e)
             {
-                connection._logger.LogError(LogEvents.TransportUnexpected, e, "Connection closed callbacks failed on {ConnectionId}", connection.ConnectionId);
+                LogUnexpected(connection._logger, e, "close", connection.ConnectionId);
             }
 
             connection._closedFired.TrySetResult();
@@ -544,6 +550,12 @@ internal sealed class SocketConnection : ConnectionContext,
             _socket.Dispose();
         }
     }
+
+    [LoggerMessage(EventId = LogEvents.TransportUnexpected, Level = LogLevel.Error, Message = "Connection {ConnectionId} failed to {Step}")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string step, string connectionId);
+
+    [LoggerMessage(EventId = LogEvents.TransportReceiveFailed, Level = LogLevel.Debug, Message = "Connection {ConnectionId} stopped receiving on an unexpected error")]
+    private static partial void LogReceiveFailed(ILogger logger, Exception exception, string connectionId);
 
     private static bool IsReset(SocketError error) => error is SocketError.ConnectionReset or SocketError.Shutdown;
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
@@ -28,9 +29,10 @@ public sealed class SocketTransportOptions
 /// Kestrel's transport for TCP endpoints (IP addresses) on Linux: this project's <see cref="SocketConnection"/>s.
 /// Other endpoints (Unix sockets, handles) and other platforms stay with Kestrel's own sockets transport.
 /// </summary>
-internal sealed class SocketTransportFactory(IOptions<SocketTransportOptions> options, ILoggerFactory loggers) : IConnectionListenerFactory, IConnectionListenerFactorySelector
+internal sealed class SocketTransportFactory(IOptions<SocketTransportOptions> options, ILoggerFactory loggers, IMemoryPoolFactory<byte> pools) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
-    private readonly PinnedBlockPool _pool = new();
+    // Kestrel's own pool (pinned 4 KiB blocks, its metrics and idle eviction): a send hands the kernel block addresses.
+    private readonly MemoryPool<byte> _pool = pools.Create(new MemoryPoolOptions { Owner = "sockets" });
 
     public bool CanBind(EndPoint endpoint) => Native.Supported && endpoint is IPEndPoint;
 
@@ -67,7 +69,7 @@ internal sealed class SocketTransportFactory(IOptions<SocketTransportOptions> op
     }
 }
 
-internal sealed class SocketListener(Socket listening, PinnedBlockPool pool, SocketTransportOptions options, ILogger logger) : IConnectionListener
+internal sealed class SocketListener(Socket listening, MemoryPool<byte> pool, SocketTransportOptions options, ILogger logger) : IConnectionListener
 {
     private static long s_lastId;
 

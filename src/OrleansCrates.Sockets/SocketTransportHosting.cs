@@ -6,6 +6,9 @@ namespace OrleansCrates.Sockets;
 
 public static class SocketTransportHosting
 {
+    /// <summary>Whether this platform runs the transport (Linux); elsewhere <see cref="UseFileSendingSockets"/> changes nothing.</summary>
+    public static bool IsSupported => Native.Supported;
+
     /// <summary>
     /// Kestrel's TCP endpoints on Linux run on this transport, so <see cref="FileResponses"/> can send files with
     /// sendfile; elsewhere nothing changes. Registered after Kestrel's own transport, which Kestrel then asks last.

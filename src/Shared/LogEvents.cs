@@ -87,7 +87,8 @@ internal static class LogEvents
 
     // Socket transport (Sockets)
     public const int TransportUnexpected = 6131;
-    public const int TransportMode = 6132;
+    public const int TransportReceiveFailed = 6132;
+    public const int TransportMode = 6133;
 
     // Statistics, mirror directory and alerts (Operations.Statistics, Server.Operations)
     public const int TrafficStatisticsFlusherFlushFailed = 7001;

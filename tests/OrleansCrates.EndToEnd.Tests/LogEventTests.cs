@@ -9,7 +9,7 @@ public sealed class LogEventTests
     private static readonly string[] ProgramAssemblies =
     [
         "OrleansCrates.Accounts", "OrleansCrates.Cli", "OrleansCrates.Grains", "OrleansCrates.Mirror", "OrleansCrates.Operations", "OrleansCrates.Registry",
-        "OrleansCrates.Server", "OrleansCrates.Storage", "OrleansCrates.Storage.AzureBlob", "OrleansCrates.Toolchains", "OrleansCrates.Upstream",
+        "OrleansCrates.Server", "OrleansCrates.Sockets", "OrleansCrates.Storage", "OrleansCrates.Storage.AzureBlob", "OrleansCrates.Toolchains", "OrleansCrates.Upstream",
     ];
 
     [Fact]

@@ -72,6 +72,28 @@ public sealed class HotFileCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task Files_of_16_KiB_and_more_are_held_in_memory_files_the_kernel_can_send()
+    {
+        var big = Enumerable.Range(0, HotFileCache.MemoryFileMinimumBytes + 5).Select(i => (byte)(i * 7)).ToArray();
+        var small = new byte[HotFileCache.MemoryFileMinimumBytes - 1];
+        using var cache = new HotFileCache(capacityBytes: 1_000_000, maxFileBytes: 100_000);
+        cache.Add("crates/big", big, "\"b\"", DateTimeOffset.UnixEpoch);
+        cache.Add("crates/small", small, "\"s\"", DateTimeOffset.UnixEpoch);
+
+        await using var first = cache.OpenOrNull("crates/big");
+        await using var second = cache.OpenOrNull("crates/big");
+        await using var other = cache.OpenOrNull("crates/small");
+
+        Assert.True(OperatingSystem.IsLinux(), "memory files are Linux's");
+        Assert.Equal((true, false), (first!.FileHandle is not null, other!.FileHandle is not null));
+        var half = new byte[big.Length / 2];
+        await first.Content.ReadExactlyAsync(half); // readers share the file, not a position
+        Assert.Equal(big, await ReadAllAsync(second!.Content));
+        Assert.Equal(big[(big.Length / 2)..], await ReadAllAsync(first.Content));
+        Assert.Equal(big.Length + HotFileCache.EntryOverhead + small.Length + HotFileCache.EntryOverhead, cache.Statistics.Bytes);
+    }
+
+    [Fact]
     public async Task A_budget_of_zero_turns_the_layer_off()
     {
         var store = new FileSystemObjectStore(_root);
@@ -83,6 +105,13 @@ public sealed class HotFileCacheTests : IDisposable
         Assert.False(cache.Contains("crates/a"));
         Assert.Null(cache.OpenOrNull("crates/a"));
         Assert.Equal(new HotSetStatistics(0, 0, 0, 0), cache.Statistics);
+    }
+
+    private static async Task<byte[]> ReadAllAsync(Stream stream)
+    {
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        return copy.ToArray();
     }
 
     private static async Task<string> PutAsync(IObjectStore store, string key, byte[] content)

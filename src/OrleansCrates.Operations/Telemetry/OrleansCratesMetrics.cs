@@ -70,6 +70,7 @@ public sealed class OrleansCratesMetrics
     private readonly List<(FileKind Kind, Func<HotSetStatistics> Read)> _hotSetSources = [];
     private readonly long[] _bytesServed = new long[Registries.Length * FileKinds.Length];
     private readonly long[] _cacheResults = new long[FileKinds.Length * Outcomes.Length];
+    private long _bytesSentByKernel;
     private readonly Counter<long> _upstreamRequests;
     private readonly Histogram<double> _upstreamDuration;
     private readonly Counter<long> _coalescedWaiters;
@@ -86,6 +87,7 @@ public sealed class OrleansCratesMetrics
         _observed = observed;
         var seconds = new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets };
         meter.CreateObservableCounter("orleanscrates.served", ObserveBytesServed, "By", "Response body bytes of index and crate files written to clients, by registry (mirror, private) and kind (index, crate).");
+        meter.CreateObservableCounter("orleanscrates.served.kernel", () => Interlocked.Read(ref _bytesSentByKernel), "By", "Crate file bytes, of those counted in orleanscrates.served, that the kernel sent from a file (sendfile: Server:SendFile) without their passing through the process.");
         meter.CreateObservableCounter("orleanscrates.cache.results", ObserveCacheResults, "{request}", "Mirror index and crate file requests by cache outcome: hit (memory or storage), miss (waited for a fetch) or stale (served an expired copy).");
         _upstreamRequests = meter.CreateCounter<long>("orleanscrates.upstream.requests", "{request}", "Requests to upstream registries, by upstream, kind (index, download) and result (ok, not_found, error, timeout).");
         _upstreamDuration = meter.CreateHistogram("orleanscrates.upstream.request.duration", "s", "Time until an upstream answered (response headers), by upstream.", tags: null, advice: seconds);
@@ -101,6 +103,8 @@ public sealed class OrleansCratesMetrics
 
     public void BytesServed(ServedRegistry registry, FileKind kind, long bytes) =>
         Interlocked.Add(ref _bytesServed[((int)registry * FileKinds.Length) + (int)kind], bytes);
+
+    public void BytesSentByKernel(long bytes) => Interlocked.Add(ref _bytesSentByKernel, bytes);
 
     public void CacheResult(FileKind kind, CacheOutcome outcome) =>
         Interlocked.Increment(ref _cacheResults[((int)kind * Outcomes.Length) + (int)outcome]);

@@ -110,7 +110,7 @@ public sealed class CrateFileHttpResult(StoredObject stored, IAsyncDisposable ow
         if (FileResponses.CanSend(httpContext, stored.Length) && stored.FileHandle is { } file
             && await FileResponses.TrySendAsync(httpContext, file, 0, stored.Length, httpContext.RequestAborted))
         {
-            BytesServed.Count(httpContext, FileKind.Crate, stored.Length); // sent by the kernel (sendfile), never copied here
+            BytesServed.Count(httpContext, FileKind.Crate, stored.Length, byKernel: true); // sendfile: never copied here
             return;
         }
 
@@ -170,7 +170,8 @@ public static class BytesServed
     public static RouteGroupBuilder WithServedBytes(this RouteGroupBuilder group, IServiceProvider services) =>
         group.WithMetadata(services.GetRequiredService<OrleansCratesMetrics>());
 
-    internal static void Count(HttpContext httpContext, FileKind kind, long bytes)
+    /// <summary>Counts <paramref name="bytes"/> served; <paramref name="byKernel"/>: sent by the kernel from a file (also <c>orleanscrates_served_kernel</c>).</summary>
+    internal static void Count(HttpContext httpContext, FileKind kind, long bytes, bool byKernel = false)
     {
         if (bytes > 0 && httpContext.GetEndpoint()?.Metadata.GetMetadata<OrleansCratesMetrics>() is { } metrics)
         {
@@ -178,6 +179,10 @@ public static class BytesServed
                 ? ServedRegistry.Private
                 : ServedRegistry.Mirror;
             metrics.BytesServed(registry, kind, bytes);
+            if (byKernel)
+            {
+                metrics.BytesSentByKernel(bytes);
+            }
         }
     }
 }
