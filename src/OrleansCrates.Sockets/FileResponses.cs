@@ -36,13 +36,15 @@ public static class FileResponses
 
     /// <summary>
     /// Whether <see cref="TrySendAsync"/> can send <paramref name="count"/> bytes on this request: a GET over plain
-    /// HTTP/1.1 on a connection of this transport, nothing started yet, and nothing between the response body and
+    /// HTTP/1.1 on a connection of this transport, <c>Content-Length</c> set to <paramref name="count"/> (the framing the
+    /// placeholders are counted against), nothing started yet, and nothing between the response body and
     /// Kestrel (no compression, caching or replaced body stream, which would see placeholder bytes).
     /// </summary>
     public static bool CanSend(HttpContext context, long count)
     {
         var request = context.Request;
         return count >= MinimumBytes
+            && context.Response.ContentLength == count
             && !context.Response.HasStarted
             && !request.IsHttps
             && HttpMethods.IsGet(request.Method)

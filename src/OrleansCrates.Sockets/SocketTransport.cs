@@ -16,8 +16,11 @@ public sealed class SocketTransportOptions
     /// <summary>Request bytes buffered before the transport stops reading (Kestrel's default).</summary>
     public long MaxReadBufferSize { get; set; } = 1024 * 1024;
 
-    /// <summary>Response bytes buffered before a write waits for the socket.</summary>
-    public long MaxWriteBufferSize { get; set; } = 1024 * 1024;
+    /// <summary>
+    /// Response bytes buffered before a flush waits for the socket (Kestrel's default). A placed file's placeholders
+    /// count until the kernel has sent the file, so Kestrel's minimum response data rate holds for files too.
+    /// </summary>
+    public long MaxWriteBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>An idle connection holds no buffer: a zero-byte read waits for data first (Kestrel's default).</summary>
     public bool WaitForDataBeforeAllocatingBuffer { get; set; } = true;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Win32.SafeHandles;
@@ -163,6 +164,25 @@ public sealed class FileResponsesTests : IAsyncLifetime
 
         Assert.Equal(("copy", "copy", "copy"), (head.Headers["x-sent-by"], wrapped.Headers["x-sent-by"], http10.Headers["x-sent-by"]));
         Assert.True(wrapped.Body.AsSpan().SequenceEqual(_files["mid"]) && http10.Body.AsSpan().SequenceEqual(_files["mid"]));
+    }
+
+    [Fact]
+    public async Task Over_tls_a_file_is_copied_through_the_encryption()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        await using var server = await FileServer.StartAsync(MapFiles, tls: certificate);
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString() },
+        });
+
+        using var response = await client.GetAsync(new Uri(server.Address, "/file/mid"));
+        var body = await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal(("copy", true), (response.Headers.GetValues("x-sent-by").Single(), body.AsSpan().SequenceEqual(_files["mid"])));
+        Assert.Empty(server.Errors.Entries);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -26,11 +27,17 @@ internal sealed class FileServer : IAsyncDisposable
     /// <summary>Errors and worse logged by the server (Kestrel, the transport, the endpoints).</summary>
     public ErrorLog Errors { get; }
 
-    public static async Task<FileServer> StartAsync(Action<WebApplication> map, bool inlineScheduling = true)
+    public static async Task<FileServer> StartAsync(Action<WebApplication> map, bool inlineScheduling = true, X509Certificate2? tls = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseFileSendingSockets(options => options.InlineScheduling = inlineScheduling);
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls(tls is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0");
+        if (tls is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = tls));
+        }
+
         var errors = new ErrorLog();
         builder.Logging.ClearProviders().AddProvider(errors).SetMinimumLevel(LogLevel.Warning);
         var app = builder.Build();

@@ -6,11 +6,12 @@ using Microsoft.Extensions.Logging;
 namespace OrleansCrates.Bench.Infrastructure;
 
 /// <summary>
-/// The platform's ceiling: a bare Kestrel (ASP.NET Core's server, as the mirror runs it: sockets transport, HTTP/1.1,
+/// ASP.NET Core without the mirror: a bare Kestrel (ASP.NET Core's server, as the mirror runs it: sockets transport, HTTP/1.1,
 /// Release build, server GC, inline scheduling and inline socket completions unless the mirror's <c>Server:InlineScheduling=false</c> or <c>Server:InlineCompletions=false</c> is passed on) answering every file of a docroot from memory with one middleware — no routing, logging,
 /// metrics or lookups. It runs as its own process (this bench program with <c>--kestrel-baseline DOCROOT</c>), pinned
 /// like the mirror, so the throughput table can say how much of a gap to nginx is Kestrel's own (nginx sends files
-/// with <c>sendfile</c>; Kestrel copies every body through its output pipe) and how much is the mirror's.
+/// with <c>sendfile</c>; Kestrel's sockets transport copies every body through its output pipe, which the mirror's own
+/// transport avoids for crate files: see src/OrleansCrates.Sockets) and how much is the mirror's.
 /// </summary>
 internal static class KestrelBaseline
 {

@@ -19,14 +19,15 @@ internal sealed record WrkSide(WrkResult? Result, string? Error)
 
 /// <summary>
 /// One endpoint at one connection count: the mirror, nginx and a bare Kestrel serving the same bytes from memory
-/// (<see cref="Infrastructure.KestrelBaseline"/>, the ceiling of any ASP.NET Core server on this machine).
+/// (<see cref="Infrastructure.KestrelBaseline"/>: what ASP.NET Core does on Kestrel's own sockets transport, which copies
+/// every body through the process; the mirror's transport has the kernel send crate files, so it can beat that).
 /// </summary>
 internal sealed record ThroughputRow(string Endpoint, int Connections, double TargetRatio, WrkSide Mirror, WrkSide Nginx, WrkSide Kestrel)
 {
     /// <summary>Mirror req/s over nginx req/s, only when both sides completed without errors.</summary>
     public double? Ratio => RatioOf(Mirror, Nginx);
 
-    /// <summary>Bare Kestrel over nginx: how much of the gap the server platform itself leaves.</summary>
+    /// <summary>Bare Kestrel over nginx: where ASP.NET Core on Kestrel's own transport stands.</summary>
     public double? KestrelRatio => RatioOf(Kestrel, Nginx);
 
     /// <summary>Mirror over bare Kestrel: what the mirror's own work per request costs.</summary>

@@ -83,7 +83,7 @@ internal static class MarkdownRenderer
         {
             if (row.Kestrel.Result is { } k && row.Nginx.Result is { } n)
             {
-                md.Append(Invariant, $"| Warm {row.Endpoint}, {row.Connections} connections, bare Kestrel/nginx (the platform's ceiling); mirror/bare Kestrel | {Ratio(row.KestrelRatio)}; {Ratio(row.MirrorOfKestrel)} | {k.RequestsPerSecond:#,0} vs nginx {n.RequestsPerSecond:#,0} req/s | (reported) | - |\n");
+                md.Append(Invariant, $"| Warm {row.Endpoint}, {row.Connections} connections, bare Kestrel/nginx (Kestrel's own transport, bodies copied); mirror/bare Kestrel | {Ratio(row.KestrelRatio)}; {Ratio(row.MirrorOfKestrel)} | {k.RequestsPerSecond:#,0} vs nginx {n.RequestsPerSecond:#,0} req/s | (reported) | - |\n");
             }
         }
 

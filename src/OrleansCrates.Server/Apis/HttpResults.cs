@@ -107,11 +107,19 @@ public sealed class CrateFileHttpResult(StoredObject stored, IAsyncDisposable ow
             return;
         }
 
-        if (FileResponses.CanSend(httpContext, stored.Length) && stored.FileHandle is { } file
-            && await FileResponses.TrySendAsync(httpContext, file, 0, stored.Length, httpContext.RequestAborted))
+        if (FileResponses.CanSend(httpContext, stored.Length) && stored.FileHandle is { } file)
         {
-            BytesServed.Count(httpContext, FileKind.Crate, stored.Length, byKernel: true); // sendfile: never copied here
-            return;
+            if (stored.Content is FileStream)
+            {
+                // A file on disk may not be in the page cache: the kernel's read must not stall a socket event thread.
+                await Task.Yield();
+            }
+
+            if (await FileResponses.TrySendAsync(httpContext, file, 0, stored.Length, httpContext.RequestAborted))
+            {
+                BytesServed.Count(httpContext, FileKind.Crate, stored.Length, byKernel: true); // sendfile: never copied here
+                return;
+            }
         }
 
         if (stored.Content is MemoryStream memory && memory.TryGetBuffer(out var hot))
