@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using System.IO.Pipelines;
 using Microsoft.Win32.SafeHandles;
 
 namespace OrleansCrates.Sockets;
@@ -33,6 +34,9 @@ public static class FileResponses
 {
     /// <summary>Below this, copying the bytes costs less than arranging for the kernel to send them.</summary>
     public const long MinimumBytes = 16 * 1024;
+
+    /// <summary>Placeholders written between flushes: what the connection holds of them at most.</summary>
+    private const int PlaceholderChunk = 64 * 1024;
 
     /// <summary>
     /// Whether <see cref="TrySendAsync"/> can send <paramref name="count"/> bytes on this request: a GET over plain
@@ -81,8 +85,7 @@ public static class FileResponses
             throw;
         }
 
-        WritePlaceholders(response.BodyWriter, placement.Nonce, count);
-        await response.BodyWriter.FlushAsync(cancellationToken);
+        await WritePlaceholdersAsync(response.BodyWriter, placement.Nonce, count, cancellationToken);
         try
         {
             await placement.Sent;
@@ -106,18 +109,33 @@ public static class FileResponses
         && ReferenceEquals(body, features.Get<IHttpResponseFeature>())
         && body.GetType().Assembly == typeof(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServer).Assembly;
 
-    /// <summary>The nonce, then <paramref name="count"/> − 8 bytes advanced unwritten: Kestrel counts them, the transport drops them.</summary>
-    private static void WritePlaceholders(System.IO.Pipelines.PipeWriter writer, ulong nonce, long count)
+    /// <summary>
+    /// The nonce, then <paramref name="count"/> − 8 bytes advanced unwritten, flushed a chunk at a time: Kestrel counts
+    /// them (Content-Length, and its minimum response data rate while a flush waits), the transport drops them as the
+    /// kernel sends the file, and the connection never holds more than a chunk of them.
+    /// </summary>
+    private static async Task WritePlaceholdersAsync(PipeWriter writer, ulong nonce, long count, CancellationToken cancellationToken)
     {
         BinaryPrimitives.WriteUInt64LittleEndian(writer.GetSpan(FilePlacement.NonceLength), nonce);
         writer.Advance(FilePlacement.NonceLength);
         var left = count - FilePlacement.NonceLength;
+        var unflushed = (long)FilePlacement.NonceLength;
         while (left > 0)
         {
-            var room = writer.GetMemory().Length;
-            var step = (int)Math.Min(room, left);
+            var step = (int)Math.Min(writer.GetMemory().Length, left);
             writer.Advance(step);
             left -= step;
+            unflushed += step;
+            if (unflushed >= PlaceholderChunk || left == 0)
+            {
+                var flushed = await writer.FlushAsync(cancellationToken);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    return; // the connection is gone: Sent says why
+                }
+
+                unflushed = 0;
+            }
         }
     }
 }

@@ -30,6 +30,7 @@ internal sealed partial class SocketConnection : ConnectionContext,
     private const int MinimumReceiveBuffer = 2048; // half a block of Kestrel's pool, as Kestrel's transport asks
     private const int MaxBuffersPerSend = 64;
     private const int CopyChunk = 64 * 1024;
+    private const int WaitChunk = 4096; // copied to wait for room in a full socket, then sendfile again
 
     private static long s_copiedChunks;
 
@@ -55,9 +56,9 @@ internal sealed partial class SocketConnection : ConnectionContext,
     private FilePlacement? _placement;
     private volatile bool _holding;
 
-    // Send loop only: bytes of the output consumed so far, and placeholder bytes still to drop.
+    // Send loop only: bytes of the output consumed so far, and the placed file being sent.
     private long _consumed;
-    private long _skip;
+    private FilePlacement? _sending;
 
     public SocketConnection(Socket socket, MemoryPool<byte> pool, SocketTransportOptions options, string connectionId, ILogger logger)
     {
@@ -280,19 +281,35 @@ internal sealed partial class SocketConnection : ConnectionContext,
         }
     }
 
-    /// <summary>Sends what <paramref name="buffer"/> holds, files placed in it included; returns what must wait for more.</summary>
+    /// <summary>
+    /// Sends what <paramref name="buffer"/> holds, files placed in it included; returns what must wait for more. A
+    /// placed file's placeholders are dropped as the kernel sends the file, never ahead of it: Kestrel's flush of them
+    /// waits on the file's real progress, as a flush of a copied body waits on the socket.
+    /// </summary>
     private async ValueTask<ReadOnlySequence<byte>> SendAvailableAsync(ReadOnlySequence<byte> buffer)
     {
         while (!buffer.IsEmpty)
         {
-            if (_skip > 0)
+            if (_sending is { } sending)
             {
-                var dropped = Math.Min(_skip, buffer.Length);
-                buffer = buffer.Slice(dropped);
-                _consumed += dropped;
-                _skip -= dropped;
-                if (_skip == 0)
+                var available = Math.Min(buffer.Length, sending.Count - sending.PlaceholdersDropped);
+                while (available > 0)
                 {
+                    if (sending.FileBytesSent == sending.PlaceholdersDropped)
+                    {
+                        await SendMoreOfFileAsync(sending);
+                    }
+
+                    var dropped = Math.Min(available, sending.FileBytesSent - sending.PlaceholdersDropped);
+                    buffer = buffer.Slice(dropped);
+                    _consumed += dropped;
+                    sending.PlaceholdersDropped += dropped;
+                    available -= dropped;
+                }
+
+                if (sending.PlaceholdersDropped == sending.Count)
+                {
+                    _sending = null;
                     EndPlacement(error: null);
                 }
 
@@ -335,8 +352,7 @@ internal sealed partial class SocketConnection : ConnectionContext,
                 buffer = buffer.Slice(before);
             }
 
-            await SendFileAsync(placement);
-            _skip = placement.Count;
+            _sending = placement;
         }
 
         return buffer;
@@ -417,70 +433,80 @@ internal sealed partial class SocketConnection : ConnectionContext,
         }
     }
 
-    /// <summary>sendfile for the placed range; when the socket is full, one chunk is copied through the runtime's send (which waits for room).</summary>
-    private async ValueTask SendFileAsync(FilePlacement placement)
+    /// <summary>
+    /// Sends more of the placed file: with sendfile as far as the socket takes it now, else (the socket full) one small
+    /// chunk copied through the runtime's send, which waits for room. Returns once something was sent.
+    /// </summary>
+    private async ValueTask SendMoreOfFileAsync(FilePlacement placement)
     {
-        var offset = placement.Offset;
-        var left = placement.Count;
-        var copyOnly = false;
-        byte[]? chunk = null;
-        try
+        var progressed = false;
+        while (placement.FileBytesSent < placement.Count)
         {
-            while (left > 0)
+            var left = placement.Count - placement.FileBytesSent;
+            if (!placement.CopyOnly)
             {
-                if (!copyOnly)
+                var offset = placement.Offset + placement.FileBytesSent;
+                var sent = Native.SendFile(_socket.SafeHandle, placement.File, ref offset, Math.Min(left, 1L << 30), out var errno);
+                if (sent > 0)
                 {
-                    var sent = Native.SendFile(_socket.SafeHandle, placement.File, ref offset, Math.Min(left, 1L << 30), out var errno);
-                    if (sent > 0)
-                    {
-                        left -= sent;
-                        continue;
-                    }
-
-                    if (sent == 0)
-                    {
-                        throw new IOException("the file is shorter than the length placed");
-                    }
-
-                    if (errno == Native.EINTR)
-                    {
-                        continue;
-                    }
-
-                    if (errno is Native.EINVAL or Native.ENOSYS or Native.EOPNOTSUPP)
-                    {
-                        copyOnly = true; // a file the kernel cannot send: copy it
-                    }
-                    else if (errno != Native.EAGAIN)
-                    {
-                        throw Native.ToSocketException(errno);
-                    }
+                    placement.FileBytesSent += sent;
+                    progressed = true;
+                    continue;
                 }
 
-                chunk ??= ArrayPool<byte>.Shared.Rent(CopyChunk);
-                Interlocked.Increment(ref s_copiedChunks);
-                var read = RandomAccess.Read(placement.File, chunk.AsSpan(0, (int)Math.Min(chunk.Length, left)), offset);
-                if (read == 0)
+                if (sent == 0)
                 {
                     throw new IOException("the file is shorter than the length placed");
                 }
 
-                var written = 0;
-                while (written < read)
+                if (errno == Native.EINTR)
                 {
-                    written += await _socket.SendAsync(chunk.AsMemory(written, read - written), SocketFlags.None);
+                    continue;
                 }
 
-                offset += read;
-                left -= read;
+                if (errno is Native.EINVAL or Native.ENOSYS or Native.EOPNOTSUPP)
+                {
+                    placement.CopyOnly = true; // a file the kernel cannot send: copy it
+                }
+                else if (errno != Native.EAGAIN)
+                {
+                    throw Native.ToSocketException(errno);
+                }
+                else if (progressed)
+                {
+                    return; // the socket is full: the placeholders sent so far can go
+                }
             }
+
+            await CopyChunkAsync(placement, (int)Math.Min(placement.CopyOnly ? CopyChunk : WaitChunk, left));
+            return;
+        }
+    }
+
+    /// <summary>Reads <paramref name="length"/> bytes of the placed file at its progress and sends them with the runtime's send (which waits for room).</summary>
+    private async ValueTask CopyChunkAsync(FilePlacement placement, int length)
+    {
+        Interlocked.Increment(ref s_copiedChunks);
+        var chunk = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var read = RandomAccess.Read(placement.File, chunk.AsSpan(0, length), placement.Offset + placement.FileBytesSent);
+            if (read == 0)
+            {
+                throw new IOException("the file is shorter than the length placed");
+            }
+
+            var written = 0;
+            while (written < read)
+            {
+                written += await _socket.SendAsync(chunk.AsMemory(written, read - written), SocketFlags.None);
+            }
+
+            placement.FileBytesSent += read;
         }
         finally
         {
-            if (chunk is not null)
-            {
-                ArrayPool<byte>.Shared.Return(chunk);
-            }
+            ArrayPool<byte>.Shared.Return(chunk);
         }
     }
 
@@ -602,6 +628,13 @@ internal sealed class FilePlacement
     public ulong Nonce { get; }
 
     public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Send loop only: bytes of the file sent, placeholders dropped (never more than sent), and whether the kernel refused the file.</summary>
+    public long FileBytesSent { get; set; }
+
+    public long PlaceholdersDropped { get; set; }
+
+    public bool CopyOnly { get; set; }
 
     /// <summary>Completes when the file has been handed to the socket (or fails with why the connection ended).</summary>
     public Task Sent => Completion.Task;

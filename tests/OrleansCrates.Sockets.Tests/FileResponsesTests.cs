@@ -150,6 +150,31 @@ public sealed class FileResponsesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_that_reads_a_file_too_slowly_is_cut_off_at_kestrels_minimum_data_rate()
+    {
+        var handle = File.OpenHandle(Path.Combine(_directory, "big"));
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await FileServer.StartAsync(
+            app => app.MapGet("/held", async (HttpContext context) =>
+            {
+                context.Response.ContentLength = Big;
+                await FileResponses.TrySendAsync(context, handle, 0, Big, context.RequestAborted);
+                finished.TrySetResult();
+            }),
+            kestrel: options => options.Limits.MinResponseDataRate = new(bytesPerSecond: 1024 * 1024, gracePeriod: TimeSpan.FromSeconds(2)));
+        await using var http = await RawHttp.ConnectAsync(server.Address, receiveBufferSize: 4096);
+
+        await http.SendAsync(RawHttp.Get("/held"));
+        // The client reads nothing: Kestrel sees its flush of the file's placeholders stall and closes the connection.
+        await finished.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var received = await http.ReadToEndAsync();
+        handle.Dispose();
+
+        Assert.InRange(received.Length, 1, Big - 1);
+        Assert.True(handle.IsClosed);
+    }
+
+    [Fact]
     public async Task Head_http10_and_a_wrapped_body_are_copied_never_placed()
     {
         await using var server = await FileServer.StartAsync(MapFiles);

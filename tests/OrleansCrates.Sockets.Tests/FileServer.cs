@@ -27,7 +27,8 @@ internal sealed class FileServer : IAsyncDisposable
     /// <summary>Errors and worse logged by the server (Kestrel, the transport, the endpoints).</summary>
     public ErrorLog Errors { get; }
 
-    public static async Task<FileServer> StartAsync(Action<WebApplication> map, bool inlineScheduling = true, X509Certificate2? tls = null)
+    public static async Task<FileServer> StartAsync(
+        Action<WebApplication> map, bool inlineScheduling = true, X509Certificate2? tls = null, Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? kestrel = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseFileSendingSockets(options => options.InlineScheduling = inlineScheduling);
@@ -36,6 +37,11 @@ internal sealed class FileServer : IAsyncDisposable
         {
             builder.WebHost.UseKestrelHttpsConfiguration();
             builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = tls));
+        }
+
+        if (kestrel is not null)
+        {
+            builder.WebHost.ConfigureKestrel(kestrel);
         }
 
         var errors = new ErrorLog();
