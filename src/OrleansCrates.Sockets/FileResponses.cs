@@ -122,7 +122,7 @@ public static class FileResponses
         var unflushed = (long)FilePlacement.NonceLength;
         while (left > 0)
         {
-            var step = (int)Math.Min(writer.GetMemory().Length, left);
+            var step = (int)Math.Min(writer.GetMemory((int)Math.Min(left, PlaceholderChunk)).Length, left);
             writer.Advance(step);
             left -= step;
             unflushed += step;
