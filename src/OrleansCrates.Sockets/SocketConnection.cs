@@ -19,8 +19,9 @@ namespace OrleansCrates.Sockets;
 /// response's bytes still go through Kestrel, which keeps its framing and Content-Length checks: the handler writes the
 /// file's length in placeholder bytes that start with a random nonce, and the send loop, on reaching exactly that
 /// position, checks the nonce, sends what came before (MSG_MORE, so the headers leave in the file's first segment),
-/// hands the file to the kernel (sendfile), and drops the placeholders unsent. A placeholder is never sent: a nonce
-/// not found where the file was placed aborts the connection before a byte of it leaves.
+/// hands the file to the kernel (sendfile), and drops the placeholders as the file goes out, never ahead of it (so
+/// Kestrel's flush of them waits on the file's real progress). A placeholder is never sent: a nonce not found where
+/// the file was placed aborts the connection before a byte of it leaves.
 /// </para>
 /// </summary>
 internal sealed partial class SocketConnection : ConnectionContext,
@@ -147,7 +148,7 @@ internal sealed partial class SocketConnection : ConnectionContext,
     /// <summary>
     /// Places <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/> at the current end
     /// of the output. Every byte written before this call must have been flushed. The caller then writes exactly
-    /// <paramref name="count"/> placeholder bytes starting with <see cref="FilePlacement.Nonce"/>, flushes, and awaits
+    /// <paramref name="count"/> placeholder bytes starting with <see cref="FilePlacement.Nonce"/> (flushing as it goes), and awaits
     /// <see cref="FilePlacement.Sent"/>; the file handle is referenced until then.
     /// </summary>
     internal FilePlacement Place(SafeFileHandle file, long offset, long count)
