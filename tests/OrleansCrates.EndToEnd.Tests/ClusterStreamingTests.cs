@@ -86,6 +86,11 @@ public sealed class ClusterStreamingTests(ITestOutputHelper output) : IDisposabl
         using var warm = await _http.GetAsync(new Uri(b.BaseUri, DownloadPath), _ct);
         Assert.Equal(Crate.CrateBytes, await warm.Content.ReadAsByteArrayAsync(_ct));
         Assert.NotNull(warm.Headers.ETag);
+
+        // Both of B's bodies count as served: the relayed one as much as the stored one.
+        using var metrics = await _http.GetAsync(new Uri(b.BaseUri, "metrics"), _ct);
+        var scrape = PrometheusScrape.Parse(await metrics.Content.ReadAsStringAsync(_ct));
+        Assert.Equal(2.0 * Crate.CrateBytes.Length, scrape.Sum("orleanscrates_served_bytes_total", ("registry", "mirror"), ("kind", "crate")));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Mirror;
 using OrleansCrates.Mirror.Policy;
+using OrleansCrates.Operations.Telemetry;
 using OrleansCrates.Protocol;
 using OrleansCrates.Server.Auth;
 using OrleansCrates.Server.Http;
@@ -114,7 +115,7 @@ public static class MirrorApi
 
         return result.Status switch
         {
-            CrateFileStatus.Found when result.Streaming is { } live => new SpooledFileHttpResult(live, "application/gzip"),
+            CrateFileStatus.Found when result.Streaming is { } live => new SpooledFileHttpResult(live, "application/gzip", FileKind.Crate),
             CrateFileStatus.Found when result.Location is { } location => new StorageRedirectResult(location),
             CrateFileStatus.Found => new CrateFileHttpResult(result.File!, result),
             CrateFileStatus.NotFound => PlainText.NotFound(result.Error ?? "not found"),

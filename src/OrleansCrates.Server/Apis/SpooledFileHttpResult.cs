@@ -1,5 +1,6 @@
 using System.Buffers;
 using OrleansCrates.Mirror.Streaming;
+using OrleansCrates.Operations.Telemetry;
 
 namespace OrleansCrates.Server.Apis;
 
@@ -9,8 +10,9 @@ namespace OrleansCrates.Server.Apis;
 /// caching (it is not stored yet). If the download turns out wrong or breaks off, the connection is aborted, so the
 /// client sees a broken transfer (a body shorter than its Content-Length, or chunks without their end) and never a
 /// completed wrong body. Also what a silo's internal listener sends other silos (<see cref="Hosting.InternalHttpListener"/>).
+/// <paramref name="served"/>: the kind its bytes are counted as in <c>orleanscrates_served</c> (a client's download).
 /// </summary>
-public sealed class SpooledFileHttpResult(SpoolRead spool, string contentType) : IResult
+public sealed class SpooledFileHttpResult(SpoolRead spool, string contentType, FileKind? served = null) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -23,6 +25,7 @@ public sealed class SpooledFileHttpResult(SpoolRead spool, string contentType) :
         response.Headers["X-Mirror-Streaming"] = "true";
         await response.StartAsync(httpContext.RequestAborted); // the headers go out now, before the first byte arrives
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        long sent = 0;
         try
         {
             int read;
@@ -30,11 +33,16 @@ public sealed class SpooledFileHttpResult(SpoolRead spool, string contentType) :
             {
                 await response.Body.WriteAsync(buffer.AsMemory(0, read), httpContext.RequestAborted);
                 await response.Body.FlushAsync(httpContext.RequestAborted); // each chunk goes out as it arrives
+                sent += read;
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            if (served is { } kind)
+            {
+                BytesServed.Count(httpContext, kind, sent);
+            }
         }
     }
 
