@@ -85,15 +85,16 @@ public static class FileResponses
             throw;
         }
 
-        await WritePlaceholdersAsync(response.BodyWriter, placement.Nonce, count, cancellationToken);
         try
         {
+            await WritePlaceholdersAsync(response.BodyWriter, placement.Nonce, count, cancellationToken);
             await placement.Sent;
         }
-        catch (Exception e) when (e is ConnectionResetException or ConnectionAbortedException or System.Net.Sockets.SocketException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is OperationCanceledException or ConnectionResetException or ConnectionAbortedException
+                                      or System.Net.Sockets.SocketException or IOException or InvalidOperationException)
         {
-            // The connection ended mid-file (the transport logged anything unexpected): as a write to a closed
-            // connection, nothing for the handler to do; the request is over.
+            // The connection ended mid-file (the client left, Kestrel aborted it, or the transport found something
+            // wrong and logged it): as a write to a closed connection, nothing for the handler to do; the request is over.
             context.Abort();
         }
 

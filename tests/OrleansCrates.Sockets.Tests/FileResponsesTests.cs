@@ -158,8 +158,14 @@ public sealed class FileResponsesTests : IAsyncLifetime
             app => app.MapGet("/held", async (HttpContext context) =>
             {
                 context.Response.ContentLength = Big;
-                await FileResponses.TrySendAsync(context, handle, 0, Big, context.RequestAborted);
-                finished.TrySetResult();
+                try
+                {
+                    await FileResponses.TrySendAsync(context, handle, 0, Big, context.RequestAborted);
+                }
+                finally
+                {
+                    finished.TrySetResult(); // returned, or cancelled with the request Kestrel aborted
+                }
             }),
             kestrel: options => options.Limits.MinResponseDataRate = new(bytesPerSecond: 1024 * 1024, gracePeriod: TimeSpan.FromSeconds(2)));
         await using var http = await RawHttp.ConnectAsync(server.Address, receiveBufferSize: 4096);
