@@ -17,15 +17,6 @@ internal interface IFileSendFeature
     FilePlacement Place(SafeFileHandle file, long offset, long count);
 }
 
-internal sealed class FileSendFeature(SocketConnection connection) : IFileSendFeature
-{
-    public void HoldOutput() => connection.HoldOutput();
-
-    public void ReleaseOutput() => connection.ReleaseOutput();
-
-    public FilePlacement Place(SafeFileHandle file, long offset, long count) => connection.Place(file, offset, count);
-}
-
 /// <summary>
 /// A response body sent by the kernel from a file (sendfile), for a connection of this transport: the bytes never pass
 /// through the process. Kestrel still writes the headers and counts the body against its Content-Length.
@@ -44,7 +35,10 @@ public static class FileResponses
     /// placeholders are counted against), nothing started yet, and nothing between the response body and
     /// Kestrel (no compression, caching or replaced body stream, which would see placeholder bytes).
     /// </summary>
-    public static bool CanSend(HttpContext context, long count)
+    public static bool CanSend(HttpContext context, long count) => SenderOrNull(context, count) is not null;
+
+    /// <summary>The connection that can send <paramref name="count"/> bytes of a file on this request (<see cref="CanSend"/>); null if none.</summary>
+    private static IFileSendFeature? SenderOrNull(HttpContext context, long count)
     {
         var request = context.Request;
         return count >= MinimumBytes
@@ -53,8 +47,10 @@ public static class FileResponses
             && !request.IsHttps
             && HttpMethods.IsGet(request.Method)
             && request.Protocol == "HTTP/1.1"
-            && context.Features.Get<IFileSendFeature>() is not null
-            && IsKestrelsOwnBody(context.Features);
+            && context.Features.Get<IFileSendFeature>() is { } sender
+            && IsKestrelsOwnBody(context.Features)
+                ? sender
+                : null;
     }
 
     /// <summary>
@@ -65,7 +61,7 @@ public static class FileResponses
     /// </summary>
     public static async Task<bool> TrySendAsync(HttpContext context, SafeFileHandle file, long offset, long count, CancellationToken cancellationToken)
     {
-        if (!CanSend(context, count) || context.Features.Get<IFileSendFeature>() is not { } feature)
+        if (SenderOrNull(context, count) is not { } feature)
         {
             return false;
         }

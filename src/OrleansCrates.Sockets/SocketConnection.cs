@@ -26,7 +26,7 @@ namespace OrleansCrates.Sockets;
 /// </summary>
 internal sealed partial class SocketConnection : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature,
-    IConnectionEndPointFeature, IMemoryPoolFeature, IConnectionSocketFeature
+    IConnectionEndPointFeature, IMemoryPoolFeature, IConnectionSocketFeature, IFileSendFeature
 {
     private const int MinimumReceiveBuffer = 2048; // half a block of Kestrel's pool, as Kestrel's transport asks
     private const int MaxBuffersPerSend = 64;
@@ -89,7 +89,7 @@ internal sealed partial class SocketConnection : ConnectionContext,
         Features.Set<IConnectionEndPointFeature>(this);
         Features.Set<IMemoryPoolFeature>(this);
         Features.Set<IConnectionSocketFeature>(this);
-        Features.Set<IFileSendFeature>(new FileSendFeature(this));
+        Features.Set<IFileSendFeature>(this);
     }
 
     public override string ConnectionId { get; set; }
@@ -98,7 +98,7 @@ internal sealed partial class SocketConnection : ConnectionContext,
 
     public override IDictionary<object, object?> Items
     {
-        get => _items ??= new ConnectionItems();
+        get => _items ??= new Dictionary<object, object?>();
         set => _items = value;
     }
 
@@ -137,9 +137,9 @@ internal sealed partial class SocketConnection : ConnectionContext,
     /// Holds the output back until a file is placed (or <see cref="ReleaseOutput"/>): the response headers written
     /// meanwhile leave with the file's first bytes instead of in a packet of their own.
     /// </summary>
-    internal void HoldOutput() => _holding = true;
+    public void HoldOutput() => _holding = true;
 
-    internal void ReleaseOutput()
+    public void ReleaseOutput()
     {
         _holding = false;
         _output.Reader.CancelPendingRead(); // the send loop looks again at what it held
@@ -151,7 +151,7 @@ internal sealed partial class SocketConnection : ConnectionContext,
     /// <paramref name="count"/> placeholder bytes starting with <see cref="FilePlacement.Nonce"/> (flushing as it goes), and awaits
     /// <see cref="FilePlacement.Sent"/>; the file handle is referenced until then.
     /// </summary>
-    internal FilePlacement Place(SafeFileHandle file, long offset, long count)
+    public FilePlacement Place(SafeFileHandle file, long offset, long count)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, FilePlacement.NonceLength);
         if (Volatile.Read(ref _placement) is not null)
@@ -594,8 +594,6 @@ internal sealed partial class SocketConnection : ConnectionContext,
 
         public PipeWriter Output { get; } = output;
     }
-
-    private sealed class ConnectionItems : Dictionary<object, object?>;
 }
 
 /// <summary>A file placed in a connection's output (<see cref="SocketConnection.Place"/>).</summary>
