@@ -1,5 +1,7 @@
 using OrleansCrates.Testing;
 
+using static OrleansCrates.EndToEnd.Tests.CargoRuns;
+
 namespace OrleansCrates.EndToEnd.Tests;
 
 /// <summary>
@@ -115,12 +117,6 @@ public sealed class CargoThroughMirrorTests : IDisposable
         {
             projects.ForEach(p => p.Dispose());
         }
-    }
-
-    private static async Task CargoAsync(CargoProject project, MirrorProcess mirror, CancellationToken ct, params string[] args)
-    {
-        var result = await project.RunAsync(args, TimeSpan.FromMinutes(3), ct);
-        Assert.True(result.ExitCode == 0, $"cargo {string.Join(' ', args)} failed ({result.ExitCode}):\n{result.Output}\nmirror said:\n{mirror.Output}");
     }
 
     private static CancellationToken Deadline() => new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;

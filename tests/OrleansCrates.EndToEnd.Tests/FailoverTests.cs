@@ -4,6 +4,8 @@ using System.Text.Json;
 using OrleansCrates.Mirror;
 using OrleansCrates.Testing;
 
+using static OrleansCrates.EndToEnd.Tests.CargoRuns;
+
 namespace OrleansCrates.EndToEnd.Tests;
 
 public enum PrimaryFailure
@@ -194,12 +196,6 @@ public sealed class FailoverTests : IDisposable
     private static StoredIndex ReadStoredIndex(string root, string key) =>
         StoredIndex.TryDeserialize(File.ReadAllBytes(Path.Combine(root, key)))
         ?? throw new InvalidDataException($"{key} is not a stored index: {Encoding.UTF8.GetString(File.ReadAllBytes(Path.Combine(root, key)))}");
-
-    private static async Task CargoAsync(CargoProject project, MirrorProcess mirror, CancellationToken ct, params string[] args)
-    {
-        var result = await project.RunAsync(args, TimeSpan.FromMinutes(3), ct);
-        Assert.True(result.ExitCode == 0, $"cargo {string.Join(' ', args)} failed ({result.ExitCode}):\n{result.Output}\nmirror said:\n{mirror.Output}");
-    }
 
     private static CancellationToken Deadline() => new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
 }

@@ -1,6 +1,8 @@
 using System.Net;
 using OrleansCrates.Testing;
 
+using static OrleansCrates.EndToEnd.Tests.CargoRuns;
+
 namespace OrleansCrates.EndToEnd.Tests;
 
 /// <summary>
@@ -83,11 +85,5 @@ public sealed class SendFileTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var scrape = PrometheusScrape.Parse(await response.Content.ReadAsStringAsync());
         return scrape.Types.ContainsKey(KernelBytes) ? scrape.Sum(KernelBytes) : 0;
-    }
-
-    private static async Task CargoAsync(CargoProject project, MirrorProcess mirror, CancellationToken ct, params string[] args)
-    {
-        var result = await project.RunAsync(args, TimeSpan.FromMinutes(3), ct);
-        Assert.True(result.ExitCode == 0, $"cargo {string.Join(' ', args)} failed ({result.ExitCode}):\n{result.Output}\nmirror said:\n{mirror.Output}");
     }
 }
