@@ -22,8 +22,20 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
     private const string Phase = "Cold cargo fetch";
     private static readonly TimeSpan CargoTimeout = TimeSpan.FromMinutes(3);
 
-    /// <summary>Crates outside the consumer's graph that each fresh mirror serves before it is timed: past .NET's tier-up threshold.</summary>
+    /// <summary>Crates outside the consumer's graph that each fresh mirror serves per warm-up round: past .NET's tier-up threshold.</summary>
     public const int WarmupCrates = 40;
+
+    /// <summary>
+    /// Warm-up rounds at most: another round runs while the last one still had .NET compile
+    /// <see cref="QuietJitMethods"/> methods or more (the cold path being recompiled, optimised, in the background).
+    /// </summary>
+    public const int MaxWarmupRounds = 4;
+
+    /// <summary>A warm-up round after which .NET compiled fewer methods than this leaves the process as one in service.</summary>
+    public const int QuietJitMethods = 50;
+
+    /// <summary>How long the JIT counter must stand still before a round's compilation counts as over.</summary>
+    private static readonly TimeSpan JitQuietFor = TimeSpan.FromMilliseconds(500);
 
     /// <param name="graph">The consumer's graph (cargo fetches all of it).</param>
     /// <param name="unrelated">A crate outside <paramref name="graph"/>, the first of those that warm up each mirror process.</param>
@@ -32,7 +44,7 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
         IReadOnlyList<SyntheticCrate> warmup =
         [
             unrelated,
-            .. Enumerable.Range(1, WarmupCrates - 1).Select(i => CrateGraph.BuildCrate($"bench-warm-{i:00}", "1.0.0")),
+            .. Enumerable.Range(1, (WarmupCrates * MaxWarmupRounds) - 1).Select(i => CrateGraph.BuildCrate($"bench-warm-{i:000}", "1.0.0")),
         ];
         foreach (var delay in CargoSides.UpstreamDelays)
         {
@@ -48,7 +60,7 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
         if (delay == CargoSides.UpstreamDelays[0])
         {
             report.Note(options.MirrorJitWarmup
-            ? $"cold cargo fetch: each fresh mirror first served config.json and the index files and downloads of {warmup.Count} crates the consumer does not use ({warmup[0].Name}, bench-warm-01 …), as a mirror in service has (its cold-path code optimised by .NET's tiered compilation); pass --cold-mirror-process to time a fresh process instead."
+            ? $"cold cargo fetch: each fresh mirror first served config.json and the index files and downloads of crates the consumer does not use ({warmup[0].Name}, bench-warm-001 …), {WarmupCrates} per round, until a round left .NET compiling fewer than {QuietJitMethods} methods (at most {MaxWarmupRounds} rounds; dotnet_jit_compiled_methods_total at /metrics, still for {JitQuietFor.TotalMilliseconds:0} ms), as a mirror in service has (its cold-path code optimised by .NET's tiered compilation); pass --cold-mirror-process to time a fresh process instead."
             : "cold cargo fetch: --cold-mirror-process: each mirror process served cargo's first request cold (JIT included).");
         }
 
@@ -110,9 +122,15 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
 
         await using (mirror)
         {
-            if (options.MirrorJitWarmup && await WarmUpAsync(mirror, warmup, cancellationToken) is { } warmupProblem)
+            if (options.MirrorJitWarmup)
             {
-                report.Note($"cold cargo fetch, run {run}: the mirror warm-up request failed ({warmupProblem}); timing cargo anyway.");
+                var warmed = await WarmUpAsync(mirror, warmup, cancellationToken);
+                if (warmed.Problem is { } warmupProblem)
+                {
+                    report.Note($"cold cargo fetch, run {run}: the mirror warm-up failed ({warmupProblem}); timing cargo anyway.");
+                }
+
+                report.CargoWarmups.Add(warmed.Describe());
             }
 
             var before = graph.Crates.ToDictionary(c => Key(c.Name, c.Version), c => (long)upstream.Downloads(c.Name, c.Version));
@@ -153,31 +171,104 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
         }
     }
 
-    private async Task<string?> WarmUpAsync(MirrorServer mirror, IReadOnlyList<SyntheticCrate> warmup, CancellationToken cancellationToken)
+    /// <summary>
+    /// Rounds of <see cref="WarmupCrates"/> cold crates (index file, then download) until .NET compiled fewer than
+    /// <see cref="QuietJitMethods"/> methods in the last one: tiered compilation recompiles a method optimised only
+    /// after some 30 calls, in the background, so a single round leaves much of the cold path to be recompiled while
+    /// cargo is timed.
+    /// </summary>
+    private async Task<Warmup> WarmUpAsync(MirrorServer mirror, IReadOnlyList<SyntheticCrate> warmup, CancellationToken cancellationToken)
     {
         var timeout = TimeSpan.FromSeconds(60);
         var config = await probe.GetAsync(mirror.IndexUrl + "config.json", timeout, cancellationToken);
         if (!config.IsOk)
         {
-            return $"GET {config.Url}: {config.Error ?? $"HTTP {(int?)config.Status}"}";
+            return new Warmup([], $"GET {config.Url}: {config.Error ?? $"HTTP {(int?)config.Status}"}");
         }
 
-        foreach (var crate in warmup)
+        var compiledPerRound = new List<long>();
+        var compiled = await QuietJitCountAsync(mirror, cancellationToken);
+        foreach (var round in warmup.Chunk(WarmupCrates))
         {
-            var index = await probe.GetAsync(mirror.IndexUrl + crate.IndexPath, timeout, cancellationToken);
-            if (!index.IsOk)
+            foreach (var crate in round)
             {
-                return $"GET {index.Url}: {index.Error ?? $"HTTP {(int?)index.Status}"}";
+                var index = await probe.GetAsync(mirror.IndexUrl + crate.IndexPath, timeout, cancellationToken);
+                if (!index.IsOk)
+                {
+                    return new Warmup(compiledPerRound, $"GET {index.Url}: {index.Error ?? $"HTTP {(int?)index.Status}"}");
+                }
+
+                var download = await probe.GetAsync($"{mirror.BaseUrl}/crates/{crate.Name}/{crate.Version}/download", timeout, cancellationToken);
+                if (download.Problem(crate.Sha256) is { } problem)
+                {
+                    return new Warmup(compiledPerRound, problem);
+                }
             }
 
-            var download = await probe.GetAsync($"{mirror.BaseUrl}/crates/{crate.Name}/{crate.Version}/download", timeout, cancellationToken);
-            if (download.Problem(crate.Sha256) is { } problem)
+            var after = await QuietJitCountAsync(mirror, cancellationToken);
+            if (compiled is null || after is null)
             {
-                return problem;
+                return new Warmup(compiledPerRound, "dotnet_jit_compiled_methods_total is not at /metrics: one round only");
+            }
+
+            compiledPerRound.Add(after.Value - compiled.Value);
+            compiled = after;
+            if (compiledPerRound[^1] < QuietJitMethods)
+            {
+                break;
+            }
+        }
+
+        return new Warmup(compiledPerRound, null);
+    }
+
+    /// <summary>The mirror's JIT-compiled method count once it stood still for <see cref="JitQuietFor"/> (at most 30 s), or null when /metrics does not say.</summary>
+    private async Task<long?> QuietJitCountAsync(MirrorServer mirror, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        long? last = null;
+        var stillSince = DateTime.UtcNow;
+        while (true)
+        {
+            var text = await probe.GetTextAsync(mirror.BaseUrl + "/metrics", TimeSpan.FromSeconds(10), cancellationToken);
+            var count = text is null ? null : JitCount(text);
+            if (count is null)
+            {
+                return null;
+            }
+
+            if (count != last)
+            {
+                last = count;
+                stillSince = DateTime.UtcNow;
+            }
+            else if (DateTime.UtcNow - stillSince >= JitQuietFor || DateTime.UtcNow > deadline)
+            {
+                return count;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+    }
+
+    private static long? JitCount(string metrics)
+    {
+        foreach (var line in metrics.Split('\n'))
+        {
+            if (line.StartsWith("dotnet_jit_compiled_methods_total", StringComparison.Ordinal) &&
+                long.TryParse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var count))
+            {
+                return count;
             }
         }
 
         return null;
+    }
+
+    /// <summary>Methods .NET compiled during each warm-up round (after it, until the count stood still).</summary>
+    private sealed record Warmup(IReadOnlyList<long> CompiledPerRound, string? Problem)
+    {
+        public string Describe() => CompiledPerRound.Count == 0 ? "-" : string.Join(" → ", CompiledPerRound);
     }
 
     private static string Key(string name, string version) => $"{name.ToLowerInvariant()}-{version}.crate";

@@ -150,6 +150,9 @@ internal sealed class BenchReport
 
     public List<CargoRun> CargoRuns { get; } = [];
 
+    /// <summary>Per mirror run (in order), the methods .NET compiled in each warm-up round, e.g. "2310 → 410 → 12".</summary>
+    public List<string> CargoWarmups { get; } = [];
+
     /// <summary>Upstream download requests per crate file, one count per mirror run.</summary>
     public SortedDictionary<string, List<long>> UpstreamDownloadsPerMirrorRun { get; } = new(StringComparer.Ordinal);
 

@@ -279,6 +279,11 @@ internal static class MarkdownRenderer
             md.Append(Invariant, $"- {run.Side} run {run.Run} failed:\n\n  ```\n  {run.Error!.Trim().Replace("\n", "\n  ", StringComparison.Ordinal)}\n  ```\n");
         }
 
+        if (report.CargoWarmups.Count > 0)
+        {
+            md.Append(Invariant, $"\nMethods .NET compiled per warm-up round of each fresh mirror, before it was timed (mirror runs in order): {string.Join("; ", report.CargoWarmups)}.\n");
+        }
+
         if (report.UpstreamDownloadsPerMirrorRun.Count > 0)
         {
             md.Append("\nFake upstream download requests per crate file, per mirror run (each run starts from an empty storage root, so each must be exactly 1):\n\n");
