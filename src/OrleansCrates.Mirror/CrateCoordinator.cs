@@ -475,6 +475,11 @@ public sealed partial class CrateCoordinator : IDisposable
     private async Task<IndexRefresh> RevalidateAsync(CrateName name, string key, StoredIndex? known, string? storedETag)
     {
         Interlocked.Increment(ref _upstreamIndexFetches);
+        if (storedETag is null)
+        {
+            _ = _store.PrepareWriteAsync(key, _stopping); // a new crate's folder is made while upstream answers
+        }
+
         var result = await _upstreams.FetchIndexFileAsync(name, known, _stopping);
         var now = _time.GetUtcNow();
         switch (result.Status)
@@ -675,6 +680,7 @@ public sealed partial class CrateCoordinator : IDisposable
     private Task<FetchOutcome> DownloadAndStoreAsync(CrateName name, IndexLine line, string key)
     {
         Interlocked.Increment(ref _upstreamFileFetches);
+        _ = _store.PrepareWriteAsync(key, _stopping); // the file's folder is made while upstream answers
         // The upstreams are asked in order; each one's bytes go through the same verify-then-commit path.
         return _upstreams.DownloadAsync(name, line, download => ReceiveAndStoreAsync(name, line, key, download), _stopping);
     }

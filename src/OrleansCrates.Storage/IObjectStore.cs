@@ -20,6 +20,13 @@ public interface IObjectStore
     /// </summary>
     Task<IObjectUpload> BeginUploadAsync(string key, WriteCondition condition, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Readies the store for a write of <paramref name="key"/> expected shortly, so that a caller about to wait for
+    /// something else (an upstream's answer) has it done meanwhile: a file store creates the key's folder. Optional, and
+    /// never fails: the write itself does whatever is still needed, and reports what fails.
+    /// </summary>
+    Task PrepareWriteAsync(string key, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Deletes an object, optionally only if its ETag still matches.</summary>
     Task<DeleteResult> DeleteAsync(string key, string? ifMatch, CancellationToken cancellationToken);
 

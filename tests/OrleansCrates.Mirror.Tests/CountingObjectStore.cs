@@ -5,8 +5,12 @@ namespace OrleansCrates.Mirror.Tests;
 /// <summary>Passes everything to a real store and counts the calls that reach it.</summary>
 public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
 {
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _prepared = new();
     private int _reads;
     private int _properties;
+
+    /// <summary>The keys whose writes were prepared (<see cref="IObjectStore.PrepareWriteAsync"/>), in order.</summary>
+    public IReadOnlyList<string> Prepared => [.. _prepared];
 
     public int Reads => Volatile.Read(ref _reads);
 
@@ -26,6 +30,12 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
 
     public Task<IObjectUpload> BeginUploadAsync(string key, WriteCondition condition, CancellationToken cancellationToken) =>
         inner.BeginUploadAsync(key, condition, cancellationToken);
+
+    public Task PrepareWriteAsync(string key, CancellationToken cancellationToken)
+    {
+        _prepared.Enqueue(key);
+        return inner.PrepareWriteAsync(key, cancellationToken);
+    }
 
     public Task<DeleteResult> DeleteAsync(string key, string? ifMatch, CancellationToken cancellationToken) =>
         inner.DeleteAsync(key, ifMatch, cancellationToken);

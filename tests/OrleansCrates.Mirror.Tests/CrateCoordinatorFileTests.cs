@@ -114,6 +114,30 @@ public sealed class CrateCoordinatorFileTests
     }
 
     [Fact]
+    public async Task A_cold_fetch_prepares_its_writes_while_upstream_answers()
+    {
+        await using var stalled = await StalledDownloadAsync(FaultKind.Stall);
+        var (_, mirror, crate, stall) = stalled;
+        var name = OrleansCrates.Protocol.CrateName.Parse(crate.Name);
+
+        var fetching = mirror.FileAsync(crate.Name, crate.Version);
+        await stall.Stalled.WaitAsync(MirrorHarness.Timeout());
+
+        // Upstream is halfway through the file: both writes (the crate's new index document, then the file) are prepared.
+        Assert.Equal([MirrorKeys.Index(name), MirrorKeys.CrateFile(name, crate.Version)], mirror.Counting.Prepared);
+
+        stall.Release();
+        await using var result = await fetching;
+        Assert.Equal(CrateFileStatus.Found, result.Status);
+        Assert.Equal(crate.CrateBytes.Length, result.File!.Length);
+
+        // A revalidation of a stored index document replaces it in its folder: nothing to prepare.
+        mirror.Clock.Advance(MirrorHarness.Ttl * 2);
+        Assert.Equal(IndexStatus.Found, (await mirror.IndexAsync(crate.Name)).Status);
+        Assert.Equal(2, mirror.Counting.Prepared.Count);
+    }
+
+    [Fact]
     public async Task A_client_giving_up_does_not_cancel_the_shared_fetch()
     {
         await using var stalled = await StalledDownloadAsync(FaultKind.Stall);

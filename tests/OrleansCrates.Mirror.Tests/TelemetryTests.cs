@@ -124,6 +124,8 @@ public sealed class TelemetryTests : IDisposable
             }
 
             Assert.Equal(DeleteResult.Deleted, await store.DeleteAsync("a/b", null, ct));
+            await store.PrepareWriteAsync("c/d/e", ct); // passed through (the file store makes the folder), not timed
+            Assert.True(Directory.Exists(Path.Combine(root, "c", "d")));
 
             var storage = Collect()["orleanscrates.storage.operation.duration"];
             long Count(string operation, string result) => Histogram(storage, ("operation", operation), ("result", result)).Count;

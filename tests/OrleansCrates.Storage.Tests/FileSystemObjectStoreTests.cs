@@ -29,6 +29,33 @@ public sealed class FileSystemObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Preparing_a_write_makes_the_keys_folder_and_nothing_else()
+    {
+        const string key = "crates/ab/cd/abcd/abcd-2.0.1.crate";
+        await _store.PrepareWriteAsync(key, _ct);
+
+        var folder = Path.Combine(_root, "crates", "ab", "cd", "abcd");
+        Assert.True(Directory.Exists(folder));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
+        Assert.Null(await _store.GetPropertiesOrNullAsync(key, _ct));
+        await _store.PrepareWriteAsync(key, _ct); // again: already there
+
+        Assert.Equal(PutStatus.Written, (await _store.PutAsync(key, "crate"u8.ToArray(), WriteCondition.IfNotExists, _ct)).Status);
+        Assert.Equal(5, (await _store.GetPropertiesOrNullAsync(key, _ct))!.Length);
+    }
+
+    [Fact]
+    public async Task Preparing_a_write_never_fails_and_the_write_reports_what_does()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "crates"));
+        await File.WriteAllTextAsync(Path.Combine(_root, "crates", "xy"), "a file where the folder should be", _ct);
+
+        await _store.PrepareWriteAsync("crates/xy/z/z-1.0.0.crate", _ct);
+
+        await Assert.ThrowsAnyAsync<IOException>(() => _store.PutAsync("crates/xy/z/z-1.0.0.crate", "crate"u8.ToArray(), WriteCondition.IfNotExists, _ct));
+    }
+
+    [Fact]
     public async Task Cache_writes_keep_the_conditions_and_atomic_visibility_of_durable_ones()
     {
         var cache = WriteCondition.IfNotExists with { Durability = WriteDurability.Cache };

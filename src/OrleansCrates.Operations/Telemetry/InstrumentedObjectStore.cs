@@ -48,6 +48,8 @@ public sealed class InstrumentedObjectStore(IObjectStore inner, OrleansCratesMet
         }
     }
 
+    public Task PrepareWriteAsync(string key, CancellationToken cancellationToken) => inner.PrepareWriteAsync(key, cancellationToken);
+
     public async Task<IObjectUpload> BeginUploadAsync(string key, WriteCondition condition, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();

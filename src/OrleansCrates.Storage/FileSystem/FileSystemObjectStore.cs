@@ -87,6 +87,29 @@ public sealed class FileSystemObjectStore : IObjectStore
         return Task.FromResult<IObjectUpload>(new Upload(this, key, path, temp, stream, condition));
     }
 
+    /// <summary>
+    /// Creates the key's folder on a thread-pool thread unless it exists. A new folder is a journal update, which took
+    /// a millisecond per level on the cold path measured on ext4 (a crate file's is three levels deep), after upstream's
+    /// answer; a caller that prepares before it asks upstream has them made while it waits.
+    /// </summary>
+    public Task PrepareWriteAsync(string key, CancellationToken cancellationToken)
+    {
+        var folder = Path.GetDirectoryName(PathFor(key))!;
+        return Directory.Exists(folder) ? Task.CompletedTask : Task.Run(() => CreateFolderOrNot(folder), cancellationToken);
+    }
+
+    private static void CreateFolderOrNot(string folder)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The commit creates it again and reports what fails.
+        }
+    }
+
     public async Task<DeleteResult> DeleteAsync(string key, string? ifMatch, CancellationToken cancellationToken)
     {
         var path = PathFor(key);
