@@ -253,16 +253,16 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
 
     private static long? JitCount(string metrics)
     {
-        foreach (var line in metrics.Split('\n'))
+        const string compiled = "dotnet_jit_compiled_methods_total";
+        try
         {
-            if (line.StartsWith("dotnet_jit_compiled_methods_total", StringComparison.Ordinal) &&
-                long.TryParse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var count))
-            {
-                return count;
-            }
+            var scrape = PrometheusScrape.Parse(metrics);
+            return scrape.Types.ContainsKey(compiled) ? (long)scrape.Sum(compiled) : null;
         }
-
-        return null;
+        catch (FormatException)
+        {
+            return null; // not a metrics page (an error answer): /metrics does not say
+        }
     }
 
     /// <summary>Methods .NET compiled during each warm-up round (after it, until the count stood still).</summary>
