@@ -79,7 +79,10 @@ public sealed partial class CrateCoordinator : IDisposable
     /// </summary>
     public bool IsStopping => _stopping.IsCancellationRequested;
 
-    /// <summary>Upstream fetches (index revalidations and file downloads) this node is running now.</summary>
+    /// <summary>
+    /// Upstream fetches (index revalidations and file downloads) this node is running now, with the work that finishes
+    /// them after their answers (storing index documents, committing files, reading them into this node's memory).
+    /// </summary>
     public int UpstreamWorkInFlight => Volatile.Read(ref _upstreamWork);
 
     /// <summary>
@@ -333,7 +336,10 @@ public sealed partial class CrateCoordinator : IDisposable
     /// Makes sure one crate file is in storage (having its owner fetch it if it is not) and, if it is small, in this
     /// node's hot layer. Runs once per node however many requests wait for it.
     /// </summary>
-    private async Task<FetchOutcome> EnsureStoredAsync(CrateName name, string version, string key)
+    private Task<FetchOutcome> EnsureStoredAsync(CrateName name, string version, string key) =>
+        TrackUpstreamWorkAsync(() => EnsureStoredUntrackedAsync(name, version, key)); // in-flight until it is in memory too
+
+    private async Task<FetchOutcome> EnsureStoredUntrackedAsync(CrateName name, string version, string key)
     {
         if (await _store.GetPropertiesOrNullAsync(key, _stopping) is null)
         {
@@ -457,6 +463,11 @@ public sealed partial class CrateCoordinator : IDisposable
     internal async Task<IndexRefresh> RefreshIndexAsOwnerAsync(CrateName name, IndexEntry? held, TimeSpan? maxAge)
     {
         var key = MirrorKeys.Index(name);
+        if (_pendingSaves.TryGetValue(key, out var pending))
+        {
+            await pending; // this owner's last answer is still being stored: read it, not the one before
+        }
+
         var stored = await ReadStoredIndexOrNullAsync(key);
         if (IsFresh(stored?.Index, maxAge ?? _options.IndexTtl))
         {
@@ -486,15 +497,15 @@ public sealed partial class CrateCoordinator : IDisposable
         {
             case IndexFetchStatus.Modified:
                 var fetched = new StoredIndex(result.Body!, result.ETag, result.LastModified, now) { Upstream = result.Upstream };
-                return Remember(name, await SaveAsync(name, key, await KeepDeletedVersionsAsync(name, known, fetched), storedETag));
+                return SaveAfterAnswering(name, key, await KeepDeletedVersionsAsync(name, known, fetched), storedETag);
             case IndexFetchStatus.NotModified when known is not null:
-                return Remember(name, await SaveAsync(name, key, known with { FetchedAt = now }, storedETag));
+                return SaveAfterAnswering(name, key, known with { FetchedAt = now }, storedETag);
             case IndexFetchStatus.NotFound when known is not null && _options.KeepDeleted:
                 // The whole crate is gone upstream: keep serving the versions whose files we hold, if any.
                 var gone = new StoredIndex([], null, null, now) { Upstream = result.Upstream };
                 var kept = await KeepDeletedVersionsAsync(name, known, gone);
                 return kept.DeletedUpstream.Count > 0
-                    ? Remember(name, await SaveAsync(name, key, kept, storedETag))
+                    ? SaveAfterAnswering(name, key, kept, storedETag)
                     : Remember(name, IndexEntry.NotFound(now + _options.NotFoundTtl));
             case IndexFetchStatus.NotFound:
                 return Remember(name, IndexEntry.NotFound(now + _options.NotFoundTtl));
@@ -592,6 +603,59 @@ public sealed partial class CrateCoordinator : IDisposable
     private bool IsFresh(StoredIndex? stored, TimeSpan maxAge) => stored is not null && _time.GetUtcNow() - stored.FetchedAt < maxAge;
 
     private IndexEntry FreshEntry(StoredIndex stored) => IndexEntry.Found(stored, stored.FetchedAt + _options.IndexTtl);
+
+    /// <summary>
+    /// Answers with <paramref name="index"/> at once (it is in this node's memory, which serves it) and stores it
+    /// meanwhile: the stored document is a copy for other nodes and restarts, checked by its body's sha256 when read and
+    /// fetched again if lost, so no caller waits for the write (milliseconds of a cold request's own cost). The write
+    /// counts as this node's upstream work (<see cref="WhenDrainedAsync"/>, the drain on stop); the owner's next refresh
+    /// of the crate waits for it. When another writer's document wins the write, memory holds that one instead.
+    /// </summary>
+    private IndexRefresh SaveAfterAnswering(CrateName name, string key, StoredIndex index, string? storedETag)
+    {
+        var answer = IndexEntry.Found(index, index.FetchedAt + _options.IndexTtl);
+        var refresh = Remember(name, answer);
+        var saving = TrackUpstreamWorkAsync(async () =>
+        {
+            try
+            {
+                var saved = await SaveAsync(name, key, index, storedETag);
+                if (!ReferenceEquals(saved.Stored, index) && ReferenceEquals(_hot.Get<IndexEntry>(name.Lower), answer))
+                {
+                    Remember(name, saved); // another writer's newer document: serve that
+                }
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                // This node stops: the document is fetched again by whoever owns the crate next.
+            }
+            catch (Exception e)
+            {
+                // Nobody awaits this write: whatever broke it is logged, and the next refresh stores again.
+                LogStorageWriteFailed(_logger, key, e.Message);
+            }
+
+            return true;
+        });
+        _pendingSaves[key] = saving;
+        _ = saving.ContinueWith(
+            (done, state) => ((CrateCoordinator)state!)._pendingSaves.TryRemove(new KeyValuePair<string, Task>(key, done)),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return refresh;
+    }
+
+    /// <summary>
+    /// Completes when the crate's index document this node answered with is stored (at once when none is being stored
+    /// here): the owner's answer goes out before its write (<see cref="SaveAfterAnswering"/>).
+    /// </summary>
+    public Task WhenIndexStoredAsync(CrateName name, CancellationToken cancellationToken) =>
+        _pendingSaves.TryGetValue(MirrorKeys.Index(name), out var pending) ? pending.WaitAsync(cancellationToken) : Task.CompletedTask;
+
+    /// <summary>Index documents being stored after their answer (<see cref="SaveAfterAnswering"/>), by key.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _pendingSaves = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Stores an index document through the one read-modify-write (<see cref="ConditionalUpdate"/>), replacing only the

@@ -20,7 +20,7 @@ internal static partial class CrateFileReceiver
     public static async Task<FetchOutcome> ReceiveAndStoreAsync(
         IObjectStore store, long maxCrateBytes, ILogger logger, CrateName name, IndexLine line, string key, UpstreamDownload download, InFlightSpools? spools, CancellationToken cancellationToken)
     {
-        var received = await VerifiedReceiver.ReceiveAsync(store, key, download, line.Checksum, maxCrateBytes, "Mirror:MaxCrateBytes", spools, cancellationToken);
+        var received = await VerifiedReceiver.ReceiveAsync(store, key, download, line.Checksum, maxCrateBytes, "Mirror:MaxCrateBytes", spools, cancellationToken, releaseBeforeCommit: true);
         switch (received.Status)
         {
             case ReceiveStatus.Stored:

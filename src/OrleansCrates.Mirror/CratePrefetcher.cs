@@ -81,6 +81,8 @@ public sealed class CratePrefetcher(IObjectStore store, CrateCoordinator coordin
             return (PrefetchOutcome.Failed, indexError);
         }
 
+        await coordinator.WhenIndexStoredAsync(name, ct); // answered before it is stored: a prefetch is about storage
+
         var line = index.Entry!.FindVersion(package.Version);
         if (line is not null && package.Checksum is not null && !string.Equals(line.Checksum, package.Checksum, StringComparison.OrdinalIgnoreCase))
         {
@@ -92,7 +94,8 @@ public sealed class CratePrefetcher(IObjectStore store, CrateCoordinator coordin
             return (PrefetchOutcome.AlreadyPresent, null);
         }
 
-        await using var file = await coordinator.OpenCrateFileAsync(name, package.Version, ct);
+        // Stored, not only verified: a cold file's readers may have it while its commit still runs.
+        await using var file = await coordinator.EnsureCrateFileAsync(name, package.Version, ct);
         return file.Status == CrateFileStatus.Found
             ? (PrefetchOutcome.Fetched, null)
             : (PrefetchOutcome.Failed, $"{file.Error ?? file.Status.ToString()}{(file.RetryAfter is { } retry ? $" (retry after {retry.TotalSeconds:0} s)" : "")}");

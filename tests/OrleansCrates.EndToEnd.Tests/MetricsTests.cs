@@ -19,6 +19,8 @@ public sealed class MetricsTests : IAsyncLifetime
     /// <summary>ASP.NET Core's own request metric (<c>http.server.request.duration</c>): its count is the number of requests.</summary>
     private const string Http = "http_server_request_duration_seconds_count";
 
+    private const string StorageWrites = "orleanscrates_storage_operation_duration_seconds_count";
+
     private static readonly CrateGraph Graph = CrateGraph.CreateDefault();
     private readonly string _sandbox = Directory.CreateTempSubdirectory("oc-metrics-").FullName;
     private readonly HttpClient _http = new(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None });
@@ -63,7 +65,9 @@ public sealed class MetricsTests : IAsyncLifetime
         AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "index"), ("result", "ok"));
         AssertMoved(before, scrape, 1, "orleanscrates_upstream_request_duration_seconds_count", ("upstream", Upstream));
         AssertMoved(before, scrape, indexBytes, "orleanscrates_served_bytes_total", ("registry", "mirror"), ("kind", "index"));
-        Assert.True(Delta(before, scrape, "orleanscrates_storage_operation_duration_seconds_count", ("operation", "write"), ("result", "ok")) >= 1, "the fetched index file was stored");
+        await _mirror!.SettledAsync(); // the index document is stored after its answer
+        scrape = await ScrapeAsync();
+        Assert.True(Delta(before, scrape, StorageWrites, ("operation", "write"), ("result", "ok")) >= 1, "the fetched index file was stored");
 
         // An index hit: from memory, upstream not asked.
         before = scrape;
@@ -83,7 +87,9 @@ public sealed class MetricsTests : IAsyncLifetime
         AssertMoved(before, scrape, 0, "orleanscrates_cache_results_total", ("kind", "index"), ("outcome", "hit"));
         AssertMoved(before, scrape, 1, "orleanscrates_upstream_requests_total", ("upstream", Upstream), ("kind", "download"), ("result", "ok"));
         AssertMoved(before, scrape, crate.CrateBytes.Length, "orleanscrates_served_bytes_total", ("registry", "mirror"), ("kind", "crate"));
-        Assert.True(Delta(before, scrape, "orleanscrates_storage_operation_duration_seconds_count", ("operation", "write"), ("result", "ok")) >= 1, "the crate file was stored");
+        await _mirror!.SettledAsync(); // the verified file is answered while its commit runs
+        scrape = await ScrapeAsync();
+        Assert.True(Delta(before, scrape, StorageWrites, ("operation", "write"), ("result", "ok")) >= 1, "the crate file was stored");
 
         // A download hit.
         before = scrape;
@@ -115,6 +121,7 @@ public sealed class MetricsTests : IAsyncLifetime
         var answers = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => _http.GetAsync(Url($"crates/{slow.Name}/{slow.Version}/download"))));
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
         Assert.Equal(1, fault.Hits);
+        await _mirror!.SettledAsync(); // the fetch's flight ends with the commit, a moment after the answers
         scrape = await ScrapeAsync();
         AssertMoved(before, scrape, 4, "orleanscrates_coalesced_waiters_total", ("kind", "crate"));
         AssertMoved(before, scrape, 5, "orleanscrates_cache_results_total", ("kind", "crate"), ("outcome", "miss"));

@@ -143,7 +143,49 @@ public sealed class MirrorHttpTests : IAsyncLifetime
         Assert.Equal(raw, encoded);
         Assert.Equal(raw, lower);
         Assert.Equal(1, _upstream.Downloads(crate.Name, crate.Version));
+        await _mirror.SettledAsync();
         Assert.Single(Directory.EnumerateFiles(Path.Combine(Root, "crates"), "*.crate", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Settled_answers_once_no_fetch_or_write_is_in_flight_and_says_when_one_is()
+    {
+        await StartMirrorAsync();
+        var crate = Graph.Get("abc", "1.1.0");
+        Assert.Equal("settled\n", await _http.GetStringAsync(Url("health/settled"))); // nothing ever fetched
+
+        var stall = _upstream.AddFault(new FaultRule { PathContains = "/download", Kind = FaultKind.Stall, Times = 1 });
+        var download = _http.GetAsync(Url($"crates/{crate.Name}/{crate.Version}/download"));
+        await stall.Stalled.WaitAsync(TimeSpan.FromSeconds(60));
+        using (var busy = await _http.GetAsync(Url("health/settled?timeout=0")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, busy.StatusCode);
+            Assert.Contains("in flight", await busy.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.NotNull(busy.Headers.RetryAfter);
+        }
+
+        var settling = _http.GetAsync(Url("health/settled?timeout=30"));
+        stall.Release();
+        using (var answer = await download)
+        {
+            Assert.Equal(crate.CrateBytes, await answer.Content.ReadAsByteArrayAsync());
+        }
+
+        using (var settled = await settling)
+        {
+            Assert.Equal(HttpStatusCode.OK, settled.StatusCode);
+        }
+
+        // Settled means stored: the file is in storage, under its key, whole.
+        var stored = Assert.Single(Directory.EnumerateFiles(Path.Combine(Root, "crates"), "*.crate", SearchOption.AllDirectories));
+        Assert.Equal(crate.CrateBytes, await File.ReadAllBytesAsync(stored));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(Root, ".tmp")));
+
+        foreach (var bad in new[] { "abc", "-1", "31", "NaN" })
+        {
+            using var refused = await _http.GetAsync(Url($"health/settled?timeout={bad}"));
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        }
     }
 
     [Theory]

@@ -88,6 +88,7 @@ public sealed class StorageAndTransferHardeningTests : IDisposable
         }
 
         Assert.DoesNotContain(receiver.Accepted, a => a.Event is "upstream_failing" or "storage_failed");
+        await mirror.SettledAsync(); // the file's commit may still run after its answer
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(disk.Path, "store", ".tmp")));
     }
 

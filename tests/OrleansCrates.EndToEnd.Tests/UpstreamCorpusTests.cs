@@ -125,14 +125,18 @@ public sealed class UpstreamCorpusFixture : IAsyncLifetime
     /// <summary>What the mirror's store holds for the crate's index file (read as any node would), or null.</summary>
     public async Task<StoredIndex?> StoredIndexAsync(string name)
     {
+        await Mirror.SettledAsync(); // an index document is stored after its answer
         var store = new FileSystemObjectStore(Path.Combine(Root, "store"));
         var bytes = await store.ReadSmallOrNullAsync(MirrorKeys.Index(CrateName.Parse(name)), CancellationToken.None);
         return bytes is null ? null : StoredIndex.TryDeserialize(bytes.Value.Content);
     }
 
-    public bool HoldsFile(SyntheticCrate crate) =>
-        new FileSystemObjectStore(Path.Combine(Root, "store"))
-            .GetPropertiesOrNullAsync(MirrorKeys.CrateFile(CrateName.Parse(crate.Name), crate.Version), CancellationToken.None).Result is not null;
+    public async Task<bool> HoldsFileAsync(SyntheticCrate crate)
+    {
+        await Mirror.SettledAsync(); // a verified file is answered while its commit runs
+        return await new FileSystemObjectStore(Path.Combine(Root, "store"))
+            .GetPropertiesOrNullAsync(MirrorKeys.CrateFile(CrateName.Parse(crate.Name), crate.Version), CancellationToken.None) is not null;
+    }
 }
 
 /// <summary>
@@ -225,7 +229,7 @@ public sealed class UpstreamCorpusTests(UpstreamCorpusFixture fixture) : IClassF
             Assert.Equal((HttpStatusCode)corpus.Expect("client"), download.StatusCode);
             Assert.True(rule.Hits >= 1);
             var stored = corpus.Json.GetProperty("expect").GetProperty("stored").GetBoolean();
-            Assert.Equal(stored, fixture.HoldsFile(crate));
+            Assert.Equal(stored, await fixture.HoldsFileAsync(crate));
             if (stored)
             {
                 Assert.Equal(crate.CrateBytes, await download.Content.ReadAsByteArrayAsync(ct));

@@ -88,6 +88,18 @@ public sealed class GrainCluster : IAsyncDisposable
 
     public FileSystemObjectStore Store => new(Root);
 
+    /// <summary>
+    /// Waits until every node's writes are in storage: answers go out before their index documents are stored
+    /// (<see cref="CrateCoordinator.WhenDrainedAsync"/>), so a test that reads storage after an answer waits for this first.
+    /// </summary>
+    public async Task SettledAsync()
+    {
+        for (var i = 0; i < Cluster.Silos.Count; i++)
+        {
+            Assert.True(await Node(i).WhenDrainedAsync(Timeout()), $"node {i}'s writes did not finish");
+        }
+    }
+
     public static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(90)).Token;
 
     public async ValueTask DisposeAsync()

@@ -66,9 +66,13 @@ public sealed class FailoverHarness : IAsyncDisposable
     /// <summary>The state this node keeps about upstream <paramref name="index"/> (as the health output shows it).</summary>
     public UpstreamHealthSnapshot Health(int index) => Upstreams.Status()[index].Health;
 
-    /// <summary>The crate's index file as stored (shared by every node), or null.</summary>
+    /// <summary>
+    /// The crate's index file as stored (shared by every node), or null: once the coordinator's writes are done (an
+    /// index document is stored after its answer went out).
+    /// </summary>
     public async Task<StoredIndex?> StoredIndexOrNullAsync(string name)
     {
+        Assert.True(await Coordinator.WhenDrainedAsync(Timeout()), "the coordinator's writes did not finish");
         var bytes = await Store.ReadSmallOrNullAsync(MirrorKeys.Index(CrateName.Parse(name)), Timeout());
         return bytes is null ? null : StoredIndex.TryDeserialize(bytes.Value.Content);
     }

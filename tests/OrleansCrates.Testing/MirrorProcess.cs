@@ -202,6 +202,20 @@ public sealed class MirrorProcess : IAsyncDisposable
         return seen.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Waits until the mirror has no crate fetch or write in flight (<c>/health/settled</c>): it answers before the index
+    /// documents it fetched are stored and while a verified crate file commits, so a test reads its storage after this.
+    /// </summary>
+    public async Task SettledAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        using var response = await http.GetAsync(new Uri(BaseUri, "health/settled?timeout=30"));
+        if (response.StatusCode != System.Net.HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"The mirror at {BaseUri} did not settle: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}\n{Output}");
+        }
+    }
+
     /// <summary>A TCP port nobody listens on right now (the OS picks it), for a silo or gateway.</summary>
     public static int FreePort() => FreePorts(1)[0];
 

@@ -16,6 +16,7 @@ public sealed class InFlightSpool : IDisposable
     private readonly Lock _gate = new();
     private readonly SafeFileHandle _file;
     private TaskCompletionSource _grew = NewSignal();
+    private readonly TaskCompletionSource<bool> _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _written;
     private int _state; // 0 writing, 1 verified, 2 failed
     private string? _error;
@@ -51,6 +52,12 @@ public sealed class InFlightSpool : IDisposable
     public long? ExpectedLength { get; }
 
     public long Written => Interlocked.Read(ref _written);
+
+    /// <summary>
+    /// Completes when the download has an outcome: true when every byte arrived and verified (<see cref="Complete"/>),
+    /// false when it failed. Never faults.
+    /// </summary>
+    public Task<bool> Finished => _finished.Task;
 
     /// <summary>Still being written, verified (readers may finish), or failed (readers break).</summary>
     public SpoolState State => (SpoolState)Volatile.Read(ref _state);
@@ -110,6 +117,7 @@ public sealed class InFlightSpool : IDisposable
         }
 
         Signal();
+        _finished.TrySetResult(state == 1);
     }
 
     private void Signal()

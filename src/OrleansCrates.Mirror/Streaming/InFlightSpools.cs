@@ -105,7 +105,17 @@ public sealed partial class InFlightSpools
             waiter.TrySetResult(running); // started between the two looks
         }
 
-        var first = await Task.WhenAny(waiter.Task, until).WaitAsync(cancellationToken);
+        Task first;
+        try
+        {
+            first = await Task.WhenAny(waiter.Task, until).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            _waiters.TryRemove(new KeyValuePair<string, TaskCompletionSource<InFlightSpool>>(key, waiter));
+            throw;
+        }
+
         if (first != waiter.Task)
         {
             _waiters.TryRemove(new KeyValuePair<string, TaskCompletionSource<InFlightSpool>>(key, waiter));
@@ -137,9 +147,29 @@ public sealed partial class InFlightSpools
     public async Task<SpoolRead?> FollowAsync(string key, Task until, Func<CancellationToken, Task<SpoolLocation?>>? locate, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(until);
-        if (_streamAfter > TimeSpan.Zero && await Task.WhenAny(until, Task.Delay(_streamAfter, cancellationToken)) == until)
+        if (_streamAfter > TimeSpan.Zero)
         {
-            return null; // answered in time: the verified file is served whole
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var deadline = Task.Delay(_streamAfter, waiting.Token);
+            var verifiedHere = WhenVerifiedHereAsync(key, until, waiting.Token);
+            if (await Task.WhenAny(until, verifiedHere, deadline) == verifiedHere)
+            {
+                if (verifiedHere.IsCompletedSuccessfully && verifiedHere.Result is { } verified)
+                {
+                    await waiting.CancelAsync();
+                    return verified; // the download ran here and verified: served whole while the commit runs
+                }
+
+                // This node's download failed (a bad file: the flight fails over, or reports it): wait as before.
+                await Task.WhenAny(until, deadline);
+            }
+
+            await waiting.CancelAsync(); // the timer, and a wait for this node's spool, end with the wait
+            Discard(verifiedHere);
+            if (until.IsCompleted)
+            {
+                return null; // answered in time: the verified file is served whole
+            }
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -195,6 +225,40 @@ public sealed partial class InFlightSpools
 
         return null;
     }
+
+    /// <summary>
+    /// The whole file from this node's spool of <paramref name="key"/> once its download verified, or null when
+    /// <paramref name="until"/> ends first, the download runs on another node, or it failed (the flight says how).
+    /// </summary>
+    private async Task<SpoolRead?> WhenVerifiedHereAsync(string key, Task until, CancellationToken cancellationToken)
+    {
+        var spool = await WhenStartedAsync(key, until, cancellationToken);
+        if (spool is null || !await spool.Finished.WaitAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        // Null when the download is over and its readers gone: the file is stored by then.
+        return spool.OpenReader() is { } reader ? new SpoolRead(reader, spool.Written) { Verified = true } : null;
+    }
+
+    /// <summary>A reader that lost the race to the flight: closed when it comes (it holds the spool's file open).</summary>
+    private static void Discard(Task<SpoolRead?> reading) =>
+        _ = reading.ContinueWith(
+            static t =>
+            {
+                if (t.IsCompletedSuccessfully)
+                {
+                    t.Result?.Content.Dispose();
+                }
+                else
+                {
+                    _ = t.Exception;
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 
     /// <summary>A call nobody awaits any more: its failure (cancelled, the silo gone) is expected and not worth an unobserved exception.</summary>
     private static void Observe(Task task) =>
@@ -262,6 +326,12 @@ public sealed partial class InFlightSpools
 /// <summary>A reader of a download in progress (on this node or relayed from another), and its length when upstream announced one.</summary>
 public sealed record SpoolRead(Stream Content, long? Length) : IAsyncDisposable
 {
+    /// <summary>
+    /// Every byte arrived and matched the published sha256 before this reader was opened: the whole file, its exact
+    /// <see cref="Length"/>, only not committed to storage yet.
+    /// </summary>
+    public bool Verified { get; init; }
+
     public ValueTask DisposeAsync() => Content.DisposeAsync();
 }
 

@@ -30,13 +30,18 @@ public sealed record ReceiveOutcome(ReceiveStatus Status, long Received, string?
 /// most <c>maxBytes</c>, and commits only if every byte arrived (the announced length, when there was one) and the
 /// sha256 equals <c>expectedSha256</c>. When spools are given, the bytes go to an <see cref="InFlightSpool"/> as they
 /// arrive, for clients that wait for the file (on this node, and on others through <see cref="SpoolRelay"/>); it
-/// completes only after the commit and fails on anything else.
+/// completes once the file is stored (or, asked to, as soon as the bytes verify) and fails on anything else.
 /// Stateless; whoever owns the fetch (a crate's or a toolchain file's grain) calls it.
 /// </summary>
 public static class VerifiedReceiver
 {
+    /// <param name="releaseBeforeCommit">
+    /// Complete the spool as soon as the bytes verify, so its readers have the file while the commit runs (crate files:
+    /// the commit is most of what a cold request waits for after the bytes); otherwise only once the file is stored.
+    /// </param>
     public static async Task<ReceiveOutcome> ReceiveAsync(
-        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, string maxBytesSetting, InFlightSpools? spools, CancellationToken cancellationToken)
+        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, string maxBytesSetting, InFlightSpools? spools, CancellationToken cancellationToken,
+        bool releaseBeforeCommit = false)
     {
         if (download.ContentLength > maxBytes)
         {
@@ -46,14 +51,14 @@ public static class VerifiedReceiver
         var spool = spools?.Start(key, download.ContentLength, expectedSha256);
         try
         {
-            var outcome = await ReceiveAsync(store, key, download, expectedSha256, maxBytes, maxBytesSetting, spool, cancellationToken);
+            var outcome = await ReceiveAsync(store, key, download, expectedSha256, maxBytes, maxBytesSetting, releaseBeforeCommit ? spool : null, spool, cancellationToken);
             if (outcome.Status == ReceiveStatus.Stored)
             {
                 spool?.Complete();
             }
             else
             {
-                spool?.Fail(outcome.Detail ?? outcome.Status.ToString());
+                spool?.Fail(outcome.Detail ?? outcome.Status.ToString()); // nothing once the bytes verified: they are the file
             }
 
             return outcome;
@@ -73,7 +78,8 @@ public static class VerifiedReceiver
     }
 
     private static async Task<ReceiveOutcome> ReceiveAsync(
-        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, string maxBytesSetting, InFlightSpool? spool, CancellationToken cancellationToken)
+        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, string maxBytesSetting, InFlightSpool? releaseOnVerified, InFlightSpool? spool,
+        CancellationToken cancellationToken)
     {
         IObjectUpload upload;
         try
@@ -161,6 +167,10 @@ public static class VerifiedReceiver
                 ReceiveStatus.BadFile, received, $"sha256 {actual} ({received} bytes, {download.ContentType ?? "no content type"}) does not match the published {expectedSha256}");
         }
 
+        // Asked to (crate files): the bytes are the published file, so whoever waits for them may have them now, while the commit (an fsync and
+        // a link on the filesystem, a block list on Azure) runs. A failed commit loses the mirror its copy, never a
+        // client its file: the next request fetches it again.
+        releaseOnVerified?.Complete();
         try
         {
             var committed = await upload.CommitAsync(cancellationToken);

@@ -31,7 +31,41 @@ public static class HealthApi
                 AllowCachingResponses = true, // as before: no cache headers of the middleware's own
             })
             .WithMetadata(new HttpMethodMetadata(MirrorApi.GetAndHead));
+        app.MapGet("/health/settled", SettledAsync);
         return app;
+    }
+
+    /// <summary>The longest <c>/health/settled</c> waits, whatever it is asked.</summary>
+    public static readonly TimeSpan MaxSettleWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// <c>/health/settled?timeout=S</c> (default 10 s, at most 30): waits until no crate fetch and no write of one is in
+    /// flight on this node — answers go out before their index documents are stored and while a verified crate file
+    /// commits — then 200 <c>settled</c>; 503 when that did not happen in time. For scripts that read storage after
+    /// traffic (a backup, a test) and for an operator before a planned stop; the readiness probe never waits.
+    /// </summary>
+    private static async Task<IResult> SettledAsync(HttpContext context, CrateCoordinator coordinator, double? timeout)
+    {
+        if (timeout is { } seconds && (!double.IsFinite(seconds) || seconds < 0 || seconds > MaxSettleWait.TotalSeconds))
+        {
+            return PlainText.BadRequest($"timeout must be 0 to {MaxSettleWait.TotalSeconds:0} seconds");
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        wait.CancelAfter(TimeSpan.FromSeconds(timeout ?? 10));
+        bool settled;
+        try
+        {
+            settled = await coordinator.WhenDrainedAsync(wait.Token);
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            settled = false;
+        }
+
+        return settled
+            ? PlainText.Status(StatusCodes.Status200OK, "settled")
+            : PlainText.Unavailable($"{coordinator.UpstreamWorkInFlight} fetches or writes still in flight", TimeSpan.FromSeconds(1));
     }
 
     private static Task WriteLive(HttpContext context, HealthReport report) => Write(context, "text/plain", LiveBody);
