@@ -4,7 +4,7 @@ namespace OrleansCrates.Mirror.Streaming;
 
 /// <summary>
 /// The bytes of one cold download as they arrive, on the node that downloads them: a temporary file the download
-/// writes while it hashes, which any number of readers on this node follow as it grows (<see cref="OpenReader"/>).
+/// writes while it hashes (memory, for one announced at most <see cref="MemoryMaxBytes"/>), which any number of readers on this node follow as it grows (<see cref="OpenReader"/>).
 /// Readers never see the end of the file until the download is verified: the last byte is held back until
 /// <see cref="Complete"/>, so a client can never finish a wrong body; <see cref="Fail"/> breaks every reader's stream
 /// instead (the client sees a broken transfer). Other nodes follow it over the internal HTTP listener by its
@@ -13,8 +13,16 @@ namespace OrleansCrates.Mirror.Streaming;
 /// </summary>
 public sealed class InFlightSpool : IDisposable
 {
+    /// <summary>
+    /// A download whose announced length is at most this is spooled in memory instead of a file: most crate files are
+    /// (a temp file is two journal updates, created and deleted, on a cold request's path). Bounded by the length
+    /// upstream announced, which the download never exceeds (it fails first).
+    /// </summary>
+    public const int MemoryMaxBytes = 256 * 1024;
+
     private readonly Lock _gate = new();
-    private readonly SafeFileHandle _file;
+    private readonly SafeFileHandle? _file;
+    private readonly byte[]? _memory;
     private TaskCompletionSource _grew = NewSignal();
     private readonly TaskCompletionSource<bool> _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _written;
@@ -28,6 +36,12 @@ public sealed class InFlightSpool : IDisposable
         ExpectedLength = expectedLength;
         Sha256 = sha256;
         Id = System.Security.Cryptography.RandomNumberGenerator.GetHexString(32, lowercase: true);
+        if (expectedLength is > 0 and <= MemoryMaxBytes)
+        {
+            _memory = new byte[expectedLength.Value];
+            return;
+        }
+
         Directory.CreateDirectory(directory);
         _file = File.OpenHandle(
             Path.Combine(directory, $"spool-{Guid.NewGuid():N}.tmp"),
@@ -65,7 +79,20 @@ public sealed class InFlightSpool : IDisposable
     /// <summary>Appends the next bytes the download received (before they are verified).</summary>
     public async ValueTask AppendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
-        await RandomAccess.WriteAsync(_file, bytes, Written, cancellationToken);
+        if (_memory is not null)
+        {
+            if (Written + bytes.Length > _memory.Length)
+            {
+                throw new IOException($"more than the {_memory.Length} bytes announced");
+            }
+
+            bytes.Span.CopyTo(_memory.AsSpan((int)Written));
+        }
+        else
+        {
+            await RandomAccess.WriteAsync(_file!, bytes, Written, cancellationToken);
+        }
+
         Interlocked.Add(ref _written, bytes.Length);
         Signal();
     }
@@ -136,7 +163,7 @@ public sealed class InFlightSpool : IDisposable
             }
         }
 
-        _file.Dispose();
+        _file?.Dispose();
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -173,7 +200,14 @@ public sealed class InFlightSpool : IDisposable
                 if (available > _position)
                 {
                     var count = (int)Math.Min(buffer.Length, available - _position);
-                    var read = await RandomAccess.ReadAsync(spool._file, buffer[..count], _position, cancellationToken);
+                    if (spool._memory is { } memory)
+                    {
+                        memory.AsMemory((int)_position, count).CopyTo(buffer);
+                        _position += count;
+                        return count;
+                    }
+
+                    var read = await RandomAccess.ReadAsync(spool._file!, buffer[..count], _position, cancellationToken);
                     _position += read;
                     return read;
                 }
