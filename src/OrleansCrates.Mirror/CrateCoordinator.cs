@@ -130,6 +130,19 @@ public sealed partial class CrateCoordinator : IDisposable
 
     private async Task<T> TrackUpstreamWorkAsync<T>(Func<Task<T>> work)
     {
+        BeginWork();
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            EndWork();
+        }
+    }
+
+    private void BeginWork()
+    {
         lock (_workGate)
         {
             if (_upstreamWork++ == 0)
@@ -137,21 +150,38 @@ public sealed partial class CrateCoordinator : IDisposable
                 _drained = NewDrained(completed: false);
             }
         }
+    }
 
-        try
+    private void EndWork()
+    {
+        lock (_workGate)
         {
-            return await work();
-        }
-        finally
-        {
-            lock (_workGate)
+            if (--_upstreamWork == 0)
             {
-                if (--_upstreamWork == 0)
-                {
-                    _drained.TrySetResult();
-                }
+                _drained.TrySetResult();
             }
         }
+    }
+
+    /// <summary>
+    /// This node's one flight for a crate file (<see cref="EnsureStoredAsync"/>), counted as in-flight work until it is
+    /// over and gone, so that once the node is drained a new request starts a new flight rather than joining one whose
+    /// outcome is already decided (its file stored and read into memory, or failed).
+    /// </summary>
+    private (Task<FetchOutcome> Task, bool Started) JoinFileFlight(CrateName name, string version, string key)
+    {
+        BeginWork();
+        var (flight, started) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
+        if (started)
+        {
+            _ = flight.ContinueWith(static (_, state) => ((CrateCoordinator)state!).EndWork(), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        else
+        {
+            EndWork();
+        }
+
+        return (flight, started);
     }
 
     private static TaskCompletionSource NewDrained(bool completed)
@@ -253,7 +283,7 @@ public sealed partial class CrateCoordinator : IDisposable
             return new CrateFileResult(CrateFileStatus.Found, null, null, null);
         }
 
-        var (flight, started) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
+        var (flight, started) = JoinFileFlight(name, version, key);
         if (!started)
         {
             _metrics.CoalescedWaiter(FileKind.Crate);
@@ -292,7 +322,7 @@ public sealed partial class CrateCoordinator : IDisposable
         for (var attempt = 1; ; attempt++)
         {
             // However many local requests miss the hot layer at once, one of them asks storage (and upstream if need be).
-            var (flight, started) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
+            var (flight, started) = JoinFileFlight(name, version, key);
             if (!started)
             {
                 _metrics.CoalescedWaiter(FileKind.Crate);
@@ -336,10 +366,7 @@ public sealed partial class CrateCoordinator : IDisposable
     /// Makes sure one crate file is in storage (having its owner fetch it if it is not) and, if it is small, in this
     /// node's hot layer. Runs once per node however many requests wait for it.
     /// </summary>
-    private Task<FetchOutcome> EnsureStoredAsync(CrateName name, string version, string key) =>
-        TrackUpstreamWorkAsync(() => EnsureStoredUntrackedAsync(name, version, key)); // in-flight until it is in memory too
-
-    private async Task<FetchOutcome> EnsureStoredUntrackedAsync(CrateName name, string version, string key)
+    private async Task<FetchOutcome> EnsureStoredAsync(CrateName name, string version, string key)
     {
         if (await _store.GetPropertiesOrNullAsync(key, _stopping) is null)
         {
