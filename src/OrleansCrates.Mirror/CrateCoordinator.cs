@@ -642,7 +642,9 @@ public sealed partial class CrateCoordinator : IDisposable
     {
         var answer = IndexEntry.Found(index, index.FetchedAt + _options.IndexTtl);
         var refresh = Remember(name, answer);
-        var saving = TrackUpstreamWorkAsync(async () =>
+        // On the thread pool from its first step: the file store's first steps (the read, the temp file) complete
+        // synchronously, and would otherwise run before the answer after all.
+        var saving = TrackUpstreamWorkAsync(() => Task.Run(async () =>
         {
             try
             {
@@ -663,7 +665,7 @@ public sealed partial class CrateCoordinator : IDisposable
             }
 
             return true;
-        });
+        }));
         _pendingSaves[key] = saving;
         _ = saving.ContinueWith(
             (done, state) => ((CrateCoordinator)state!)._pendingSaves.TryRemove(new KeyValuePair<string, Task>(key, done)),

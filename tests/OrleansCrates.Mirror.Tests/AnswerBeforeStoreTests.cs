@@ -23,9 +23,7 @@ public sealed class AnswerBeforeStoreTests
     public async Task A_cold_crate_file_is_answered_whole_and_verified_while_its_commit_runs()
     {
         await using var node = await Node.StartAsync();
-        var crate = Graph.Get("abc", "1.1.0");
-        var key = MirrorKeys.CrateFile(CrateName.Parse(crate.Name), crate.Version);
-        var commit = node.Store.HoldNextCommit(key);
+        var (crate, key, commit) = node.HoldCrateCommit();
 
         await using var result = await node.FileAsync(crate);
 
@@ -53,9 +51,7 @@ public sealed class AnswerBeforeStoreTests
     public async Task A_commit_that_fails_after_the_answer_leaves_nothing_stored_and_the_next_request_fetches_again()
     {
         await using var node = await Node.StartAsync();
-        var crate = Graph.Get("abc", "1.1.0");
-        var key = MirrorKeys.CrateFile(CrateName.Parse(crate.Name), crate.Version);
-        var commit = node.Store.HoldNextCommit(key);
+        var (crate, key, commit) = node.HoldCrateCommit();
 
         await using (var result = await node.FileAsync(crate))
         {
@@ -95,7 +91,7 @@ public sealed class AnswerBeforeStoreTests
         await using var node = await Node.StartAsync();
         var name = CrateName.Parse("abc");
         var key = MirrorKeys.Index(name);
-        var write = node.Store.HoldNextCommit(key);
+        var write = node.Store.HoldNextBegin(key); // the write's first, synchronous steps: not on the answer's path either
 
         var answer = await node.Coordinator.GetIndexAsync(name, Node.Timeout());
 
@@ -166,6 +162,14 @@ public sealed class AnswerBeforeStoreTests
         public static async Task<Node> StartAsync() => new(await FakeUpstream.StartAsync(Graph));
 
         public static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
+
+        /// <summary>A crate file whose next commit is held: the crate, its storage key and the hold.</summary>
+        public (SyntheticCrate Crate, string Key, HeldCommitStore.Hold Commit) HoldCrateCommit()
+        {
+            var crate = Graph.Get("abc", "1.1.0");
+            var key = MirrorKeys.CrateFile(CrateName.Parse(crate.Name), crate.Version);
+            return (crate, key, Store.HoldNextCommit(key));
+        }
 
         public Task<CrateFileResult> FileAsync(SyntheticCrate crate) =>
             Coordinator.OpenCrateFileAsync(CrateName.Parse(crate.Name), crate.Version, Timeout());

@@ -10,6 +10,7 @@ namespace OrleansCrates.Mirror.Tests;
 public sealed class HeldCommitStore(IObjectStore inner) : IObjectStore
 {
     private readonly ConcurrentDictionary<string, Hold> _holds = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Hold> _beginHolds = new(StringComparer.Ordinal);
 
     /// <summary>The store underneath, as any other node would read it.</summary>
     public IObjectStore Inner => inner;
@@ -17,12 +18,23 @@ public sealed class HeldCommitStore(IObjectStore inner) : IObjectStore
     /// <summary>Holds the next commit of <paramref name="key"/>; its <see cref="Hold.Reached"/> completes when it gets there.</summary>
     public Hold HoldNextCommit(string key) => _holds[key] = new Hold();
 
+    /// <summary>
+    /// Blocks the calling thread in the next <see cref="BeginUploadAsync"/> of <paramref name="key"/> (at most 60 s), as
+    /// the file store's first steps of a write run synchronously: whoever calls it waits, unless it called off its own path.
+    /// </summary>
+    public Hold HoldNextBegin(string key) => _beginHolds[key] = new Hold();
+
     public Task<StoredObject?> OpenReadOrNullAsync(string key, CancellationToken cancellationToken) => inner.OpenReadOrNullAsync(key, cancellationToken);
 
     public Task<ObjectProperties?> GetPropertiesOrNullAsync(string key, CancellationToken cancellationToken) => inner.GetPropertiesOrNullAsync(key, cancellationToken);
 
     public async Task<IObjectUpload> BeginUploadAsync(string key, WriteCondition condition, CancellationToken cancellationToken)
     {
+        if (_beginHolds.TryRemove(key, out var begin))
+        {
+            begin.Block();
+        }
+
         var upload = await inner.BeginUploadAsync(key, condition, cancellationToken);
         return _holds.TryRemove(key, out var hold) ? new HeldUpload(upload, hold) : upload;
     }
@@ -48,6 +60,20 @@ public sealed class HeldCommitStore(IObjectStore inner) : IObjectStore
 
         /// <summary>The commit throws <paramref name="failure"/> (a full disk, say) instead of storing anything.</summary>
         public void Fail(Exception failure) => _go.TrySetResult(failure);
+
+        internal void Block()
+        {
+            _reached.TrySetResult();
+            if (!_go.Task.Wait(TimeSpan.FromSeconds(60)))
+            {
+                throw new TimeoutException("the test never let the held write go on");
+            }
+
+            if (_go.Task.Result is { } failure)
+            {
+                throw failure;
+            }
+        }
 
         internal async Task WaitAsync(CancellationToken cancellationToken)
         {
