@@ -51,14 +51,14 @@ public static class VerifiedReceiver
         var spool = spools?.Start(key, download.ContentLength, expectedSha256);
         try
         {
-            var outcome = await ReceiveAsync(store, key, download, expectedSha256, maxBytes, maxBytesSetting, releaseBeforeCommit ? spool : null, spool, cancellationToken);
+            var outcome = await ReceiveAsync(store, key, download, expectedSha256, maxBytes, maxBytesSetting, spool, releaseBeforeCommit, cancellationToken);
             if (outcome.Status == ReceiveStatus.Stored)
             {
                 spool?.Complete();
             }
             else
             {
-                spool?.Fail(outcome.Detail ?? outcome.Status.ToString()); // nothing once the bytes verified: they are the file
+                spool?.Fail(outcome.Detail ?? outcome.Status.ToString()); // a no-op on a spool released before the commit: its bytes are the file
             }
 
             return outcome;
@@ -78,7 +78,7 @@ public static class VerifiedReceiver
     }
 
     private static async Task<ReceiveOutcome> ReceiveAsync(
-        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, string maxBytesSetting, InFlightSpool? releaseOnVerified, InFlightSpool? spool,
+        IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, string maxBytesSetting, InFlightSpool? spool, bool releaseBeforeCommit,
         CancellationToken cancellationToken)
     {
         IObjectUpload upload;
@@ -170,7 +170,11 @@ public static class VerifiedReceiver
         // Asked to (crate files): the bytes are the published file, so whoever waits for them may have them now, while the commit (an fsync and
         // a link on the filesystem, a block list on Azure) runs. A failed commit loses the mirror its copy, never a
         // client its file: the next request fetches it again.
-        releaseOnVerified?.Complete();
+        if (releaseBeforeCommit)
+        {
+            spool?.Complete(); // null when the spool itself failed: its readers are already broken
+        }
+
         try
         {
             var committed = await upload.CommitAsync(cancellationToken);
