@@ -46,7 +46,9 @@ public sealed class DownloadRedirectTests(DownloadRedirectTests.SharedAzurite sh
         Assert.All(locked, p => Assert.Equal(Graph.Get(p.Name, p.Version).Sha256, p.Checksum));
         Assert.All(locked, p => Assert.Equal(1, upstream.Downloads(p.Name, p.Version)));
 
-        // The answer itself: a 302 nobody caches, to the blob on Azurite with a read-only SAS.
+        // The answer itself, once the files are stored (a verified file is answered while its commit runs): a 302 nobody
+        // caches, to the blob on Azurite with a read-only SAS.
+        await mirror.SettledAsync();
         var crate = Graph.Get(locked[0].Name, locked[0].Version);
         using var response = await _http.GetAsync(new Uri(mirror.BaseUri, $"crates/{crate.Name}/{crate.Version}/download"), _ct);
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
@@ -91,6 +93,7 @@ public sealed class DownloadRedirectTests(DownloadRedirectTests.SharedAzurite sh
             Assert.Null(response.Headers.Location);
             var body = await response.Content.ReadAsByteArrayAsync(_ct);
             Assert.Equal(crate.Sha256, Convert.ToHexStringLower(SHA256.HashData(body)));
+            await mirror.SettledAsync(); // the second attempt reads the stored blob, not the download's verified spool
         }
     }
 
