@@ -171,7 +171,10 @@ public sealed class ClusterTests(ClusterTests.SharedAzurite azurite) : IClassFix
         var retried = await GetAsync(cluster, c, path);
         Assert.True(retried.Status == HttpStatusCode.OK && retried.Sha256 == crate.Sha256, $"A's client retrying on C: {retried}\n{cluster.Output}");
 
-        // The stored blob is whole: a node that never saw it before serves it from the store.
+        // The stored blob is whole: a node that never saw it before serves it from the store (once the survivors' write,
+        // which runs after their answers, is done).
+        await b.SettledAsync();
+        await c.SettledAsync();
         var d = await cluster.StartNodeAsync(_ct);
         var fromD = await GetAsync(cluster, d, path);
         Assert.True(fromD.Status == HttpStatusCode.OK && fromD.Sha256 == crate.Sha256, $"a fresh 4th node: {fromD}\n{cluster.Output}");
@@ -310,6 +313,9 @@ public sealed class ClusterTests(ClusterTests.SharedAzurite azurite) : IClassFix
         var lockfile = first.ReadLockfile();
         Assert.Equal(lockfile, second.ReadLockfile());
 
+        // What the two nodes answered is in the shared store once their writes (which run after the answers) are done.
+        await cluster[0].SettledAsync();
+        await cluster[1].SettledAsync();
         await upstream.StopAsync(_ct);
         var fresh = await cluster.StartNodeAsync(_ct);
         using var third = CargoProject.Create(fresh.IndexUrl, Graph);
