@@ -83,8 +83,7 @@ public sealed class ClusterStreamingTests(ITestOutputHelper output) : IDisposabl
         Assert.True(firstByte < TimeSpan.FromSeconds(15), $"the relayed client's first byte came {firstByte.TotalSeconds:0.0} s after its request: cargo gives up after 30 s of silence");
 
         // Stored verified: once A's commit (which runs after the answers) is done, B serves it from storage, whole, with its ETag.
-        await a.SettledAsync();
-        await b.SettledAsync();
+        await cluster.SettledAsync();
         using var warm = await _http.GetAsync(new Uri(b.BaseUri, DownloadPath), _ct);
         Assert.Equal(Crate.CrateBytes, await warm.Content.ReadAsByteArrayAsync(_ct));
         Assert.NotNull(warm.Headers.ETag);

@@ -173,8 +173,7 @@ public sealed class ClusterTests(ClusterTests.SharedAzurite azurite) : IClassFix
 
         // The stored blob is whole: a node that never saw it before serves it from the store (once the survivors' write,
         // which runs after their answers, is done).
-        await b.SettledAsync();
-        await c.SettledAsync();
+        await cluster.SettledAsync();
         var d = await cluster.StartNodeAsync(_ct);
         var fromD = await GetAsync(cluster, d, path);
         Assert.True(fromD.Status == HttpStatusCode.OK && fromD.Sha256 == crate.Sha256, $"a fresh 4th node: {fromD}\n{cluster.Output}");
@@ -314,8 +313,7 @@ public sealed class ClusterTests(ClusterTests.SharedAzurite azurite) : IClassFix
         Assert.Equal(lockfile, second.ReadLockfile());
 
         // What the two nodes answered is in the shared store once their writes (which run after the answers) are done.
-        await cluster[0].SettledAsync();
-        await cluster[1].SettledAsync();
+        await cluster.SettledAsync();
         await upstream.StopAsync(_ct);
         var fresh = await cluster.StartNodeAsync(_ct);
         using var third = CargoProject.Create(fresh.IndexUrl, Graph);

@@ -187,6 +187,19 @@ public sealed class MirrorCluster : IAsyncDisposable
         return node;
     }
 
+    /// <summary>
+    /// Waits until every node still running has no crate fetch or write in flight (<see cref="MirrorProcess.SettledAsync"/>):
+    /// nodes answer before what they fetched is stored, so a test reads the shared store after this. A killed node has
+    /// nothing left to settle.
+    /// </summary>
+    public async Task SettledAsync()
+    {
+        foreach (var node in Nodes.Where(n => !n.HasExited))
+        {
+            await node.SettledAsync();
+        }
+    }
+
     /// <summary>Polls <c>/health/ready</c> until it answers 200 (at most 60 s); throws with the node's output otherwise.</summary>
     public async Task WaitUntilReadyAsync(MirrorProcess node, CancellationToken cancellationToken = default)
     {
