@@ -71,6 +71,7 @@ public sealed class TracingTests : IAsyncDisposable
         }
 
         Assert.Equal(1, upstream.Downloads(crate.Name, crate.Version));
+        Assert.True(await coordinator.WhenDrainedAsync(deadline.Token)); // answers go out before the index document is stored; its span ends after them
         var trace = Spans(firstContext.TraceId);
         var fetch = Assert.Single(trace, s => s.OperationName == OrleansCratesTracing.CrateFileFetch);
         Assert.Equal(firstContext.SpanId, fetch.ParentSpanId); // the request that started it is its parent ...
