@@ -216,6 +216,13 @@ public sealed partial class CrateCoordinator : IDisposable
     public Task<IndexResult> GetIndexAsync(CrateName name, CancellationToken cancellationToken) =>
         GetIndexAsync(name, countRequest: true, cancellationToken);
 
+    /// <summary>
+    /// <see cref="GetIndexAsync(CrateName, CancellationToken)"/> ahead of any client (a dependency prefetch): the same
+    /// lookup, flight and memory, not counted as a client's cache result.
+    /// </summary>
+    public Task<IndexResult> WarmIndexAsync(CrateName name, CancellationToken cancellationToken) =>
+        GetIndexAsync(name, countRequest: false, cancellationToken);
+
     /// <param name="countRequest">Count the outcome in the cache metrics (a client's request, not a download's own index lookup).</param>
     private async Task<IndexResult> GetIndexAsync(CrateName name, bool countRequest, CancellationToken cancellationToken)
     {

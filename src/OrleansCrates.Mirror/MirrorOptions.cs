@@ -31,6 +31,15 @@ public sealed class MirrorOptions
     /// <summary>Crate files up to this size are kept in the hot layer; larger ones always stream from storage.</summary>
     public long HotFileMaxBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// When a client's request fetches an index file, fetch the index files cargo will ask for next (the non-optional
+    /// normal and build dependencies of its newest version, and theirs in turn) in the background, so that they are in
+    /// memory by the time cargo asks. Over plain HTTP cargo sends a cold resolve's requests one at a time, so each one
+    /// waits a whole upstream round trip; this overlaps them. Costs upstream an index request for a dependency cargo
+    /// ends up not needing (an older version chosen); never a crate file. Off when reads need a token.
+    /// </summary>
+    public bool PrefetchDependencyIndexes { get; set; }
+
     /// <summary>Ordered upstream registries; empty means crates.io.</summary>
     public List<UpstreamOptions> Upstreams { get; set; } = [];
 

@@ -85,6 +85,9 @@ internal static class LogEvents
     // Hosting: where socket completions run (Server)
     public const int SocketCompletionsMode = 6121;
 
+    // Dependency index prefetch (Server)
+    public const int DependencyIndexPrefetchFailed = 6141;
+
     // Socket transport (Sockets)
     public const int TransportUnexpected = 6131;
     public const int TransportReceiveFailed = 6132;

@@ -31,7 +31,8 @@ public static class MirrorApi
         var coordinator = services.GetRequiredService<CrateCoordinator>();
         var downloads = services.GetRequiredService<CrateDownloads>();
         var reads = services.GetRequiredService<MirrorReads>();
-        mirror.MapMethods("/index/{**path}", GetAndHead, (string path, HttpContext context) => GetIndexFile(path, context, coordinator, reads));
+        var prefetch = services.GetRequiredService<DependencyIndexPrefetch>();
+        mirror.MapMethods("/index/{**path}", GetAndHead, (string path, HttpContext context) => GetIndexFile(path, context, coordinator, reads, prefetch));
         mirror.MapMethods(DownloadRoute, GetAndHead, (string name, string version, HttpContext context) => Download(name, version, context, downloads, reads));
         return app;
     }
@@ -51,7 +52,7 @@ public static class MirrorApi
     /// Returns <see cref="IResult"/>, not a <c>Results&lt;...&gt;</c> union, on purpose: this is the warm path (an index
     /// file already in memory), and a union would wrap every answer in one more object per request.
     /// </summary>
-    public static async Task<IResult> GetIndexFile(string path, HttpContext context, CrateCoordinator coordinator, MirrorReads reads)
+    public static async Task<IResult> GetIndexFile(string path, HttpContext context, CrateCoordinator coordinator, MirrorReads reads, DependencyIndexPrefetch prefetch)
     {
         if (!IndexPath.TryParse(path, out var parsed))
         {
@@ -67,6 +68,7 @@ public static class MirrorApi
 
         var result = await coordinator.GetIndexAsync(name, context.RequestAborted);
         TrafficTag.Set(context, result.Outcome, result.Error);
+        prefetch.After(result);
         return result.Status switch
         {
             IndexStatus.Found => await reads.VisibleIndexAsync(context, name, result.Entry!) is { AnyVisible: true } served

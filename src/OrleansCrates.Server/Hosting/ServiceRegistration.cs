@@ -57,6 +57,8 @@ public static class ServiceRegistration
         services.AddSingleton<PrivateRegistryActions>();
         services.AddSingleton<AdminQueries>();
         services.AddSingleton<AdminPrefetch>();
+        services.AddSingleton<DependencyIndexPrefetch>();
+        services.AddHostedService(provider => provider.GetRequiredService<DependencyIndexPrefetch>());
         services.AddSingleton<ClusterQuery>();
         services.AddMirrorPolicy();
         services.AddStatisticsAndDirectory();
