@@ -52,6 +52,33 @@ public sealed class MirrorHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_dependency_prefetch_on_the_index_files_below_a_requested_one_are_fetched_before_cargo_asks_for_them()
+    {
+        // mixed-dash_under -> under_score -> dash-name -> MixedCase -> ab -> a: upstream holds a's answer until released.
+        var stall = _upstream.AddFault(new FaultRule { PathContains = "/index/" + RegistryPaths.IndexPath("a"), Kind = FaultKind.Stall, Times = 1 });
+        await StartMirrorAsync(("Mirror__PrefetchDependencyIndexes", "true"));
+
+        using (var top = await _http.GetAsync(Url("index/" + RegistryPaths.IndexPath("mixed-dash_under"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, top.StatusCode);
+        }
+
+        // No client asked for anything below it, yet the mirror walks the chain to its end, one upstream request a file.
+        await stall.Stalled.WaitAsync(Deadline());
+        Assert.All(new[] { "under_score", "dash-name", "MixedCase", "ab" }, name => Assert.Equal(1, _upstream.IndexRequests(name)));
+        stall.Release();
+
+        // cargo's requests for them: the files as upstream has them, and upstream is not asked again.
+        foreach (var name in new[] { "under_score", "dash-name", "MixedCase", "ab", "a" })
+        {
+            using var response = await _http.GetAsync(Url("index/" + RegistryPaths.IndexPath(name)));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(Graph.IndexFileFor(name), await response.Content.ReadAsByteArrayAsync());
+            Assert.Equal(1, _upstream.IndexRequests(name));
+        }
+    }
+
+    [Fact]
     public async Task Index_files_pass_through_byte_for_byte_with_strong_etags()
     {
         await StartMirrorAsync();

@@ -39,6 +39,7 @@ internal sealed class ServerHarness : IAsyncDisposable
         services.AddMirrorPolicy();
         services.AddSingleton<MirrorReads>();
         services.AddSingleton<AdminPrefetch>();
+        services.AddSingleton<DependencyIndexPrefetch>();
         _services = services.BuildServiceProvider();
     }
 
