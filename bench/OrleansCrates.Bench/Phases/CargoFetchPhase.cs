@@ -22,6 +22,9 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
     private const string Phase = "Cold cargo fetch";
     private static readonly TimeSpan CargoTimeout = TimeSpan.FromMinutes(3);
 
+    /// <summary>Mirror runs so far, all sides and latencies: each file's upstream download counts are listed in this order.</summary>
+    private int _mirrorRuns;
+
     /// <summary>Crates outside the consumer's graph that each fresh mirror serves per warm-up round: past .NET's tier-up threshold.</summary>
     public const int WarmupCrates = 40;
 
@@ -83,12 +86,20 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
             report.CargoRuns.Add(new CargoRun(CargoSides.Direct(delay), run, direct.Error is null ? direct.Elapsed : null, direct.Error));
             Console.WriteLine($"[bench]   run {run} direct: {Describe(direct)}");
 
-            var mirrored = await TimeThroughMirrorAsync(upstream, graph, warmup, delay == TimeSpan.Zero ? run + options.CargoRuns : run, cancellationToken);
+            var mirrored = await TimeThroughMirrorAsync(upstream, graph, warmup, run, CargoSides.Mirror(delay), null, cancellationToken);
             report.CargoRuns.Add(new CargoRun(CargoSides.Mirror(delay), run, mirrored.Error is null ? mirrored.Elapsed : null, mirrored.Error));
             Console.WriteLine($"[bench]   run {run} mirror: {Describe(mirrored)}");
+
+            if (delay > TimeSpan.Zero)
+            {
+                var prefetched = await TimeThroughMirrorAsync(upstream, graph, warmup, run, CargoSides.MirrorWithPrefetch(delay), CargoSides.PrefetchSetting, cancellationToken);
+                report.CargoRuns.Add(new CargoRun(CargoSides.MirrorWithPrefetch(delay), run, prefetched.Error is null ? prefetched.Elapsed : null, prefetched.Error));
+                Console.WriteLine($"[bench]   run {run} mirror, prefetch on: {Describe(prefetched)}");
+            }
         }
 
-        var runs = report.CargoRuns.Where(r => r.Side == CargoSides.Direct(delay) || r.Side == CargoSides.Mirror(delay)).ToList();
+        var sides = CargoSides.Sides(delay).ToHashSet();
+        var runs = report.CargoRuns.Where(r => sides.Contains(r.Side)).ToList();
         var failures = runs.Count(r => r.Error is not null);
         if (failures == 0)
         {
@@ -108,12 +119,21 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
         CrateGraph graph,
         IReadOnlyList<SyntheticCrate> warmup,
         int run,
+        string side,
+        KeyValuePair<string, string>? setting,
         CancellationToken cancellationToken)
     {
+        var slot = ++_mirrorRuns; // this run's place in each file's list of upstream download counts
+        var environment = new Dictionary<string, string>(options.MirrorEnvironment, StringComparer.Ordinal);
+        if (setting is { } extra)
+        {
+            environment[extra.Key] = extra.Value;
+        }
+
         MirrorServer mirror;
         try
         {
-            mirror = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, options.MirrorEnvironment, cancellationToken);
+            mirror = await MirrorServer.StartAsync(options.ServerDll, upstream.IndexUrl, environment, cancellationToken);
         }
         catch (BenchException ex)
         {
@@ -150,7 +170,7 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
                 }
 
                 // Pad for runs in which this file was not locked (should not happen with a fixed graph).
-                while (counts.Count < run - 1)
+                while (counts.Count < slot - 1)
                 {
                     counts.Add(0);
                 }
@@ -160,11 +180,11 @@ internal sealed class CargoFetchPhase(BenchOptions options, BenchReport report, 
 
             try
             {
-                report.PeakRss.Add(new PeakRss($"cargo run {run} mirror", mirror.ReadMemory().PeakRssBytes, null));
+                report.PeakRss.Add(new PeakRss($"cargo run {run}, {side}", mirror.ReadMemory().PeakRssBytes, null));
             }
             catch (BenchException ex)
             {
-                report.PeakRss.Add(new PeakRss($"cargo run {run} mirror", null, ex.Message.Split('\n')[0]));
+                report.PeakRss.Add(new PeakRss($"cargo run {run}, {side}", null, ex.Message.Split('\n')[0]));
             }
 
             return timing;

@@ -49,6 +49,15 @@ internal static class CargoSides
 
     public static string Mirror(TimeSpan delay) => $"through the mirror ({Upstream(delay)})";
 
+    /// <summary>The same with <c>Mirror:PrefetchDependencyIndexes=true</c> (off by default); timed with the delayed upstream only.</summary>
+    public static string MirrorWithPrefetch(TimeSpan delay) => $"through the mirror, dependency index prefetch on ({Upstream(delay)})";
+
+    public static readonly KeyValuePair<string, string> PrefetchSetting = new("Mirror__PrefetchDependencyIndexes", "true");
+
+    /// <summary>The sides timed for one upstream latency, in the order they run.</summary>
+    public static IEnumerable<string> Sides(TimeSpan delay) =>
+        delay > TimeSpan.Zero ? [Direct(delay), Mirror(delay), MirrorWithPrefetch(delay)] : [Direct(delay), Mirror(delay)];
+
     public static string Upstream(TimeSpan delay) => delay > TimeSpan.Zero ? $"upstream answers after {delay.TotalMilliseconds:0} ms" : "loopback upstream";
 }
 

@@ -114,6 +114,11 @@ internal static class MarkdownRenderer
             var target = delay > TimeSpan.Zero ? $"≤ {BenchReport.CargoTarget:0.0}×" : "(reported)";
             var verdict = ratio is { } x ? delay > TimeSpan.Zero ? Verdict(x <= BenchReport.CargoTarget) : "-" : NotAvailable;
             md.Append(Invariant, $"| Cold cargo generate-lockfile + fetch, {CargoSides.Upstream(delay)}, median mirror/direct | {(ratio is { } rr ? $"{rr:0.00}×" : NotAvailable)} | {absolute} | {target} | {verdict} |\n");
+
+            if (delay > TimeSpan.Zero && report.CargoMedian(CargoSides.MirrorWithPrefetch(delay)) is { } prefetched && direct is { } d3)
+            {
+                md.Append(Invariant, $"| … the same with `{CargoSides.PrefetchSetting.Key.Replace("__", ":", StringComparison.Ordinal)}=true` (off by default) | {prefetched.TotalSeconds / d3.TotalSeconds:0.00}× | {Seconds(prefetched)} vs {Seconds(d3)} | (reported) | - |\n");
+            }
         }
 
         if (report.CargoRuns.Count > 0)
@@ -261,7 +266,7 @@ internal static class MarkdownRenderer
 
         md.Append(" Median |\n|---|");
         md.Append(string.Concat(Enumerable.Repeat("--:|", runs + 1))).Append('\n');
-        foreach (var side in CargoSides.UpstreamDelays.SelectMany(d => new[] { CargoSides.Direct(d), CargoSides.Mirror(d) }).Where(side => report.CargoRuns.Any(r => r.Side == side)))
+        foreach (var side in CargoSides.UpstreamDelays.SelectMany(CargoSides.Sides).Where(side => report.CargoRuns.Any(r => r.Side == side)))
         {
             md.Append(Invariant, $"| {side} |");
             for (var i = 1; i <= runs; i++)
