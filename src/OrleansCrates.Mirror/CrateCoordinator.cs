@@ -116,6 +116,24 @@ public sealed partial class CrateCoordinator : IDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="WhenDrainedAsync(CancellationToken)"/> for at most <paramref name="timeout"/>: false when work is still
+    /// in flight then (for <c>/health/settled</c>, and for whoever deletes a store once its writes are done).
+    /// </summary>
+    public async Task<bool> WhenDrainedAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(timeout);
+        try
+        {
+            return await WhenDrainedAsync(wait.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
     private void StartDraining()
     {
         if (_drainTimeout <= TimeSpan.Zero)

@@ -104,6 +104,12 @@ public sealed class GrainCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Let the live nodes' writes end before their folder is deleted (a test that leaves a fetch stalled gives up waiting).
+        foreach (var silo in Cluster.Silos)
+        {
+            await silo.ServiceProvider.GetRequiredService<CrateCoordinator>().WhenDrainedAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+        }
+
         await Cluster.DisposeAsync();
         if (Directory.Exists(Root))
         {

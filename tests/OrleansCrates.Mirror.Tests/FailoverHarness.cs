@@ -93,6 +93,8 @@ public sealed class FailoverHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The writes that follow answers end before their folder goes (as in MirrorHarness).
+        await Coordinator.WhenDrainedAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
         _lifetime.StopApplication();
         Coordinator.Dispose();
         Upstreams.Dispose();

@@ -73,6 +73,10 @@ public sealed class MirrorHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Answers go out before their index documents are stored and while verified files commit: let that work end
+        // before its folder is deleted. A test that leaves a fetch stalled gives up waiting here; the stop abandons it.
+        await Coordinator.WhenDrainedAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+
         _lifetime.StopApplication();
         Coordinator.Dispose();
         _upstreams.Dispose();
@@ -81,7 +85,5 @@ public sealed class MirrorHarness : IAsyncDisposable
         {
             Directory.Delete(Root, recursive: true);
         }
-
-        await Task.CompletedTask;
     }
 }

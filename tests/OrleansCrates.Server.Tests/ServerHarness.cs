@@ -68,6 +68,8 @@ internal sealed class ServerHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Answers go out before their index documents are stored: let those writes end before the folder is deleted.
+        await Get<CrateCoordinator>().WhenDrainedAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
         await _services.DisposeAsync();
         if (Directory.Exists(_root))
         {

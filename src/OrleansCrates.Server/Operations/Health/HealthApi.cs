@@ -51,19 +51,7 @@ public static class HealthApi
             return PlainText.BadRequest($"timeout must be 0 to {MaxSettleWait.TotalSeconds:0} seconds");
         }
 
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        wait.CancelAfter(TimeSpan.FromSeconds(timeout ?? 10));
-        bool settled;
-        try
-        {
-            settled = await coordinator.WhenDrainedAsync(wait.Token);
-        }
-        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            settled = false;
-        }
-
-        return settled
+        return await coordinator.WhenDrainedAsync(TimeSpan.FromSeconds(timeout ?? 10), context.RequestAborted)
             ? PlainText.Status(StatusCodes.Status200OK, "settled")
             : PlainText.Unavailable($"{coordinator.UpstreamWorkInFlight} fetches or writes still in flight", TimeSpan.FromSeconds(1));
     }
