@@ -31,9 +31,7 @@ public sealed partial class CrateCoordinator : IDisposable
     private readonly ILogger<CrateCoordinator> _logger;
     private readonly CancellationToken _stopping;
     private readonly CancellationTokenSource _abandon = new();
-    private readonly Lock _workGate = new();
-    private int _upstreamWork;
-    private TaskCompletionSource _drained = NewDrained(completed: true);
+    private readonly WorkInFlight _work = new();
     private TimeSpan _drainTimeout;
     private readonly MemoryCache _hot;
     private readonly HotFileCache _hotFiles;
@@ -83,7 +81,7 @@ public sealed partial class CrateCoordinator : IDisposable
     /// Upstream fetches (index revalidations and file downloads) this node is running now, with the work that finishes
     /// them after their answers (storing index documents, committing files, reading them into this node's memory).
     /// </summary>
-    public int UpstreamWorkInFlight => Volatile.Read(ref _upstreamWork);
+    public int UpstreamWorkInFlight => _work.Count;
 
     /// <summary>
     /// When the host stops, let this node's in-flight upstream fetches run on for up to <paramref name="timeout"/>
@@ -98,12 +96,7 @@ public sealed partial class CrateCoordinator : IDisposable
     /// </summary>
     public async Task<bool> WhenDrainedAsync(CancellationToken cancellationToken)
     {
-        Task drained;
-        lock (_workGate)
-        {
-            drained = _drained.Task;
-        }
-
+        var drained = _work.WhenIdle;
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping);
         try
         {
@@ -148,36 +141,14 @@ public sealed partial class CrateCoordinator : IDisposable
 
     private async Task<T> TrackUpstreamWorkAsync<T>(Func<Task<T>> work)
     {
-        BeginWork();
+        _work.Begin();
         try
         {
             return await work();
         }
         finally
         {
-            EndWork();
-        }
-    }
-
-    private void BeginWork()
-    {
-        lock (_workGate)
-        {
-            if (_upstreamWork++ == 0)
-            {
-                _drained = NewDrained(completed: false);
-            }
-        }
-    }
-
-    private void EndWork()
-    {
-        lock (_workGate)
-        {
-            if (--_upstreamWork == 0)
-            {
-                _drained.TrySetResult();
-            }
+            _work.End();
         }
     }
 
@@ -188,29 +159,18 @@ public sealed partial class CrateCoordinator : IDisposable
     /// </summary>
     private (Task<FetchOutcome> Task, bool Started) JoinFileFlight(CrateName name, string version, string key)
     {
-        BeginWork();
+        _work.Begin();
         var (flight, started) = _fileFlights.Join(key, () => EnsureStoredAsync(name, version, key));
         if (started)
         {
-            _ = flight.ContinueWith(static (_, state) => ((CrateCoordinator)state!).EndWork(), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _ = flight.ContinueWith(static (_, state) => ((WorkInFlight)state!).End(), _work, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         else
         {
-            EndWork();
+            _work.End();
         }
 
         return (flight, started);
-    }
-
-    private static TaskCompletionSource NewDrained(bool completed)
-    {
-        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (completed)
-        {
-            drained.SetResult();
-        }
-
-        return drained;
     }
 
     /// <summary>This node's clock, for the crates' owners.</summary>
