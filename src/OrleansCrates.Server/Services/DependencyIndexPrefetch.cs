@@ -1,10 +1,10 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using OrleansCrates.Mirror;
+using OrleansCrates.Mirror.Coordination;
 using OrleansCrates.Mirror.Policy;
 using OrleansCrates.Operations;
 using OrleansCrates.Protocol;
-using OrleansCrates.Registry;
 
 namespace OrleansCrates.Server.Services;
 
@@ -14,15 +14,15 @@ namespace OrleansCrates.Server.Services;
 /// coordinator, the path a request takes (one upstream fetch per file across the cluster, the same memory), and each
 /// one fetched now has its own dependencies looked up in turn. A warm file costs one memory lookup and goes no further.
 /// Only crates cargo could be served: the policy's names, and never a name a private crate holds where the guard
-/// blocks it (upstream is not asked for those, as for a request). Bounded: <see cref="Workers"/> lookups at a time and
-/// <see cref="QueueLength"/> waiting; when the queue is full the rest is left to cargo, which asks anyway.
+/// blocks it (<see cref="MirrorReads.IsShadowedAsync"/>; upstream is not asked for those, as for a request). Bounded:
+/// <see cref="Workers"/> steps at a time and <see cref="QueueLength"/> waiting; when the queue is full the rest is left
+/// to cargo, which asks anyway.
 /// </summary>
 public sealed partial class DependencyIndexPrefetch(
     CrateCoordinator coordinator,
     MirrorPolicy policy,
-    PrivateRegistry registry,
+    MirrorReads reads,
     IOptions<MirrorOptions> mirror,
-    IOptions<PrivateRegistryOptions> privateRegistry,
     ILogger<DependencyIndexPrefetch> logger) : BackgroundService
 {
     internal const int Workers = 8;
@@ -32,105 +32,65 @@ public sealed partial class DependencyIndexPrefetch(
     internal const int MaxPerIndexFile = 128;
 
     private readonly bool _enabled = mirror.Value.PrefetchDependencyIndexes && !mirror.Value.ReadRequiresToken;
-    private readonly bool _guarded = privateRegistry.Value.ShadowPolicy == ShadowPolicy.Block;
-    private readonly Channel<CrateName> _queue = Channel.CreateBounded<CrateName>(
+    private readonly Channel<Step> _queue = Channel.CreateBounded<Step>(
         new BoundedChannelOptions(QueueLength) { FullMode = BoundedChannelFullMode.DropWrite, SingleWriter = false, SingleReader = false });
 
-    private readonly Lock _gate = new();
-    private int _pending; // queued or being looked up
-    private TaskCompletionSource _idle = Idle();
+    private readonly WorkInFlight _pending = new(); // steps queued or running
 
-    /// <summary>Completes when nothing is queued or being looked up (for a test or a script that reads what was warmed).</summary>
-    public Task WhenIdleAsync(CancellationToken cancellationToken)
-    {
-        Task idle;
-        lock (_gate)
-        {
-            idle = _idle.Task;
-        }
-
-        return idle.WaitAsync(cancellationToken);
-    }
+    /// <summary>Completes when nothing is queued or running (for a test or a script that reads what was warmed).</summary>
+    public Task WhenIdleAsync(CancellationToken cancellationToken) => _pending.WhenIdle.WaitAsync(cancellationToken);
 
     /// <summary>
-    /// Called with every client's index answer: when it was fetched now, queues its dependencies. Nothing else is done
-    /// here (a flag and an enum compared on the warm path); reading the file's lines happens on a worker.
+    /// Called with every client's index answer: when it was fetched now, queues the file for a worker to read its
+    /// dependencies. Nothing else is done here (a flag and an enum compared on the warm path).
     /// </summary>
     public void After(IndexResult result)
     {
         if (_enabled && result.Outcome == CacheOutcome.Miss && result.Entry?.Stored is { } stored)
         {
-            Queue(stored.Body);
+            TryQueue(new Step(null, stored.Body));
         }
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         _enabled ? Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => WorkAsync(stoppingToken))) : Task.CompletedTask;
 
-    private void Queue(ReadOnlyMemory<byte> indexFile)
+    private bool TryQueue(Step step)
     {
-        foreach (var dependency in IndexDependencies.OfNewest(indexFile, MaxPerIndexFile))
+        _pending.Begin(); // before a worker can take it and end it
+        if (_queue.Writer.TryWrite(step))
         {
-            if (policy.EvaluateName(dependency) == PolicyVerdict.Visible && !TryQueue(dependency))
-            {
-                return; // full: cargo asks for the rest itself
-            }
-        }
-    }
-
-    private bool TryQueue(CrateName name)
-    {
-        lock (_gate)
-        {
-            if (!_queue.Writer.TryWrite(name))
-            {
-                return false;
-            }
-
-            if (_pending++ == 0)
-            {
-                _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-
             return true;
         }
-    }
 
-    private void Done()
-    {
-        lock (_gate)
-        {
-            if (--_pending == 0)
-            {
-                _idle.TrySetResult();
-            }
-        }
-    }
-
-    private static TaskCompletionSource Idle()
-    {
-        var idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        idle.SetResult();
-        return idle;
+        _pending.End();
+        return false;
     }
 
     private async Task WorkAsync(CancellationToken stopping)
     {
         try
         {
-            await foreach (var name in _queue.Reader.ReadAllAsync(stopping))
+            await foreach (var step in _queue.Reader.ReadAllAsync(stopping))
             {
                 try
                 {
-                    await LookUpAsync(name, stopping);
+                    if (step.Crate is { } name)
+                    {
+                        await LookUpAsync(name, stopping);
+                    }
+                    else
+                    {
+                        QueueDependencies(step.FetchedIndexFile);
+                    }
                 }
                 catch (Exception e) when (!stopping.IsCancellationRequested)
                 {
-                    LogFailed(logger, e, name.Value);
+                    LogFailed(logger, e, step.Crate is { } crate ? $"the index file of {crate}" : "reading a fetched index file's dependencies");
                 }
                 finally
                 {
-                    Done(); // after the lookup queued what it found: idle only when the whole walk is over
+                    _pending.End(); // after the step queued what it found: idle only when the whole walk is over
                 }
             }
         }
@@ -139,9 +99,20 @@ public sealed partial class DependencyIndexPrefetch(
         }
     }
 
+    private void QueueDependencies(ReadOnlyMemory<byte> indexFile)
+    {
+        foreach (var dependency in IndexDependencies.OfNewest(indexFile, MaxPerIndexFile))
+        {
+            if (policy.EvaluateName(dependency) == PolicyVerdict.Visible && !TryQueue(new Step(dependency, default)))
+            {
+                return; // full: cargo asks for the rest itself
+            }
+        }
+    }
+
     private async Task LookUpAsync(CrateName name, CancellationToken stopping)
     {
-        if (_guarded && await registry.IsPrivateCrateAsync(name, stopping))
+        if (await reads.IsShadowedAsync(name, stopping))
         {
             return;
         }
@@ -149,10 +120,13 @@ public sealed partial class DependencyIndexPrefetch(
         var result = await coordinator.WarmIndexAsync(name, stopping);
         if (result.Outcome == CacheOutcome.Miss && result.Entry?.Stored is { } stored)
         {
-            Queue(stored.Body); // fetched now: its own dependencies are not in memory either
+            TryQueue(new Step(null, stored.Body)); // fetched now: its own dependencies are not in memory either
         }
     }
 
-    [LoggerMessage(EventId = LogEvents.DependencyIndexPrefetchFailed, Level = LogLevel.Warning, Message = "Prefetching the index file of {Crate} failed")]
-    private static partial void LogFailed(ILogger logger, Exception exception, string crate);
+    /// <summary>One step of the walk: look up <see cref="Crate"/>'s index file, or (no crate) queue the dependencies of a fetched one.</summary>
+    private readonly record struct Step(CrateName? Crate, ReadOnlyMemory<byte> FetchedIndexFile);
+
+    [LoggerMessage(EventId = LogEvents.DependencyIndexPrefetchFailed, Level = LogLevel.Warning, Message = "Dependency index prefetch failed: {Step}")]
+    private static partial void LogFailed(ILogger logger, Exception exception, string step);
 }

@@ -71,10 +71,17 @@ public sealed class MirrorReads(CrateAccess access, PrivateRegistry registry, Mi
             return new(MirrorReadOutcome.Forbidden, refused);
         }
 
-        return privateRegistry.Value.ShadowPolicy == ShadowPolicy.Block && await registry.IsPrivateCrateAsync(name, context.RequestAborted)
+        return await IsShadowedAsync(name, context.RequestAborted)
             ? new(MirrorReadOutcome.Shadowed)
             : new(MirrorReadOutcome.Allowed);
     }
+
+    /// <summary>
+    /// The dependency-confusion guard alone: whether a private crate holds <paramref name="name"/> where that hides the
+    /// public crate (<c>Registry:Private:ShadowPolicy</c> = Block), so upstream is never asked for it.
+    /// </summary>
+    public async ValueTask<bool> IsShadowedAsync(CrateName name, CancellationToken cancellationToken) =>
+        privateRegistry.Value.ShadowPolicy == ShadowPolicy.Block && await registry.IsPrivateCrateAsync(name, cancellationToken);
 
     /// <summary>The found index file as served under the policy: hidden versions' lines removed (as is, without a policy).</summary>
     public ValueTask<VisibleIndex> VisibleIndexAsync(HttpContext context, CrateName name, IndexEntry entry) =>
