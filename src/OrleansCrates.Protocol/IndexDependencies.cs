@@ -95,11 +95,11 @@ public static class IndexDependencies
         {
             if (reader.ValueTextEquals("name"u8))
             {
-                name = ReadString(ref reader);
+                name = IndexLine.ReadString(ref reader);
             }
             else if (reader.ValueTextEquals("package"u8))
             {
-                package = ReadString(ref reader);
+                package = IndexLine.ReadString(ref reader);
             }
             else if (reader.ValueTextEquals("optional"u8))
             {
@@ -114,7 +114,7 @@ public static class IndexDependencies
             }
             else if (reader.ValueTextEquals("kind"u8))
             {
-                resolved = ReadString(ref reader) is null or "normal" or "build";
+                resolved = IndexLine.ReadString(ref reader) is null or "normal" or "build";
             }
             else
             {
@@ -124,17 +124,5 @@ public static class IndexDependencies
         }
 
         return !optional && !otherRegistry && resolved && CrateName.TryParse(package ?? name, out var parsed) ? parsed.Value : null;
-    }
-
-    private static string? ReadString(ref Utf8JsonReader reader)
-    {
-        reader.Read();
-        if (reader.TokenType == JsonTokenType.String)
-        {
-            return reader.GetString();
-        }
-
-        reader.Skip();
-        return null;
     }
 }

@@ -58,10 +58,17 @@ public sealed record IndexLine(string Name, string Version, string Checksum, boo
             : new IndexLine(name, version, checksum, yanked);
     }
 
-    private static string? ReadString(ref Utf8JsonReader reader)
+    /// <summary>Reads a property's value (the reader on its name): the string, else null with the value skipped whole.</summary>
+    internal static string? ReadString(ref Utf8JsonReader reader)
     {
         reader.Read();
-        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            return reader.GetString();
+        }
+
+        reader.Skip();
+        return null;
     }
 }
 
