@@ -18,10 +18,12 @@ builder.AddOrleansCrates();
 var app = builder.Build();
 SocketCompletions.Log(app, socketCompletions);
 FrontEndTransport.Log(app);
-app.UseThreadPoolDispatch(); // outermost: all but the registry reads leave the socket event threads
 app.UseRequestTelemetry(); // X-Request-Id on every response, errors included
 app.UseOrleansCratesErrorHandling();
 app.UseTrafficStatistics();
+app.UseDirectIndexRoute(); // index files: straight to their endpoint, the router and what follows it skipped
+app.UseRouting();
+app.UseThreadPoolDispatch(); // all but the registry reads leave the socket event threads before their endpoint's work
 app.UseRegistryAuth(); // after telemetry and statistics: a refused request is counted as any other
 app.MapHealthApi();
 app.MapClusterApi();

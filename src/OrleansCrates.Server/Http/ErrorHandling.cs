@@ -15,6 +15,7 @@ public static class ErrorHandling
     {
         app.UseExceptionHandler(error => error.Run(async context =>
         {
+            Operations.Telemetry.RequestTelemetry.SetRequestIdHeader(context); // the handler cleared the response's headers
             var exception = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
             var failure = Classify(exception);
             if (failure.Status == StatusCodes.Status503ServiceUnavailable)

@@ -7,9 +7,10 @@ namespace OrleansCrates.Server.Http;
 /// socket event threads, one per core, then run request code themselves, which is what makes a warm hit cheap and what a
 /// handler that computes for long or blocks must not do there, because every connection of that event thread waits for
 /// it. Endpoints marked <see cref="EventThreadSafe"/> (the registry reads: a warm hit is a memory lookup and a copy) stay
-/// on the event thread; every other request moves to the thread pool before any middleware of ours runs, and its
-/// request body is read so that the code after each read runs on the thread pool too. On a thread-pool thread (inline
-/// completions off, or a test host) nothing moves.
+/// on the event thread; every other request moves to the thread pool right after routing, before its endpoint's work
+/// (what runs before it, the request id, the error handler's and the statistics' entry, is short and never blocks),
+/// and its request body is read so that the code after each read runs on the thread pool too. On a thread-pool thread
+/// (inline completions off, or a test host) nothing moves.
 /// </summary>
 public sealed class ThreadPoolDispatch(RequestDelegate next)
 {
@@ -97,7 +98,7 @@ public sealed class ThreadPoolDispatch(RequestDelegate next)
 
 public static class ThreadPoolDispatchExtensions
 {
-    /// <summary>Outermost: moves every request whose endpoint is not <see cref="ThreadPoolDispatch.EventThreadSafe"/> to the thread pool.</summary>
+    /// <summary>Right after routing: moves every request whose endpoint is not <see cref="ThreadPoolDispatch.EventThreadSafe"/> to the thread pool.</summary>
     public static IApplicationBuilder UseThreadPoolDispatch(this IApplicationBuilder app) => app.UseMiddleware<ThreadPoolDispatch>();
 
     /// <summary>Marks endpoints whose work is short and never blocks: they run where the socket completed (see <see cref="ThreadPoolDispatch"/>).</summary>

@@ -39,6 +39,10 @@ public static class RequestTelemetry
         return app;
     }
 
+    /// <summary>The request's id on its response; again by whatever clears a response's headers (the error handler).</summary>
+    public static void SetRequestIdHeader(HttpContext context) =>
+        context.Response.Headers[RequestIdHeader] = context.TraceIdentifier;
+
     internal static bool IsValidRequestId(string? id)
     {
         if (string.IsNullOrEmpty(id) || id.Length > 128)
@@ -67,13 +71,6 @@ internal sealed class RequestTelemetryMiddleware(RequestDelegate next, ILogger<R
         string.Equals(configuration["Logging:Console:FormatterName"], "json", StringComparison.OrdinalIgnoreCase) &&
         configuration.GetValue("Logging:Console:FormatterOptions:IncludeScopes", true);
 
-    private static readonly Func<object, Task> SetRequestIdHeader = static state =>
-    {
-        var context = (HttpContext)state;
-        context.Response.Headers[RequestTelemetry.RequestIdHeader] = context.TraceIdentifier;
-        return Task.CompletedTask;
-    };
-
     public async Task InvokeAsync(HttpContext context)
     {
         var incoming = context.Request.Headers[RequestTelemetry.RequestIdHeader];
@@ -90,8 +87,9 @@ internal sealed class RequestTelemetryMiddleware(RequestDelegate next, ILogger<R
             ? logger.BeginScope(new RequestIdScope(context.TraceIdentifier))
             : null;
 
-        // On starting, not now: the error handler clears the headers of a response it replaces.
-        context.Response.OnStarting(SetRequestIdHeader, context);
+        // Now, not on starting (a callback Kestrel keeps and runs for every response): the error handler, which clears
+        // the headers of a response it replaces, sets it again (RequestTelemetry.SetRequestIdHeader).
+        RequestTelemetry.SetRequestIdHeader(context);
         try
         {
             await next(context);

@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Authorization;
+using OrleansCrates.Accounts.Auth;
+
+namespace OrleansCrates.Server.Http;
+
+/// <summary>
+/// The mirror's index files (<c>GET</c>/<c>HEAD /index/{**path}</c>, the request a build storm sends most) taken to their
+/// endpoint without the router: the endpoint is set, its one route value too, and its delegate runs, exactly what
+/// routing and the endpoint middleware would do for that path, minus matching it against every route and passing the
+/// middleware that follows routing. That skipped work was about a third of a warm index request's cycles (the README's
+/// benchmark section). Taken only when it changes nothing but cost: the endpoint may run on a socket event thread and
+/// carries no authorization and no read gate (so an auth-required mirror, <c>Mirror:ReadRequiresToken</c>, always goes
+/// through the router), and the path is one the router would give that endpoint with this value (its exact-case
+/// prefix, a non-empty rest, not <c>config.json</c>). Everything else, other letter cases included, goes on to the router.
+/// </summary>
+public sealed class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder routes)
+{
+    public const string Prefix = "/index/";
+    public const string Pattern = "/index/{**path}";
+    private const string ConfigPath = "/index/config.json";
+
+    /// <summary>Found on the first request, when every endpoint is mapped; null when the endpoint does not qualify.</summary>
+    private readonly Lazy<Endpoint?> _endpoint = new(() => Find(routes), LazyThreadSafetyMode.PublicationOnly);
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var path = request.Path.Value;
+        if (path is null || path.Length <= Prefix.Length || !path.StartsWith(Prefix, StringComparison.Ordinal)
+            || !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
+            || path.Equals(ConfigPath, StringComparison.OrdinalIgnoreCase)
+            || _endpoint.Value is not { RequestDelegate: { } run } endpoint)
+        {
+            return next(context);
+        }
+
+        context.SetEndpoint(endpoint);
+        request.RouteValues = new RouteValueDictionary { ["path"] = path[Prefix.Length..] };
+        return run(context);
+    }
+
+    /// <summary>The mirror's index endpoint, if it qualifies (see the type's summary).</summary>
+    public static Endpoint? Find(IEndpointRouteBuilder routes)
+    {
+        var endpoint = routes.DataSources
+            .SelectMany(source => source.Endpoints)
+            .OfType<RouteEndpoint>()
+            .SingleOrDefault(e => e.RoutePattern.RawText == Pattern);
+        var metadata = endpoint?.Metadata;
+        return metadata is not null
+            && metadata.GetMetadata<ThreadPoolDispatch.EventThreadSafe>() is not null
+            && metadata.GetMetadata<IAuthorizeData>() is null
+            && metadata.GetMetadata<RegistryReadGate.Required>() is null
+            && metadata.GetMetadata<HttpMethodMetadata>() is { } methods
+            && methods.HttpMethods.Contains(HttpMethods.Get) && methods.HttpMethods.Contains(HttpMethods.Head)
+            ? endpoint
+            : null;
+    }
+}
+
+public static class DirectIndexRouteExtensions
+{
+    /// <summary>Before <c>UseRouting</c>: index files go straight to their endpoint (see <see cref="DirectIndexRoute"/>).</summary>
+    public static WebApplication UseDirectIndexRoute(this WebApplication app)
+    {
+        app.UseMiddleware<DirectIndexRoute>((IEndpointRouteBuilder)app);
+        return app;
+    }
+}
