@@ -3,8 +3,14 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OrleansCrates.Accounts;
 using OrleansCrates.Accounts.Auth;
+using OrleansCrates.Mirror;
+using OrleansCrates.Registry;
+using OrleansCrates.Server.Auth;
 using OrleansCrates.Server.Apis;
 using OrleansCrates.Server.Http;
 using OrleansCrates.Server.Operations.Telemetry;
@@ -59,15 +65,38 @@ public sealed class DirectIndexRouteTests
     }
 
     [Fact]
-    public async Task Where_reads_need_a_token_every_request_goes_through_the_router_and_its_gate()
+    public async Task Where_reads_need_a_token_the_read_gate_runs_first_as_after_routing()
     {
-        await using var app = MirrorLike(gated: true);
-        var (context, calls) = Request("GET", "/index/se/rd/serde");
+        var root = Path.Combine(Path.GetTempPath(), "orleanscrates-direct-route-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var app = MirrorLike(gated: true, services =>
+            {
+                var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Storage:FileSystem:Root"] = root }).Build();
+                services.AddMirrorCore(configuration);
+                services.AddRegistryAuth();
+                services.AddPrivateRegistry(configuration);
+            });
+            var (token, _) = await app.Services.GetRequiredService<TokenStore>().CreateAsync("alice", TokenScope.Read, ["*"], CancellationToken.None);
+            var (anonymous, anonymousCalls) = Request("GET", "/index/se/rd/serde", app.Services);
+            var (holder, holderCalls) = Request("GET", "/index/se/rd/serde", app.Services);
+            holder.Request.Headers.Authorization = token;
 
-        await Route(app).InvokeAsync(context);
+            await Route(app).InvokeAsync(anonymous);
+            await Route(app).InvokeAsync(holder);
 
-        Assert.Equal(["next"], calls);
-        Assert.Null(DirectIndexRoute.Find(app));
+            Assert.Equal((StatusCodes.Status401Unauthorized, 0), (anonymous.Response.StatusCode, anonymousCalls.Count)); // cargo's challenge; the endpoint never ran
+            Assert.StartsWith("Cargo login_url=", anonymous.Response.Headers.WWWAuthenticate.ToString(), StringComparison.Ordinal);
+            Assert.Equal(["index:se/rd/serde"], holderCalls);
+            Assert.Equal("alice", TokenIdentity.TokenOf(holder.User)?.User); // the gate made the token the request's user
+        }
+        finally
+        {
+            if (Directory.Exists(root))
+            {
+                Directory.Delete(root, recursive: true);
+            }
+        }
     }
 
     [Fact]
@@ -121,7 +150,7 @@ public sealed class DirectIndexRouteTests
     }
 
     /// <summary>The mirror's two index routes as <see cref="MirrorApi"/> maps them (group on the event thread; gated where reads need a token).</summary>
-    private static WebApplication MirrorLike(bool gated) => App(map =>
+    private static WebApplication MirrorLike(bool gated, Action<IServiceCollection>? services = null) => App(map =>
     {
         var group = map.MapGroup("").RunOnEventThread();
         if (gated)
@@ -131,11 +160,13 @@ public sealed class DirectIndexRouteTests
 
         group.MapMethods("/index/config.json", MirrorApi.GetAndHead, (HttpContext context) => Calls(context).Add("config"));
         group.MapMethods(DirectIndexRoute.Pattern, MirrorApi.GetAndHead, (string path, HttpContext context) => Calls(context).Add("index:" + path));
-    });
+    }, services);
 
-    private static WebApplication App(Action<WebApplication> map)
+    private static WebApplication App(Action<WebApplication> map, Action<IServiceCollection>? services = null)
     {
-        var app = WebApplication.CreateSlimBuilder().Build();
+        var builder = WebApplication.CreateSlimBuilder();
+        services?.Invoke(builder.Services);
+        var app = builder.Build();
         map(app);
         return app;
     }
@@ -146,9 +177,9 @@ public sealed class DirectIndexRouteTests
         return Task.CompletedTask;
     }, app);
 
-    private static (DefaultHttpContext Context, List<string> Calls) Request(string method, string path)
+    private static (DefaultHttpContext Context, List<string> Calls) Request(string method, string path, IServiceProvider? services = null)
     {
-        var context = new DefaultHttpContext();
+        var context = new DefaultHttpContext { RequestServices = services! };
         context.Request.Method = method;
         context.Request.Path = path;
         var calls = new List<string>();

@@ -1,17 +1,19 @@
 using Microsoft.AspNetCore.Authorization;
+using OrleansCrates.Accounts;
 using OrleansCrates.Accounts.Auth;
 
 namespace OrleansCrates.Server.Http;
 
 /// <summary>
 /// The mirror's index files (<c>GET</c>/<c>HEAD /index/{**path}</c>, the request a build storm sends most) taken to their
-/// endpoint without the router: the endpoint is set, its one route value too, and its delegate runs, exactly what
-/// routing and the endpoint middleware would do for that path, minus matching it against every route and passing the
-/// middleware that follows routing. That skipped work was about a third of a warm index request's cycles (the README's
-/// benchmark section). Taken only when it changes nothing but cost: the endpoint may run on a socket event thread and
-/// carries no authorization and no read gate (so an auth-required mirror, <c>Mirror:ReadRequiresToken</c>, always goes
-/// through the router), and the path is one the router would give that endpoint with this value (its exact-case
-/// prefix, a non-empty rest, not <c>config.json</c>). Everything else, other letter cases included, goes on to the router.
+/// endpoint without the router: the endpoint is set, its one route value too, and what the pipeline would run between
+/// routing and the endpoint runs (the read gate where reads need a token, <c>Mirror:ReadRequiresToken</c>; nothing
+/// else applies to this endpoint), then its delegate: what routing would do for that path, minus matching it against
+/// every route and passing each middleware that follows routing. That skipped work was a sixth of a warm index
+/// request's cycles (the README's benchmark section). Taken only when it changes nothing but cost: the endpoint may run
+/// on a socket event thread, answers GET and HEAD and needs no authorization policy, and the path is one the router
+/// would give that endpoint with this value (its exact-case prefix, a non-empty rest, not <c>config.json</c>).
+/// Everything else, other letter cases included, goes on to the router.
 /// </summary>
 public sealed class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder routes)
 {
@@ -20,7 +22,7 @@ public sealed class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder
     private const string ConfigPath = "/index/config.json";
 
     /// <summary>Found on the first request, when every endpoint is mapped; null when the endpoint does not qualify.</summary>
-    private readonly Lazy<Endpoint?> _endpoint = new(() => Find(routes), LazyThreadSafetyMode.PublicationOnly);
+    private readonly Lazy<Target?> _target = new(() => Build(routes), LazyThreadSafetyMode.PublicationOnly);
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -29,14 +31,32 @@ public sealed class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder
         if (path is null || path.Length <= Prefix.Length || !path.StartsWith(Prefix, StringComparison.Ordinal)
             || !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
             || path.Equals(ConfigPath, StringComparison.OrdinalIgnoreCase)
-            || _endpoint.Value is not { RequestDelegate: { } run } endpoint)
+            || _target.Value is not { } target)
         {
             return next(context);
         }
 
-        context.SetEndpoint(endpoint);
+        context.SetEndpoint(target.Endpoint);
         request.RouteValues = new RouteValueDictionary { ["path"] = path[Prefix.Length..] };
-        return run(context);
+        return target.Run(context);
+    }
+
+    /// <summary>The endpoint, and its delegate behind the read gate where the endpoint carries one.</summary>
+    private sealed record Target(Endpoint Endpoint, RequestDelegate Run);
+
+    private static Target? Build(IEndpointRouteBuilder routes)
+    {
+        if (Find(routes) is not { RequestDelegate: { } run } endpoint)
+        {
+            return null;
+        }
+
+        if (endpoint.Metadata.GetMetadata<RegistryReadGate.Required>() is not null)
+        {
+            run = new RegistryReadGate(run, routes.ServiceProvider.GetRequiredService<TokenStore>()).InvokeAsync;
+        }
+
+        return new Target(endpoint, run);
     }
 
     /// <summary>The mirror's index endpoint, if it qualifies (see the type's summary).</summary>
@@ -50,7 +70,6 @@ public sealed class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder
         return metadata is not null
             && metadata.GetMetadata<ThreadPoolDispatch.EventThreadSafe>() is not null
             && metadata.GetMetadata<IAuthorizeData>() is null
-            && metadata.GetMetadata<RegistryReadGate.Required>() is null
             && metadata.GetMetadata<HttpMethodMetadata>() is { } methods
             && methods.HttpMethods.Contains(HttpMethods.Get) && methods.HttpMethods.Contains(HttpMethods.Head)
             ? endpoint
