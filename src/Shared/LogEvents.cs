@@ -85,6 +85,9 @@ internal static class LogEvents
     // Hosting: where socket completions run (Server)
     public const int SocketCompletionsMode = 6121;
 
+    // Hosting: whether index files take their direct route (Server)
+    public const int DirectIndexRouteMode = 6151;
+
     // Dependency index prefetch (Server)
     public const int DependencyIndexPrefetchFailed = 6141;
 

@@ -46,6 +46,7 @@ public sealed class DirectIndexRouteTests
     [Theory]
     [InlineData("GET", "/index/config.json")] // its own endpoint
     [InlineData("GET", "/index/CONFIG.JSON")] // the router matches literals in any case
+    [InlineData("GET", "/index/config.json/")] // and ignores a trailing slash
     [InlineData("GET", "/INDEX/se/rd/serde")] // left to the router, which gives the same endpoint
     [InlineData("GET", "/index/")] // an empty catch-all: the router's own answer
     [InlineData("GET", "/index")]
@@ -100,16 +101,21 @@ public sealed class DirectIndexRouteTests
     }
 
     [Fact]
-    public async Task An_index_endpoint_that_must_leave_the_event_thread_or_needs_authorization_is_never_taken()
+    public async Task An_index_endpoint_that_must_leave_the_event_thread_needs_authorization_or_shares_its_paths_is_never_taken()
     {
         await using var plain = App(map => map.MapMethods(DirectIndexRoute.Pattern, MirrorApi.GetAndHead, () => "index"));
         await using var authorized = App(map => map.MapMethods(DirectIndexRoute.Pattern, MirrorApi.GetAndHead, () => "index").RunOnEventThread().RequireAuthorization());
         await using var getOnly = App(map => map.MapGet(DirectIndexRoute.Pattern, () => "index").RunOnEventThread());
         await using var qualifying = App(map => map.MapMethods(DirectIndexRoute.Pattern, MirrorApi.GetAndHead, () => "index").RunOnEventThread());
+        await using var overlapped = App(map =>
+        {
+            map.MapMethods(DirectIndexRoute.Pattern, MirrorApi.GetAndHead, () => "index").RunOnEventThread();
+            map.MapGet("/index/{a}/{b}/special", () => "a route that would win some index paths");
+        });
 
         Assert.Equal(
-            (false, false, false, true),
-            (DirectIndexRoute.Find(plain) is not null, DirectIndexRoute.Find(authorized) is not null, DirectIndexRoute.Find(getOnly) is not null, DirectIndexRoute.Find(qualifying) is not null));
+            (false, false, false, true, false),
+            (DirectIndexRoute.Find(plain) is not null, DirectIndexRoute.Find(authorized) is not null, DirectIndexRoute.Find(getOnly) is not null, DirectIndexRoute.Find(qualifying) is not null, DirectIndexRoute.Find(overlapped) is not null));
     }
 
     [Fact]
@@ -175,7 +181,7 @@ public sealed class DirectIndexRouteTests
     {
         Calls(context).Add("next");
         return Task.CompletedTask;
-    }, app);
+    }, app, Microsoft.Extensions.Logging.Abstractions.NullLogger<DirectIndexRoute>.Instance);
 
     private static (DefaultHttpContext Context, List<string> Calls) Request(string method, string path, IServiceProvider? services = null)
     {

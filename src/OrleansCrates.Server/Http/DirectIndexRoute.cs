@@ -12,17 +12,19 @@ namespace OrleansCrates.Server.Http;
 /// every route and passing each middleware that follows routing. That skipped work was a sixth of a warm index
 /// request's cycles (the README's benchmark section). Taken only when it changes nothing but cost: the endpoint may run
 /// on a socket event thread, answers GET and HEAD and needs no authorization policy, and the path is one the router
-/// would give that endpoint with this value (its exact-case prefix, a non-empty rest, not <c>config.json</c>).
+/// would give that endpoint with this value (its exact-case prefix, a non-empty rest, not <c>config.json</c>, and no
+/// route under <c>/index</c> but these two).
 /// Everything else, other letter cases included, goes on to the router.
 /// </summary>
-public sealed class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder routes)
+public sealed partial class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder routes, ILogger<DirectIndexRoute> logger)
 {
     public const string Prefix = "/index/";
     public const string Pattern = "/index/{**path}";
     private const string ConfigPath = "/index/config.json";
+    private const string ConfigFile = "config.json";
 
-    /// <summary>Found on the first request, when every endpoint is mapped; null when the endpoint does not qualify.</summary>
-    private readonly Lazy<Target?> _target = new(() => Build(routes), LazyThreadSafetyMode.PublicationOnly);
+    /// <summary>Found on the first request, when every endpoint is mapped (and said in the log); null when the endpoint does not qualify.</summary>
+    private readonly Lazy<Target?> _target = new(() => Build(routes, logger), LazyThreadSafetyMode.ExecutionAndPublication);
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -30,7 +32,7 @@ public sealed class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder
         var path = request.Path.Value;
         if (path is null || path.Length <= Prefix.Length || !path.StartsWith(Prefix, StringComparison.Ordinal)
             || !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
-            || path.Equals(ConfigPath, StringComparison.OrdinalIgnoreCase)
+            || path.AsSpan(Prefix.Length).StartsWith(ConfigFile, StringComparison.OrdinalIgnoreCase) // config.json's, with a trailing slash too
             || _target.Value is not { } target)
         {
             return next(context);
@@ -44,30 +46,39 @@ public sealed class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder
     /// <summary>The endpoint, and its delegate behind the read gate where the endpoint carries one.</summary>
     private sealed record Target(Endpoint Endpoint, RequestDelegate Run);
 
-    private static Target? Build(IEndpointRouteBuilder routes)
+    private static Target? Build(IEndpointRouteBuilder routes, ILogger logger)
     {
         if (Find(routes) is not { RequestDelegate: { } run } endpoint)
         {
+            LogMode(logger, "through the router (the index endpoint does not qualify for a direct route)");
             return null;
         }
 
-        if (endpoint.Metadata.GetMetadata<RegistryReadGate.Required>() is not null)
+        var gated = endpoint.Metadata.GetMetadata<RegistryReadGate.Required>() is not null;
+        if (gated)
         {
             run = new RegistryReadGate(run, routes.ServiceProvider.GetRequiredService<TokenStore>()).InvokeAsync;
         }
 
+        LogMode(logger, gated ? "straight to their endpoint past the router, behind the read gate" : "straight to their endpoint past the router");
         return new Target(endpoint, run);
     }
+
+    [LoggerMessage(EventId = LogEvents.DirectIndexRouteMode, Level = LogLevel.Information, Message = "Index files: {Mode}")]
+    private static partial void LogMode(ILogger logger, string mode);
 
     /// <summary>The mirror's index endpoint, if it qualifies (see the type's summary).</summary>
     public static Endpoint? Find(IEndpointRouteBuilder routes)
     {
-        var endpoint = routes.DataSources
+        var underIndex = routes.DataSources
             .SelectMany(source => source.Endpoints)
             .OfType<RouteEndpoint>()
-            .SingleOrDefault(e => e.RoutePattern.RawText == Pattern);
+            .Where(e => e.RoutePattern.RawText?.StartsWith("/index", StringComparison.OrdinalIgnoreCase) == true)
+            .ToList();
+        var endpoint = underIndex.SingleOrDefault(e => e.RoutePattern.RawText == Pattern);
         var metadata = endpoint?.Metadata;
         return metadata is not null
+            && underIndex.All(e => e == endpoint || string.Equals(e.RoutePattern.RawText, ConfigPath, StringComparison.OrdinalIgnoreCase)) // no other route could win a path
             && metadata.GetMetadata<ThreadPoolDispatch.EventThreadSafe>() is not null
             && metadata.GetMetadata<IAuthorizeData>() is null
             && metadata.GetMetadata<HttpMethodMetadata>() is { } methods
