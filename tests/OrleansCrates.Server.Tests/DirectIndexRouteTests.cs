@@ -101,6 +101,22 @@ public sealed class DirectIndexRouteTests
     }
 
     [Fact]
+    public async Task A_gated_endpoint_without_the_token_store_goes_through_the_router_every_time()
+    {
+        await using var app = MirrorLike(gated: true); // no registry services: the gate cannot be built here
+        var (first, firstCalls) = Request("GET", "/index/se/rd/serde");
+        var (second, secondCalls) = Request("GET", "/index/se/rd/serde");
+
+        await Route(app).InvokeAsync(first);
+        var route = Route(app);
+        await route.InvokeAsync(second);
+        await route.InvokeAsync(first);
+
+        Assert.Equal(["next", "next"], firstCalls);
+        Assert.Equal(["next"], secondCalls);
+    }
+
+    [Fact]
     public async Task An_index_endpoint_that_must_leave_the_event_thread_needs_authorization_or_shares_its_paths_is_never_taken()
     {
         await using var plain = App(map => map.MapMethods(DirectIndexRoute.Pattern, MirrorApi.GetAndHead, () => "index"));

@@ -23,7 +23,10 @@ public sealed partial class DirectIndexRoute(RequestDelegate next, IEndpointRout
     private const string ConfigPath = "/index/config.json";
     private const string ConfigFile = "config.json";
 
-    /// <summary>Found on the first request, when every endpoint is mapped (and said in the log); null when the endpoint does not qualify.</summary>
+    /// <summary>
+    /// Found on the first request, when every endpoint is mapped (and said in the log, once); null when the endpoint does
+    /// not qualify. Finding it throws nothing, so no failure is kept for every later request.
+    /// </summary>
     private readonly Lazy<Target?> _target = new(() => Build(routes, logger), LazyThreadSafetyMode.ExecutionAndPublication);
 
     public Task InvokeAsync(HttpContext context)
@@ -48,16 +51,18 @@ public sealed partial class DirectIndexRoute(RequestDelegate next, IEndpointRout
 
     private static Target? Build(IEndpointRouteBuilder routes, ILogger logger)
     {
-        if (Find(routes) is not { RequestDelegate: { } run } endpoint)
+        var endpoint = Find(routes);
+        var gated = endpoint?.Metadata.GetMetadata<RegistryReadGate.Required>() is not null;
+        var tokens = gated ? routes.ServiceProvider.GetService<TokenStore>() : null;
+        if (endpoint is not { RequestDelegate: { } run } || (gated && tokens is null))
         {
             LogMode(logger, "through the router (the index endpoint does not qualify for a direct route)");
             return null;
         }
 
-        var gated = endpoint.Metadata.GetMetadata<RegistryReadGate.Required>() is not null;
         if (gated)
         {
-            run = new RegistryReadGate(run, routes.ServiceProvider.GetRequiredService<TokenStore>()).InvokeAsync;
+            run = new RegistryReadGate(run, tokens!).InvokeAsync;
         }
 
         LogMode(logger, gated ? "straight to their endpoint past the router, behind the read gate" : "straight to their endpoint past the router");
