@@ -126,12 +126,18 @@ public sealed class DirectIndexRouteTests
         await using var overlapped = App(map =>
         {
             map.MapMethods(DirectIndexRoute.Pattern, MirrorApi.GetAndHead, () => "index").RunOnEventThread();
-            map.MapGet("/index/{a}/{b}/special", () => "a route that would win some index paths");
+            map.MapGet("index/{a}/{b}/special", () => "a route that would win some index paths (mapped without its leading slash)");
+        });
+        await using var twice = App(map =>
+        {
+            map.MapMethods(DirectIndexRoute.Pattern, MirrorApi.GetAndHead, () => "index").RunOnEventThread();
+            map.MapPost(DirectIndexRoute.Pattern, () => "the same pattern, another endpoint");
         });
 
         Assert.Equal(
-            (false, false, false, true, false),
-            (DirectIndexRoute.Find(plain) is not null, DirectIndexRoute.Find(authorized) is not null, DirectIndexRoute.Find(getOnly) is not null, DirectIndexRoute.Find(qualifying) is not null, DirectIndexRoute.Find(overlapped) is not null));
+            (false, false, false, true, false, false),
+            (DirectIndexRoute.Find(plain) is not null, DirectIndexRoute.Find(authorized) is not null, DirectIndexRoute.Find(getOnly) is not null,
+             DirectIndexRoute.Find(qualifying) is not null, DirectIndexRoute.Find(overlapped) is not null, DirectIndexRoute.Find(twice) is not null));
     }
 
     [Fact]

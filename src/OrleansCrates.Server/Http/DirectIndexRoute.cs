@@ -9,7 +9,7 @@ namespace OrleansCrates.Server.Http;
 /// endpoint without the router: the endpoint is set, its one route value too, and what the pipeline would run between
 /// routing and the endpoint runs (the read gate where reads need a token, <c>Mirror:ReadRequiresToken</c>; nothing
 /// else applies to this endpoint), then its delegate: what routing would do for that path, minus matching it against
-/// every route and passing each middleware that follows routing. That skipped work was a sixth of a warm index
+/// every route and passing each middleware that follows routing. That skipped work was about a sixth of a warm index
 /// request's cycles (the README's benchmark section). Taken only when it changes nothing but cost: the endpoint may run
 /// on a socket event thread, answers GET and HEAD and needs no authorization policy, and the path is one the router
 /// would give that endpoint with this value (its exact-case prefix, a non-empty rest, not <c>config.json</c>, and no
@@ -72,18 +72,21 @@ public sealed partial class DirectIndexRoute(RequestDelegate next, IEndpointRout
     [LoggerMessage(EventId = LogEvents.DirectIndexRouteMode, Level = LogLevel.Information, Message = "Index files: {Mode}")]
     private static partial void LogMode(ILogger logger, string mode);
 
+    /// <summary>A route's pattern as written, with its leading slash (a pattern may be mapped without one).</summary>
+    private static string RouteText(RouteEndpoint endpoint) => "/" + endpoint.RoutePattern.RawText?.TrimStart('/');
+
     /// <summary>The mirror's index endpoint, if it qualifies (see the type's summary).</summary>
     public static Endpoint? Find(IEndpointRouteBuilder routes)
     {
         var underIndex = routes.DataSources
             .SelectMany(source => source.Endpoints)
             .OfType<RouteEndpoint>()
-            .Where(e => e.RoutePattern.RawText?.StartsWith("/index", StringComparison.OrdinalIgnoreCase) == true)
+            .Where(e => RouteText(e).StartsWith("/index", StringComparison.OrdinalIgnoreCase))
             .ToList();
-        var endpoint = underIndex.SingleOrDefault(e => e.RoutePattern.RawText == Pattern);
+        var endpoint = underIndex.FirstOrDefault(e => RouteText(e) == Pattern);
         var metadata = endpoint?.Metadata;
         return metadata is not null
-            && underIndex.All(e => e == endpoint || string.Equals(e.RoutePattern.RawText, ConfigPath, StringComparison.OrdinalIgnoreCase)) // no other route could win a path
+            && underIndex.All(e => e == endpoint || string.Equals(RouteText(e), ConfigPath, StringComparison.OrdinalIgnoreCase)) // no other route (a second one of this pattern included) could win a path
             && metadata.GetMetadata<ThreadPoolDispatch.EventThreadSafe>() is not null
             && metadata.GetMetadata<IAuthorizeData>() is null
             && metadata.GetMetadata<HttpMethodMetadata>() is { } methods
