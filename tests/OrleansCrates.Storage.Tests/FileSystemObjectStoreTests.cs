@@ -81,6 +81,39 @@ public sealed class FileSystemObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_missing_key_is_read_as_null_without_throwing_inside()
+    {
+        await _store.PutAsync("index/ab/c/abc", "one"u8.ToArray(), WriteCondition.IfNotExists, _ct);
+        var thrown = new List<string>();
+        void Record(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e)
+        {
+            if (e.Exception is IOException && e.Exception.Message.Contains(_root, StringComparison.Ordinal))
+            {
+                lock (thrown)
+                {
+                    thrown.Add(e.Exception.GetType().Name);
+                }
+            }
+        }
+
+        AppDomain.CurrentDomain.FirstChanceException += Record;
+        try
+        {
+            Assert.Null(await _store.OpenReadOrNullAsync("index/ab/c/missing", _ct)); // the folder exists
+            Assert.Null(await _store.OpenReadOrNullAsync("nope/nothing/here", _ct)); // it does not
+            Assert.Null(await _store.OpenReadOrNullAsync("index/ab/c/abc/under-a-file", _ct)); // a file where a folder would be
+            Assert.Null(await _store.ReadSmallOrNullAsync("index/zz/z/zzz", _ct));
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Record;
+        }
+
+        Assert.Empty(thrown); // a miss is every cold request's first answer: a syscall, not an exception
+        Assert.Equal("one"u8.ToArray(), (await _store.ReadSmallOrNullAsync("index/ab/c/abc", _ct))!.Value.Content);
+    }
+
+    [Fact]
     public async Task Create_only_never_overwrites()
     {
         Assert.Equal(PutStatus.Written, (await _store.PutAsync("k/v", "first"u8.ToArray(), WriteCondition.IfNotExists, _ct)).Status);

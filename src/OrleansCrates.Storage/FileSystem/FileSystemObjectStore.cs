@@ -41,6 +41,11 @@ public sealed class FileSystemObjectStore : IObjectStore
     {
         cancellationToken.ThrowIfCancellationRequested();
         var path = PathFor(key);
+        if (MissingPath.IsMissing(path))
+        {
+            return Task.FromResult<StoredObject?>(null); // the catch below is for a key deleted meanwhile
+        }
+
         FileStream stream;
         try
         {
