@@ -627,10 +627,13 @@ public sealed partial class CrateCoordinator : IDisposable
     {
         var answer = IndexEntry.Found(index, index.FetchedAt + _options.IndexTtl);
         var refresh = Remember(name, answer);
-        // On the thread pool from its first step: the file store's first steps (the read, the temp file) complete
-        // synchronously, and would otherwise run before the answer after all.
-        var saving = TrackUpstreamWorkAsync(() => Task.Run(async () =>
+        var saving = TrackUpstreamWorkAsync(async () =>
         {
+            // A moment after the answer, never ahead of it. This runs where upstream's answer arrived (a socket event
+            // thread, with inline completions), so work queued from here reaches the thread pool before the answer's
+            // own continuation: measured, 22 of 30 cold index answers waited for their save to start first (0.25 ms
+            // more each). Real time, not the coordinator's clock: a pause of scheduling, not of the registry's logic.
+            await Task.Delay(SaveAfterAnswer, CancellationToken.None);
             try
             {
                 var saved = await SaveAsync(name, key, index, storedETag);
@@ -650,7 +653,7 @@ public sealed partial class CrateCoordinator : IDisposable
             }
 
             return true;
-        }));
+        });
         _pendingSaves[key] = saving;
         _ = saving.ContinueWith(
             (done, state) => ((CrateCoordinator)state!)._pendingSaves.TryRemove(new KeyValuePair<string, Task>(key, done)),
@@ -667,6 +670,9 @@ public sealed partial class CrateCoordinator : IDisposable
     /// </summary>
     public Task WhenIndexStoredAsync(CrateName name, CancellationToken cancellationToken) =>
         _pendingSaves.TryGetValue(MirrorKeys.Index(name), out var pending) ? pending.WaitAsync(cancellationToken) : Task.CompletedTask;
+
+    /// <summary>How long after its answer an index document's save starts (<see cref="SaveAfterAnswering"/>).</summary>
+    private static readonly TimeSpan SaveAfterAnswer = TimeSpan.FromMilliseconds(1);
 
     /// <summary>Index documents being stored after their answer (<see cref="SaveAfterAnswering"/>), by key.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _pendingSaves = new(StringComparer.Ordinal);
