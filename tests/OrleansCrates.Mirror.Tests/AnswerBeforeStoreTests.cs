@@ -48,31 +48,6 @@ public sealed class AnswerBeforeStoreTests
     }
 
     [Fact]
-    public async Task A_small_cold_crate_file_is_answered_before_storage_is_asked_to_take_it()
-    {
-        await using var node = await Node.StartAsync();
-        var crate = Graph.Get("abc", "1.1.0");
-        var key = MirrorKeys.CrateFile(CrateName.Parse(crate.Name), crate.Version);
-        Assert.True(crate.CrateBytes.Length <= InFlightSpool.MemoryMaxBytes);
-        var begin = node.Store.HoldNextBegin(key); // the upload's first, synchronous step (the temp file) blocks its thread
-
-        // Within the 5 s after which a waiting request would follow the download unverified instead.
-        await using var result = await node.FileAsync(crate).WaitAsync(TimeSpan.FromSeconds(4));
-
-        var verified = Assert.IsType<SpoolRead>(result.Streaming);
-        Assert.True(verified.Verified);
-        Assert.Equal(crate.CrateBytes, await ReadAllAsync(verified.Content));
-        await begin.Reached.WaitAsync(Node.Timeout());
-        Assert.Null(await node.Store.Inner.GetPropertiesOrNullAsync(key, Node.Timeout()));
-
-        begin.Release();
-        Assert.True(await node.Coordinator.WhenDrainedAsync(Node.Timeout()));
-        await using var stored = await node.Store.Inner.OpenReadOrNullAsync(key, Node.Timeout());
-        Assert.Equal(crate.CrateBytes, await ReadAllAsync(stored!.Content));
-        Assert.Equal(1, node.Upstream.Downloads(crate.Name, crate.Version));
-    }
-
-    [Fact]
     public async Task A_commit_that_fails_after_the_answer_leaves_nothing_stored_and_the_next_request_fetches_again()
     {
         await using var node = await Node.StartAsync();

@@ -81,27 +81,22 @@ public static class VerifiedReceiver
         IObjectStore store, string key, UpstreamDownload download, string expectedSha256, long maxBytes, string maxBytesSetting, InFlightSpool? spool, bool releaseBeforeCommit,
         CancellationToken cancellationToken)
     {
-        // A small file released before its commit (a crate file whose announced length fits the memory spool) is held
-        // here until it verifies and only then handed to storage: its clients have it without waiting for the temp
-        // file's creation and its write (a thread-pool hop each on the filesystem, round trips on Azure Blob).
-        var held = releaseBeforeCommit && download.ContentLength is > 0 and <= InFlightSpool.MemoryMaxBytes
-            ? ArrayPool<byte>.Shared.Rent((int)download.ContentLength.Value)
-            : null;
-        IObjectUpload? upload = null;
+        IObjectUpload upload;
+        try
+        {
+            upload = await store.BeginUploadAsync(key, WriteCondition.IfNotExists, cancellationToken);
+        }
+        catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
+        {
+            return new ReceiveOutcome(ReceiveStatus.StorageFailed, 0, StorageWriteHealth.ShortCause(e), Failure: e);
+        }
+
+        await using var _ = upload;
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long received = 0;
         var buffer = ArrayPool<byte>.Shared.Rent(81920);
         try
         {
-            if (held is null)
-            {
-                (upload, var failed) = await BeginUploadAsync(store, key, cancellationToken);
-                if (upload is null)
-                {
-                    return failed!;
-                }
-            }
-
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            long received = 0;
             while (true)
             {
                 int read;
@@ -131,13 +126,13 @@ public static class VerifiedReceiver
                 }
 
                 sha.AppendData(buffer, 0, read);
-                if (held is not null)
+                try
                 {
-                    buffer.AsSpan(0, read).CopyTo(held.AsSpan((int)(received - read))); // within the announced length, checked above
+                    await upload.Content.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
                 }
-                else if (await WriteAsync(upload!, buffer.AsMemory(0, read), received, cancellationToken) is { } writeFailed)
+                catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
                 {
-                    return writeFailed;
+                    return new ReceiveOutcome(ReceiveStatus.StorageFailed, received, StorageWriteHealth.ShortCause(e), Failure: e);
                 }
 
                 if (spool is not null)
@@ -154,93 +149,40 @@ public static class VerifiedReceiver
                     }
                 }
             }
-
-            if (download.ContentLength is { } expected && expected != received)
-            {
-                return new ReceiveOutcome(ReceiveStatus.BadFile, received, $"received {received} of {expected} bytes");
-            }
-
-            var actual = Convert.ToHexStringLower(sha.GetHashAndReset());
-            if (!string.Equals(actual, expectedSha256, StringComparison.OrdinalIgnoreCase))
-            {
-                return new ReceiveOutcome(
-                    ReceiveStatus.BadFile, received, $"sha256 {actual} ({received} bytes, {download.ContentType ?? "no content type"}) does not match the published {expectedSha256}");
-            }
-
-            // Asked to (crate files): the bytes are the published file, so whoever waits for them may have them now, while the commit (an fsync and
-            // a link on the filesystem, a block list on Azure) runs. A failed commit loses the mirror its copy, never a
-            // client its file: the next request fetches it again.
-            if (releaseBeforeCommit)
-            {
-                spool?.Complete(); // null when the spool itself failed: its readers are already broken
-            }
-
-            if (held is not null)
-            {
-                (upload, var failed) = await BeginUploadAsync(store, key, cancellationToken);
-                if (upload is null)
-                {
-                    return failed! with { Received = received };
-                }
-
-                if (await WriteAsync(upload, held.AsMemory(0, (int)received), received, cancellationToken) is { } writeFailed)
-                {
-                    return writeFailed;
-                }
-            }
-
-            try
-            {
-                var committed = await upload!.CommitAsync(cancellationToken);
-                return new ReceiveOutcome(ReceiveStatus.Stored, received, null, committed.Status);
-            }
-            catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
-            {
-                return StorageFailed(received, e);
-            }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
-            if (held is not null)
-            {
-                ArrayPool<byte>.Shared.Return(held);
-            }
-
-            if (upload is not null)
-            {
-                await upload.DisposeAsync();
-            }
         }
-    }
 
-    /// <summary>A create-only upload of <paramref name="key"/>, or why storage would not start one.</summary>
-    private static async Task<(IObjectUpload? Upload, ReceiveOutcome? Failed)> BeginUploadAsync(IObjectStore store, string key, CancellationToken cancellationToken)
-    {
+        if (download.ContentLength is { } expected && expected != received)
+        {
+            return new ReceiveOutcome(ReceiveStatus.BadFile, received, $"received {received} of {expected} bytes");
+        }
+
+        var actual = Convert.ToHexStringLower(sha.GetHashAndReset());
+        if (!string.Equals(actual, expectedSha256, StringComparison.OrdinalIgnoreCase))
+        {
+            return new ReceiveOutcome(
+                ReceiveStatus.BadFile, received, $"sha256 {actual} ({received} bytes, {download.ContentType ?? "no content type"}) does not match the published {expectedSha256}");
+        }
+
+        // Asked to (crate files): the bytes are the published file, so whoever waits for them may have them now, while the commit (an fsync and
+        // a link on the filesystem, a block list on Azure) runs. A failed commit loses the mirror its copy, never a
+        // client its file: the next request fetches it again.
+        if (releaseBeforeCommit)
+        {
+            spool?.Complete(); // null when the spool itself failed: its readers are already broken
+        }
+
         try
         {
-            return (await store.BeginUploadAsync(key, WriteCondition.IfNotExists, cancellationToken), null);
+            var committed = await upload.CommitAsync(cancellationToken);
+            return new ReceiveOutcome(ReceiveStatus.Stored, received, null, committed.Status);
         }
         catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
         {
-            return (null, StorageFailed(0, e));
+            return new ReceiveOutcome(ReceiveStatus.StorageFailed, received, StorageWriteHealth.ShortCause(e), Failure: e);
         }
     }
-
-    /// <summary>Writes bytes to the upload; null when written, else why storage would not take them.</summary>
-    private static async Task<ReceiveOutcome?> WriteAsync(IObjectUpload upload, ReadOnlyMemory<byte> bytes, long received, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await upload.Content.WriteAsync(bytes, cancellationToken);
-            return null;
-        }
-        catch (Exception e) when (StorageWriteHealth.IsStorageFailure(e))
-        {
-            return StorageFailed(received, e);
-        }
-    }
-
-    private static ReceiveOutcome StorageFailed(long received, Exception e) =>
-        new(ReceiveStatus.StorageFailed, received, StorageWriteHealth.ShortCause(e), Failure: e);
 }
