@@ -157,6 +157,7 @@ public sealed class CrateCoordinatorIndexTests
         await using var upstream = await FakeUpstream.StartAsync(Graph);
         await using var warm = MirrorHarness.Create(upstream);
         var original = await warm.IndexAsync("abc");
+        await warm.IndexStoredAsync("abc");
         await upstream.StopAsync();
 
         var clock = new FakeTimeProvider(warm.Clock.GetUtcNow() + TimeSpan.FromHours(1));
@@ -173,6 +174,7 @@ public sealed class CrateCoordinatorIndexTests
         await using var upstream = await FakeUpstream.StartAsync(Graph);
         await using var first = MirrorHarness.Create(upstream);
         await first.IndexAsync("abc");
+        await first.IndexStoredAsync("abc");
         await using var second = MirrorHarness.Create(upstream, first.Root, first.Clock);
 
         Assert.Equal(IndexStatus.Found, (await second.IndexAsync("abc")).Status);

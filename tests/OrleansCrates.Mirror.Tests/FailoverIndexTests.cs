@@ -140,6 +140,7 @@ public sealed class FailoverIndexTests
         var name = CrateName.Parse("abc");
         var first = await mirror.IndexAsync("abc");
         Assert.Equal(1, mirror.Fakes[0].IndexRequests("abc"));
+        Assert.NotNull(await mirror.StoredIndexOrNullAsync("abc")); // its own write, which follows the answer, is over
 
         // Index documents are written without waiting for the disk: a crash can leave one short. Here its last byte is
         // gone, header and all else intact.

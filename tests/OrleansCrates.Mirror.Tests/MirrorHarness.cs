@@ -58,6 +58,9 @@ public sealed class MirrorHarness : IAsyncDisposable
 
     public Task<IndexResult> IndexAsync(string name) => Coordinator.GetIndexAsync(CrateName.Parse(name), Timeout());
 
+    /// <summary>Waits for the index document this node answered with to be stored (answers go out before their write).</summary>
+    public Task IndexStoredAsync(string name) => Coordinator.WhenIndexStoredAsync(CrateName.Parse(name), Timeout());
+
     public Task<CrateFileResult> FileAsync(string name, string version, CancellationToken? cancellationToken = null) =>
         Coordinator.OpenCrateFileAsync(CrateName.Parse(name), version, cancellationToken ?? Timeout());
 
