@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
@@ -360,17 +361,25 @@ public sealed partial class UpstreamRegistry : IDisposable
     private static async Task<byte[]?> ReadBoundedAsync(HttpContent content, long limit, CancellationToken cancellationToken)
     {
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        // Sized by the announced length up to a megabyte (a header alone never reserves more), grown past that as bytes come.
+        using var buffer = new MemoryStream((int)Math.Clamp(content.Headers.ContentLength ?? 0, 0, Math.Min(limit, 1024 * 1024)));
+        var chunk = ArrayPool<byte>.Shared.Rent(81920); // every cold index miss reads one body: no 80 KB array to clear each time
+        try
         {
-            if (buffer.Length + read > limit)
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                return null;
-            }
+                if (buffer.Length + read > limit)
+                {
+                    return null;
+                }
 
-            buffer.Write(chunk, 0, read);
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
         }
 
         return buffer.ToArray();
