@@ -23,7 +23,7 @@ public static class MirrorApi
     public static IEndpointRouteBuilder MapMirrorApi(this IEndpointRouteBuilder app)
     {
         var mirror = app.MapGroup("").RequireTokenWhen(app, IsRestricted).RunOnEventThread(); // a warm hit never blocks
-        mirror.MapMethods("/index/config.json", GetAndHead, GetConfig);
+        mirror.MapMethods(DirectIndexRoute.ConfigPath, GetAndHead, GetConfig);
 
         // The warm path: its services are singletons, taken once here rather than from each request's service scope
         // (a parameter of a service type would create that scope for every request, about a tenth of an index hit).
@@ -32,7 +32,7 @@ public static class MirrorApi
         var downloads = services.GetRequiredService<CrateDownloads>();
         var reads = services.GetRequiredService<MirrorReads>();
         var prefetch = services.GetRequiredService<DependencyIndexPrefetch>();
-        mirror.MapMethods("/index/{**path}", GetAndHead, (string path, HttpContext context) => GetIndexFile(path, context, coordinator, reads, prefetch));
+        mirror.MapMethods(DirectIndexRoute.Pattern, GetAndHead, (string path, HttpContext context) => GetIndexFile(path, context, coordinator, reads, prefetch));
         mirror.MapMethods(DownloadRoute, GetAndHead, (string name, string version, HttpContext context) => Download(name, version, context, downloads, reads));
         return app;
     }

@@ -26,7 +26,7 @@ public static class PrivateRegistryApi
         root.MapGet("/me", Me);
 
         var reads = root.MapGroup("").RequireTokenWhen(app, IsRestricted);
-        reads.MapMethods("/index/config.json", MirrorApi.GetAndHead, GetConfig).RunOnEventThread(); // the registry reads: short, never blocking
+        reads.MapMethods(DirectIndexRoute.ConfigPath, MirrorApi.GetAndHead, GetConfig).RunOnEventThread(); // the registry reads: short, never blocking
         // Warm paths: singletons taken once here, not from a service scope per request (see MirrorApi).
         var registry = app.ServiceProvider.GetRequiredService<PrivateRegistry>();
         var access = app.ServiceProvider.GetRequiredService<CrateAccess>();

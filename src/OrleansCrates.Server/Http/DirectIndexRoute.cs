@@ -19,8 +19,12 @@ namespace OrleansCrates.Server.Http;
 public sealed partial class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder routes, ILogger<DirectIndexRoute> logger)
 {
     public const string Prefix = "/index/";
+    /// <summary>The index files' route, as the mirror maps it (one spelling for the router and for this route's lookup).</summary>
     public const string Pattern = "/index/{**path}";
-    private const string ConfigPath = "/index/config.json";
+
+    /// <summary>config.json's route, as the mirror and the private registry map it.</summary>
+    public const string ConfigPath = "/index/config.json";
+
     private const string ConfigFile = "config.json";
 
     /// <summary>
