@@ -19,13 +19,13 @@ namespace OrleansCrates.Server.Http;
 public sealed partial class DirectIndexRoute(RequestDelegate next, IEndpointRouteBuilder routes, ILogger<DirectIndexRoute> logger)
 {
     public const string Prefix = "/index/";
+    private const string ConfigFile = "config.json";
+
     /// <summary>The index files' route, as the mirror maps it (one spelling for the router and for this route's lookup).</summary>
-    public const string Pattern = "/index/{**path}";
+    public const string Pattern = Prefix + "{**path}";
 
     /// <summary>config.json's route, as the mirror and the private registry map it.</summary>
-    public const string ConfigPath = "/index/config.json";
-
-    private const string ConfigFile = "config.json";
+    public const string ConfigPath = Prefix + ConfigFile;
 
     /// <summary>
     /// Found on the first request, when every endpoint is mapped (and said in the log, once); null when the endpoint does
